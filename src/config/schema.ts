@@ -1,0 +1,212 @@
+import Type from 'typebox';
+import * as D from '../defaults.js';
+
+/**
+ * The configuration file, as a schema. Fields with a default are filled in before
+ * validation (see load.ts), so the static types below have them as required.
+ * Every object rejects unknown keys: a typo must fail loudly, not be ignored.
+ */
+const strict = { additionalProperties: false } as const;
+
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+const Name = Type.String({ minLength: 1 });
+const Percent = Type.Integer({ minimum: 1, maximum: 100 });
+
+export const LoginSchema = Type.Object(
+  {
+    user: Name,
+    password: Type.String({ description: 'secret: give it as ${PGSHIFT_...}' }),
+  },
+  strict,
+);
+export type Login = Type.Static<typeof LoginSchema>;
+
+export const SslModeSchema = Type.Union(
+  [Type.Literal('disable'), Type.Literal('require'), Type.Literal('verify-full')],
+  { default: 'disable' },
+);
+export type SslMode = Type.Static<typeof SslModeSchema>;
+
+export const ClusterSchema = Type.Object(
+  {
+    rdsClusterId: Type.Optional(Name),
+    host: Type.Optional(Name),
+    port: Type.Optional(Port),
+    readerHost: Type.Optional(Name),
+    readerPort: Type.Optional(Port),
+    expectedMajor: Type.Integer({ minimum: 10, maximum: 99 }),
+    ssl: SslModeSchema,
+    login: LoginSchema,
+    adminLogin: LoginSchema,
+  },
+  strict,
+);
+export type ClusterConfig = Type.Static<typeof ClusterSchema>;
+
+export const RecordSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 1024 }),
+    ttl: Type.Integer({ minimum: 0, maximum: 86_400, default: D.DEFAULT_RECORD_TTL_SECONDS }),
+  },
+  strict,
+);
+export type RecordConfig = Type.Static<typeof RecordSchema>;
+
+export const DnsSchema = Type.Object(
+  {
+    hostedZoneId: Type.String({ minLength: 1, maxLength: 32 }),
+    reader: RecordSchema,
+    writer: RecordSchema,
+  },
+  strict,
+);
+export type DnsConfig = Type.Static<typeof DnsSchema>;
+
+const rate = (fallback: number) => Type.Number({ minimum: 0, maximum: 1, default: fallback });
+
+export const SignalsSchema = Type.Object(
+  {
+    sampleSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: D.DEFAULT_SAMPLE_SECONDS }),
+    consecutiveBreaches: Type.Integer({ minimum: 1, maximum: 1000, default: D.DEFAULT_CONSECUTIVE_BREACHES }),
+    lag: Type.Object(
+      {
+        maxSeconds: Type.Number({ exclusiveMinimum: 0, default: D.DEFAULT_MAX_LAG_SECONDS }),
+        maxBytes: Type.Integer({ minimum: 1, default: D.DEFAULT_MAX_LAG_BYTES }),
+      },
+      { ...strict, default: {} },
+    ),
+    probe: Type.Object(
+      {
+        timeoutMs: Type.Integer({ minimum: 1, maximum: 60_000, default: D.DEFAULT_PROBE_TIMEOUT_MS }),
+        maxErrorRate: rate(D.DEFAULT_MAX_PROBE_ERROR_RATE),
+        maxP95Ms: Type.Number({ exclusiveMinimum: 0, default: D.DEFAULT_MAX_PROBE_P95_MS }),
+      },
+      { ...strict, default: {} },
+    ),
+    dbErrors: Type.Object(
+      {
+        maxErrorRate: rate(D.DEFAULT_MAX_DB_ERROR_RATE),
+      },
+      { ...strict, default: {} },
+    ),
+    app: Type.Object(
+      {
+        maxErrorRate: rate(D.DEFAULT_MAX_APP_ERROR_RATE),
+      },
+      { ...strict, default: {} },
+    ),
+  },
+  { ...strict, default: {} },
+);
+export type SignalsConfig = Type.Static<typeof SignalsSchema>;
+
+export const ReplicationSchema = Type.Object(
+  {
+    publication: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z_][a-z0-9_]*$', default: D.DEFAULT_PUBLICATION }),
+    subscription: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z_][a-z0-9_]*$', default: D.DEFAULT_SUBSCRIPTION }),
+  },
+  { ...strict, default: {} },
+);
+export type ReplicationConfig = Type.Static<typeof ReplicationSchema>;
+
+export const PairSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9-]*$' }),
+    databases: Type.Array(Name, { minItems: 1 }),
+    blue: ClusterSchema,
+    green: ClusterSchema,
+    appRoles: Type.Optional(Type.Array(Name, { minItems: 1 })),
+    dns: DnsSchema,
+    steps: Type.Array(Percent, { minItems: 1, default: [...D.DEFAULT_READ_STEPS] }),
+    bakeSeconds: Type.Number({ minimum: 0, default: D.DEFAULT_BAKE_SECONDS }),
+    autoAdvance: Type.Boolean({ default: false }),
+    signals: SignalsSchema,
+    replication: ReplicationSchema,
+    snapshotDir: Type.Optional(Name),
+  },
+  strict,
+);
+export type PairConfig = Type.Static<typeof PairSchema>;
+
+export const AwsSchema = Type.Object(
+  {
+    region: Type.String({ minLength: 1, default: 'us-east-1' }),
+    route53Endpoint: Type.Optional(Type.String({ minLength: 1 })),
+    rdsEndpoint: Type.Optional(Type.String({ minLength: 1 })),
+    accessKeyId: Type.Optional(Name),
+    secretAccessKey: Type.Optional(Name),
+    maxAttempts: Type.Integer({ minimum: 1, maximum: 20, default: 5 }),
+  },
+  { ...strict, default: {} },
+);
+export type AwsConfig = Type.Static<typeof AwsSchema>;
+
+export const RoleSchema = Type.Union([Type.Literal('viewer'), Type.Literal('operator')]);
+export type Role = Type.Static<typeof RoleSchema>;
+
+export const TokenSchema = Type.Object(
+  {
+    name: Name,
+    role: RoleSchema,
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex SHA-256 of the bearer token' }),
+  },
+  strict,
+);
+export type TokenConfig = Type.Static<typeof TokenSchema>;
+
+export const ServiceSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: D.DEFAULT_LISTEN_HOST }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: D.DEFAULT_LISTEN_PORT }),
+    logLevel: Type.Union(
+      [
+        Type.Literal('fatal'),
+        Type.Literal('error'),
+        Type.Literal('warn'),
+        Type.Literal('info'),
+        Type.Literal('debug'),
+        Type.Literal('trace'),
+        Type.Literal('silent'),
+      ],
+      { default: D.DEFAULT_LOG_LEVEL },
+    ),
+  },
+  { ...strict, default: {} },
+);
+export type ServiceConfig = Type.Static<typeof ServiceSchema>;
+
+export const LabSchema = Type.Object(
+  {
+    dir: Type.String({ minLength: 1, default: D.LAB_DIR }),
+  },
+  { ...strict, default: {} },
+);
+export type LabConfig = Type.Static<typeof LabSchema>;
+
+export const ConfigSchema = Type.Object(
+  {
+    lab: Type.Optional(LabSchema),
+    service: ServiceSchema,
+    state: Type.Object({ url: Type.String({ minLength: 1 }) }, strict),
+    aws: AwsSchema,
+    auth: Type.Object(
+      {
+        tokens: Type.Array(TokenSchema, { default: [] }),
+        metricsRequireToken: Type.Boolean({ default: false }),
+      },
+      { ...strict, default: {} },
+    ),
+    /**
+     * Addresses to dial instead of a cluster endpoint's host name, by exact name or
+     * `*.suffix`: for SSH tunnels and bastions, and for the lab, whose stand-in RDS
+     * reports realistic endpoint names that all live on loopback.
+     */
+    hostOverrides: Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), { default: {} }),
+    pairs: Type.Array(PairSchema, { minItems: 1 }),
+  },
+  strict,
+);
+export type Config = Type.Static<typeof ConfigSchema>;
+
+/** Keys whose values are secrets: non-enumerable after load, censored in logs. */
+export const SECRET_KEYS = new Set(['password', 'secretAccessKey']);

@@ -1,0 +1,32 @@
+import { join } from 'node:path';
+import * as D from '../defaults.js';
+import type { RunningService } from '../main.js';
+
+/**
+ * What a newcomer needs after `npm start`, on stderr (stdout carries JSON logs):
+ * where the service is, a token to call it, and how to reach blue and green. Database
+ * passwords stay in the lab's pgpass file, not on the screen.
+ */
+export async function labBanner(service: RunningService): Promise<string> {
+  const lab = service.lab;
+  if (!lab) return '';
+  const versions = await lab.versions();
+  const pgpass = join(lab.dir, 'pgpass');
+  const url = (side: 'blue' | 'green') =>
+    `postgresql://${D.LAB_APP_ROLE}@127.0.0.1:${lab.servers[side].port}/${D.LAB_DATABASE}`;
+  const lines = [
+    '',
+    'pgshift is running on the embedded lab',
+    `  service          ${service.url}`,
+    `  operator token   ${lab.state.secrets.operatorToken}`,
+    `  viewer token     ${lab.state.secrets.viewerToken}`,
+    `  blue  (PostgreSQL ${versions.blue})  ${url('blue')}`,
+    `  green (PostgreSQL ${versions.green})  ${url('green')}`,
+    `  passwords        export PGPASSFILE=${pgpass}`,
+    `  lab folder       ${lab.dir}`,
+    '',
+    `  try: curl -H "Authorization: Bearer ${lab.state.secrets.operatorToken}" ${service.url}/api/v1/pairs`,
+    '',
+  ];
+  return `${lines.join('\n')}\n`;
+}

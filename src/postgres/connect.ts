@@ -1,0 +1,89 @@
+import pg from 'pg';
+import * as D from '../defaults.js';
+import { PgshiftError } from '../errors.js';
+import type { Login, SslMode } from '../config/schema.js';
+
+/** Where a server answers: what RDS calls an endpoint, or host/port from config. */
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface ConnectTarget {
+  endpoint: Endpoint;
+  database: string;
+  login: Login;
+  ssl?: SslMode;
+  /** application_name, so pgshift's own sessions are recognisable (and never drained). */
+  applicationName?: string;
+  statementTimeoutMs?: number;
+}
+
+/**
+ * The pg client settings pgshift uses for its own sessions. They always run with
+ * `default_transaction_read_only = off`, so pgshift keeps working on a side that is
+ * read-only by database default or frozen for applications.
+ */
+export function clientConfig(target: ConnectTarget): pg.ClientConfig {
+  const ssl = target.ssl ?? 'disable';
+  const config: pg.ClientConfig = {
+    host: target.endpoint.host,
+    port: target.endpoint.port,
+    database: target.database,
+    user: target.login.user,
+    password: target.login.password,
+    application_name: target.applicationName ?? D.PG_APPLICATION_NAME,
+    connectionTimeoutMillis: D.PG_CONNECT_TIMEOUT_MS,
+    options: `-c default_transaction_read_only=off -c statement_timeout=${target.statementTimeoutMs ?? D.PG_STATEMENT_TIMEOUT_MS}`,
+    ...(ssl === 'disable' ? {} : { ssl: { rejectUnauthorized: ssl === 'verify-full' } }),
+  };
+  // The password must not show up when the config object is logged or inspected.
+  Object.defineProperty(config, 'password', { value: target.login.password, enumerable: false });
+  return config;
+}
+
+/** A libpq connection string, for tools and for CREATE SUBSCRIPTION. Contains the password. */
+export function conninfo(target: ConnectTarget): string {
+  const quote = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  const parts = [
+    `host=${quote(target.endpoint.host)}`,
+    `port=${target.endpoint.port}`,
+    `dbname=${quote(target.database)}`,
+    `user=${quote(target.login.user)}`,
+    `password=${quote(target.login.password)}`,
+  ];
+  if ((target.ssl ?? 'disable') !== 'disable') parts.push(`sslmode=${target.ssl === 'verify-full' ? 'verify-full' : 'require'}`);
+  return parts.join(' ');
+}
+
+/** Opens a client, runs `work`, always closes. Connection failures become coded errors. */
+export async function withClient<T>(target: ConnectTarget, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client(clientConfig(target));
+  // A server that goes away mid-session emits 'error' on the client; without a
+  // listener that would crash the process. The failing query rejects anyway.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new PgshiftError(
+      'PGSHIFT_ERR_PG_CONNECT',
+      `cannot connect to ${target.endpoint.host}:${target.endpoint.port}/${target.database} as ${target.login.user}: ${(err as Error).message}`,
+      { status: 503, cause: err },
+    );
+  }
+  try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Quotes an SQL identifier. */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Quotes an SQL string literal. */
+export function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

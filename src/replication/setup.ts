@@ -1,0 +1,365 @@
+import { spawn } from 'node:child_process';
+import type pg from 'pg';
+import * as D from '../defaults.js';
+import { PgshiftError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { conninfo, ident, literal, withClient, type ConnectTarget } from '../postgres/connect.js';
+
+/**
+ * Preparing a receiving side (green, or blue for reverse replication): the roles the
+ * sending side's objects need, the database, its schema, pgshift's heartbeat table,
+ * a publication and a subscription, then waiting for the initial copy. Every step
+ * checks what is already there first, so running it again adopts what exists and a
+ * crash part-way leaves nothing that blocks the next run.
+ */
+export interface SideAccess {
+  /** Superuser or rds_superuser login for DDL and replication setup. */
+  admin: ConnectTarget;
+  /** pgshift's own login name; it owns the `pgshift` schema. */
+  pgshiftUser: string;
+}
+
+export interface SetupOptions {
+  from: SideAccess;
+  to: SideAccess;
+  /** How `to` reaches `from` for CREATE SUBSCRIPTION (may differ from how pgshift does). */
+  fromAsSeenByTo: ConnectTarget;
+  database: string;
+  publication: string;
+  subscription: string;
+  /** Copy existing rows (forward setup) or not (reverse replication at cutover). */
+  copyData: boolean;
+  /** Make `to` read-only for applications by database default. */
+  readOnlyTo: boolean;
+  log: Logger;
+  syncTimeoutMs?: number;
+  onProgress?: (progress: SyncProgress) => void;
+}
+
+export interface SyncProgress {
+  database: string;
+  tablesTotal: number;
+  tablesReady: number;
+}
+
+export interface SetupReport {
+  rolesCreated: string[];
+  rolesWithoutPassword: string[];
+  databaseCreated: boolean;
+  schemaCopied: boolean;
+  publicationCreated: boolean;
+  subscriptionCreated: boolean;
+  slot: string;
+  tables: number;
+}
+
+export async function setUpReplication(options: SetupOptions): Promise<SetupReport> {
+  const { from, to, database, log } = options;
+  const onDb = (side: SideAccess): ConnectTarget => ({ ...side.admin, database });
+
+  const roles = await copyRoles(from.admin, to.admin);
+  if (roles.created.length > 0) log.info({ roles: roles.created }, 'roles copied');
+
+  const databaseCreated = await withClient(to.admin, async (toClient) =>
+    withClient(onDb(from), async (fromClient) => createDatabaseLike(fromClient, toClient, database)),
+  );
+
+  await withClient(onDb(from), (c) => ensureHeartbeatTable(c, from.pgshiftUser));
+  const schemaCopied = await withClient(onDb(to), (c) => hasUserTables(c)).then(async (has) => {
+    if (has) return false;
+    await copySchema(onDb(from), onDb(to));
+    return true;
+  });
+  if (schemaCopied) log.info({ database }, 'schema copied');
+  await withClient(onDb(to), (c) => ensureHeartbeatTable(c, to.pgshiftUser));
+  if (options.readOnlyTo) {
+    await withClient(onDb(to), (c) =>
+      c.query(`ALTER DATABASE ${ident(database)} SET default_transaction_read_only = on`),
+    );
+  }
+
+  const publicationCreated = await withClient(onDb(from), (c) => ensurePublication(c, options.publication));
+  const slot = slotName(options.subscription, database);
+  const subscriptionCreated = await ensureSubscription(options, onDb(from), onDb(to), slot);
+  if (subscriptionCreated) log.info({ database, subscription: options.subscription, slot }, 'subscription created');
+
+  const tables = await waitForInitialSync(onDb(to), options);
+  return {
+    rolesCreated: roles.created,
+    rolesWithoutPassword: roles.withoutPassword,
+    databaseCreated,
+    schemaCopied,
+    publicationCreated,
+    subscriptionCreated,
+    slot,
+    tables,
+  };
+}
+
+/** Replication slot names are cluster-wide on the publisher, so they carry the database. */
+export function slotName(subscription: string, database: string): string {
+  const db = database.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  return `${subscription}_${db}`.slice(0, 63);
+}
+
+interface RoleRow {
+  rolname: string;
+  rolsuper: boolean;
+  rolinherit: boolean;
+  rolcreaterole: boolean;
+  rolcreatedb: boolean;
+  rolcanlogin: boolean;
+  rolreplication: boolean;
+  rolbypassrls: boolean;
+  rolconnlimit: number;
+  rolvaliduntil: Date | null;
+  rolpassword: string | null;
+}
+
+/**
+ * Creates on `to` every non-system role of `from` that `to` lacks, with its attributes,
+ * its password hash when `from` lets us read it (a superuser can; Aurora's master user
+ * cannot) and its memberships. Roles are global, so no dump of a database carries them.
+ */
+export async function copyRoles(
+  fromAdmin: ConnectTarget,
+  toAdmin: ConnectTarget,
+): Promise<{ created: string[]; withoutPassword: string[] }> {
+  const created: string[] = [];
+  const withoutPassword: string[] = [];
+  await withClient(fromAdmin, async (fromClient) => {
+    const roles = await readRoles(fromClient);
+    const members = await fromClient.query<{ role: string; member: string; admin_option: boolean }>(
+      `SELECT r.rolname AS role, m.rolname AS member, am.admin_option
+         FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid JOIN pg_roles m ON m.oid = am.member
+        WHERE m.rolname !~ '^pg_'`,
+    );
+    await withClient(toAdmin, async (toClient) => {
+      const existing = new Set(
+        (await toClient.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname),
+      );
+      for (const role of roles) {
+        if (existing.has(role.rolname) || role.rolsuper) continue;
+        const attrs = [
+          role.rolinherit ? 'INHERIT' : 'NOINHERIT',
+          role.rolcreaterole ? 'CREATEROLE' : 'NOCREATEROLE',
+          role.rolcreatedb ? 'CREATEDB' : 'NOCREATEDB',
+          role.rolcanlogin ? 'LOGIN' : 'NOLOGIN',
+          role.rolreplication ? 'REPLICATION' : 'NOREPLICATION',
+          role.rolbypassrls ? 'BYPASSRLS' : 'NOBYPASSRLS',
+          `CONNECTION LIMIT ${role.rolconnlimit}`,
+        ];
+        if (role.rolvaliduntil) attrs.push(`VALID UNTIL ${literal(role.rolvaliduntil.toISOString())}`);
+        if (role.rolpassword) attrs.push(`PASSWORD ${literal(role.rolpassword)}`);
+        else if (role.rolcanlogin) withoutPassword.push(role.rolname);
+        await toClient.query(`CREATE ROLE ${ident(role.rolname)} WITH ${attrs.join(' ')}`);
+        created.push(role.rolname);
+        existing.add(role.rolname);
+      }
+      for (const m of members.rows) {
+        if (!created.includes(m.member) || !existing.has(m.role)) continue;
+        await toClient.query(
+          `GRANT ${ident(m.role)} TO ${ident(m.member)}${m.admin_option ? ' WITH ADMIN OPTION' : ''}`,
+        );
+      }
+    });
+  });
+  return { created, withoutPassword };
+}
+
+async function readRoles(client: pg.Client): Promise<RoleRow[]> {
+  const columns = `rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication,
+                   rolbypassrls, rolconnlimit, rolvaliduntil`;
+  try {
+    const { rows } = await client.query<RoleRow>(
+      `SELECT ${columns}, rolpassword FROM pg_authid WHERE rolname !~ '^pg_' ORDER BY rolname`,
+    );
+    return rows;
+  } catch {
+    // Not a superuser (e.g. Aurora's master user): attributes only, no password hashes.
+    const { rows } = await client.query<RoleRow>(
+      `SELECT ${columns}, NULL::text AS rolpassword FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname`,
+    );
+    return rows;
+  }
+}
+
+async function createDatabaseLike(fromClient: pg.Client, toClient: pg.Client, database: string): Promise<boolean> {
+  const exists = await toClient.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+  if (exists.rowCount !== 0) return false;
+  const { rows } = await fromClient.query<{ owner: string; encoding: string; collate: string; ctype: string }>(
+    `SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding,
+            datcollate AS collate, datctype AS ctype
+       FROM pg_database WHERE datname = current_database()`,
+  );
+  const db = rows[0]!;
+  await toClient.query(
+    `CREATE DATABASE ${ident(database)} OWNER ${ident(db.owner)} TEMPLATE template0
+       ENCODING ${literal(db.encoding)} LC_COLLATE ${literal(db.collate)} LC_CTYPE ${literal(db.ctype)}`,
+  );
+  return true;
+}
+
+async function hasUserTables(client: pg.Client): Promise<boolean> {
+  const { rows } = await client.query<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1)
+        AND n.nspname !~ '^pg_toast'`,
+    [D.PGSHIFT_SCHEMA],
+  );
+  return Number(rows[0]?.n ?? 0) > 0;
+}
+
+/**
+ * pgshift's heartbeat table: one row per sending side, rewritten every interval; being
+ * in the publication, its arrival on the other side measures lag and proves catch-up.
+ */
+export async function ensureHeartbeatTable(client: pg.Client, owner: string): Promise<void> {
+  const schema = ident(D.PGSHIFT_SCHEMA);
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema} AUTHORIZATION ${ident(owner)}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${schema}.heartbeat (
+       source text PRIMARY KEY,
+       token text NOT NULL,
+       written_at timestamptz NOT NULL DEFAULT clock_timestamp()
+     )`,
+  );
+  await client.query(`ALTER TABLE ${schema}.heartbeat OWNER TO ${ident(owner)}`);
+}
+
+async function ensurePublication(client: pg.Client, publication: string): Promise<boolean> {
+  const exists = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
+  if (exists.rowCount !== 0) return false;
+  await client.query(`CREATE PUBLICATION ${ident(publication)} FOR ALL TABLES`);
+  return true;
+}
+
+async function ensureSubscription(
+  options: SetupOptions,
+  fromDb: ConnectTarget,
+  toDb: ConnectTarget,
+  slot: string,
+): Promise<boolean> {
+  const source = conninfo(options.fromAsSeenByTo);
+  const existing = await withClient(toDb, (c) =>
+    c.query<{ subconninfo: string; subenabled: boolean }>(
+      `SELECT subconninfo, subenabled FROM pg_subscription
+        WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [options.subscription],
+    ),
+  );
+  const row = existing.rows[0];
+  if (row) {
+    if (row.subconninfo !== source) {
+      // The sending side moved (the lab picked a new port, or an endpoint changed).
+      await withClient(toDb, (c) =>
+        c.query(`ALTER SUBSCRIPTION ${ident(options.subscription)} CONNECTION ${literal(source)}`),
+      );
+      options.log.info({ subscription: options.subscription }, 'subscription connection updated');
+    }
+    return false;
+  }
+  // A slot without its subscription is what a crash during CREATE SUBSCRIPTION leaves.
+  await withClient(fromDb, (c) =>
+    c.query(
+      `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`,
+      [slot],
+    ),
+  );
+  await withClient(toDb, (c) =>
+    c.query(
+      `CREATE SUBSCRIPTION ${ident(options.subscription)} CONNECTION ${literal(source)}
+         PUBLICATION ${ident(options.publication)}
+         WITH (copy_data = ${options.copyData}, slot_name = ${literal(slot)})`,
+    ),
+  );
+  return true;
+}
+
+/** Waits until every table of the subscription is synchronized; returns how many there are. */
+export async function waitForInitialSync(toDb: ConnectTarget, options: SetupOptions): Promise<number> {
+  const deadline = Date.now() + (options.syncTimeoutMs ?? D.INITIAL_SYNC_TIMEOUT_MS);
+  let lastReported = -1;
+  return withClient(toDb, async (client) => {
+    for (;;) {
+      const { rows } = await client.query<{ total: string; ready: string }>(
+        `SELECT count(*) AS total, count(*) FILTER (WHERE sr.srsubstate IN ('r', 's')) AS ready
+           FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid
+          WHERE s.subname = $1 AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        [options.subscription],
+      );
+      const total = Number(rows[0]?.total ?? 0);
+      const ready = Number(rows[0]?.ready ?? 0);
+      if (ready !== lastReported) {
+        options.onProgress?.({ database: options.database, tablesTotal: total, tablesReady: ready });
+        options.log.info({ database: options.database, tablesReady: ready, tablesTotal: total }, 'initial copy');
+        lastReported = ready;
+      }
+      if (total > 0 && ready === total) return total;
+      if (Date.now() > deadline) {
+        throw new PgshiftError(
+          'PGSHIFT_ERR_INITIAL_SYNC_TIMEOUT',
+          `initial copy of ${options.database} not finished in time: ${ready} of ${total} tables ready`,
+          { status: 504 },
+        );
+      }
+      await new Promise((r) => setTimeout(r, D.INITIAL_SYNC_POLL_MS));
+    }
+  });
+}
+
+/**
+ * `pg_dump --schema-only` of the sending side restored into the receiving side in one
+ * transaction; passwords go through the environment, never the command line.
+ */
+async function copySchema(from: ConnectTarget, to: ConnectTarget): Promise<void> {
+  const dump = spawn(
+    'pg_dump',
+    [
+      '--schema-only',
+      '--no-publications',
+      '--no-subscriptions',
+      `--exclude-schema=${D.PGSHIFT_SCHEMA}`,
+      ...toolArgs(from),
+    ],
+    { env: toolEnv(from), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const restore = spawn(
+    'psql',
+    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', ...toolArgs(to)],
+    { env: toolEnv(to), stdio: ['pipe', 'ignore', 'pipe'] },
+  );
+  dump.stdout.pipe(restore.stdin);
+  const [dumpResult, restoreResult] = await Promise.all([finished(dump), finished(restore)]);
+  if (dumpResult.code !== 0 || restoreResult.code !== 0) {
+    throw new PgshiftError(
+      'PGSHIFT_ERR_SCHEMA_COPY',
+      `schema copy of ${from.database} failed: ${(dumpResult.stderr || restoreResult.stderr).trim().slice(0, 2000)}`,
+    );
+  }
+}
+
+export function toolArgs(target: ConnectTarget): string[] {
+  return ['-h', target.endpoint.host, '-p', String(target.endpoint.port), '-U', target.login.user, '-d', target.database];
+}
+
+export function toolEnv(target: ConnectTarget): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    PGPASSWORD: target.login.password,
+    PGCONNECT_TIMEOUT: String(Math.ceil(D.PG_CONNECT_TIMEOUT_MS / 1000)),
+    PGAPPNAME: D.PG_APPLICATION_NAME,
+    PGOPTIONS: '-c default_transaction_read_only=off',
+  };
+  if ((target.ssl ?? 'disable') !== 'disable') env.PGSSLMODE = target.ssl === 'verify-full' ? 'verify-full' : 'require';
+  return env;
+}
+
+export function finished(child: ReturnType<typeof spawn>): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', (err) => resolve({ code: -1, stderr: err.message }));
+    child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
+  });
+}
