@@ -13,6 +13,8 @@ export interface StartOptions {
   env: Env;
   /** Reset the embedded lab's folder before starting it. */
   fresh?: boolean;
+  /** Use this lab folder instead of the config's lab.dir. */
+  labDir?: string;
   /** Override config.service.port (tests use 0). */
   port?: number;
 }
@@ -60,7 +62,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   let lab: Lab | undefined;
   let env = options.env;
   if (usesLab && precheck.lab) {
-    lab = await Lab.start({ dir: resolve(precheck.lab.dir), fresh: options.fresh === true, log });
+    lab = await Lab.start({ dir: resolve(options.labDir ?? precheck.lab.dir), fresh: options.fresh === true, log });
     env = { ...options.env, ...lab.env() };
   }
   const closers: (() => Promise<void>)[] = [];

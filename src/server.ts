@@ -7,10 +7,11 @@ import { describeError } from './errors.js';
 import { startService, type RunningService } from './main.js';
 import { labBanner } from './local/banner.js';
 
-const USAGE = `usage: pgshift-server [--config FILE] [--fresh] [--port N]
+const USAGE = `usage: pgshift-server [--config FILE] [--fresh] [--lab-dir DIR] [--port N]
 
   --config FILE  configuration (default: $PGSHIFT_CONFIG or ${D.DEFAULT_CONFIG_PATH})
   --fresh        reset the embedded lab's folder before starting (lab configs only)
+  --lab-dir DIR  the embedded lab's folder instead of lab.dir (lab configs only)
   --port N       listen on port N instead of service.port
 `;
 
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
       options: {
         config: { type: 'string' },
         fresh: { type: 'boolean', default: false },
+        'lab-dir': { type: 'string' },
         port: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -46,14 +48,27 @@ async function main(): Promise<void> {
   }
 
   const configPath = args.config ?? process.env.PGSHIFT_CONFIG ?? D.DEFAULT_CONFIG_PATH;
+  const starting = startService({
+    configPath,
+    env: process.env,
+    fresh: args.fresh,
+    ...(args['lab-dir'] === undefined ? {} : { labDir: args['lab-dir'] }),
+    ...(port === undefined ? {} : { port }),
+  });
+  // Signals are handled from the first moment: a stop requested while the lab is still
+  // starting waits for the start to finish and then shuts everything down.
+  closeWithGrace({ delay: D.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    const service = await starting.catch(() => undefined);
+    if (!service) return;
+    if (err) service.log.error({ err }, 'stopping after an uncaught error');
+    else service.log.info({ signal }, 'stopping');
+    await service.close();
+    service.log.info('stopped');
+  });
+
   let service: RunningService;
   try {
-    service = await startService({
-      configPath,
-      env: process.env,
-      fresh: args.fresh,
-      ...(port === undefined ? {} : { port }),
-    });
+    service = await starting;
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const problem of err.problems) process.stderr.write(`${configPath}: ${problem}\n`);
@@ -62,16 +77,8 @@ async function main(): Promise<void> {
     process.stderr.write(`pgshift failed to start: ${describeError(err)}\n`);
     process.exit(1);
   }
-
-  service.log.info({ url: service.url }, 'pgshift listening');
   if (service.lab) process.stderr.write(await labBanner(service));
-
-  closeWithGrace({ delay: D.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
-    if (err) service.log.error({ err }, 'stopping after an uncaught error');
-    else service.log.info({ signal }, 'stopping');
-    await service.close();
-    service.log.info('stopped');
-  });
+  service.log.info({ url: service.url }, 'pgshift listening');
 }
 
 await main();

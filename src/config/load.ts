@@ -37,7 +37,7 @@ export async function readConfigDocument(path: string): Promise<unknown> {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new ConfigError(path, [`(file): cannot read ${path}: ${reason}`]);
   }
-  const doc = YAML.parseDocument(text, { prettyErrors: false });
+  const doc = YAML.parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       path,

@@ -1,0 +1,142 @@
+import t, { type Test } from 'tap';
+import { chmod, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, resolveConfig } from '../../src/config/load.js';
+import { readConfigDocument } from '../../src/config/load.js';
+import { MINIMAL_ENV, minimalConfigYaml, writeConfigFile } from '../helpers/config.js';
+import { DEFAULT_BAKE_SECONDS, DEFAULT_READ_STEPS } from '../../src/defaults.js';
+import YAML from 'yaml';
+
+async function problemsOf(t: Test, text: string, env: Record<string, string> = MINIMAL_ENV): Promise<string[]> {
+  const path = await writeConfigFile(t, text);
+  try {
+    await loadConfig(path, env);
+  } catch (err) {
+    t.type(err, ConfigError);
+    return (err as ConfigError).problems;
+  }
+  t.fail('the configuration was accepted');
+  return [];
+}
+
+t.test('a valid file loads with defaults filled in and env values converted', async (t) => {
+  const path = await writeConfigFile(t, minimalConfigYaml());
+  const config = await loadConfig(path, MINIMAL_ENV);
+  const pair = config.pairs[0]!;
+  t.equal(pair.blue.port, 5432);
+  t.same(pair.steps, [...DEFAULT_READ_STEPS]);
+  t.equal(pair.bakeSeconds, DEFAULT_BAKE_SECONDS);
+  t.equal(pair.dns.reader.ttl, 5);
+  t.equal(pair.blue.login.password, 'blue-secret-pw');
+  t.equal(config.service.port, 0);
+});
+
+t.test('a port given through the environment becomes a number; a hex hash stays a string', async (t) => {
+  const text = minimalConfigYaml().replace('port: 5432', 'port: ${BLUE_PORT}').replace(
+    'service:\n',
+    'auth:\n  tokens:\n    - { name: ops, role: operator, sha256: "${TOKEN_HASH}" }\nservice:\n',
+  );
+  const hash = '1'.repeat(64);
+  const path = await writeConfigFile(t, text);
+  const config = await loadConfig(path, { ...MINIMAL_ENV, BLUE_PORT: '6543', TOKEN_HASH: hash });
+  t.equal(config.pairs[0]!.blue.port, 6543);
+  t.equal(config.auth.tokens[0]!.sha256, hash);
+});
+
+t.test('secrets are readable but never serialised', async (t) => {
+  const path = await writeConfigFile(t, minimalConfigYaml());
+  const config = await loadConfig(path, MINIMAL_ENV);
+  const text = JSON.stringify(config);
+  for (const secret of Object.values(MINIMAL_ENV)) t.notMatch(text, secret, `${secret} is not in JSON`);
+  t.equal(config.pairs[0]!.green.adminLogin.password, 'green-admin-pw');
+});
+
+t.test('an unknown key is refused with its path', async (t) => {
+  const problems = await problemsOf(t, minimalConfigYaml({ pairExtra: '    bakeSecond: 10\n' }));
+  t.same(problems, ['pairs[0].bakeSecond: unknown key']);
+  const nested = await problemsOf(t, minimalConfigYaml().replace('expectedMajor: 13', 'expectedMajor: 13\n      hots: x'));
+  t.same(nested, ['pairs[0].blue.hots: unknown key']);
+});
+
+t.test('a wrong type is refused with its path', async (t) => {
+  const problems = await problemsOf(t, minimalConfigYaml().replace('port: 5433', 'port: five'));
+  t.same(problems, ['pairs[0].green.port: must be integer']);
+  const steps = await problemsOf(t, minimalConfigYaml({ pairExtra: '    steps: [10, 250]\n' }));
+  t.match(steps, [/^pairs\[0\]\.steps\[1\]: must be <= 100$/]);
+  const ssl = await problemsOf(t, minimalConfigYaml().replace('expectedMajor: 14', 'expectedMajor: 14\n      ssl: maybe'));
+  t.same(ssl, ['pairs[0].green.ssl: must be one of "disable", "require", "verify-full"']);
+});
+
+t.test('a missing secret names the variable and the key', async (t) => {
+  const env: Record<string, string> = { ...MINIMAL_ENV };
+  delete env.GREEN_ADMIN_PASSWORD;
+  const problems = await problemsOf(t, minimalConfigYaml(), env);
+  t.same(problems, ['pairs[0].green.adminLogin.password: environment variable GREEN_ADMIN_PASSWORD is not set']);
+});
+
+t.test('a missing required key is named', async (t) => {
+  const problems = await problemsOf(t, minimalConfigYaml().replace(/ {6}reader: .*\n/, ''));
+  t.same(problems, ['pairs[0].dns.reader: is required']);
+});
+
+t.test('every problem is reported, one line each', async (t) => {
+  const text = minimalConfigYaml({ pairExtra: '    bakeSeconds: -1\n    colour: blue\n' }).replace('port: 5433', 'port: 70000');
+  const problems = await problemsOf(t, text);
+  t.equal(problems.length, 3);
+  t.ok(problems.every((p) => !p.includes('\n')));
+});
+
+t.test('rules across fields are checked', async (t) => {
+  const cases: [string, RegExp][] = [
+    [minimalConfigYaml().replace('expectedMajor: 14', 'expectedMajor: 13'), /^pairs\[0\]\.green\.expectedMajor: must be greater/],
+    [minimalConfigYaml({ pairExtra: '    steps: [50, 25, 100]\n' }), /^pairs\[0\]\.steps\[1\]: steps must increase/],
+    [minimalConfigYaml({ pairExtra: '    steps: [10, 50]\n' }), /^pairs\[0\]\.steps: the last read step must be 100/],
+    [minimalConfigYaml().replace('writer.orders.example.com', 'READER.orders.example.com.'), /^pairs\[0\]\.dns\.writer\.name: reader and writer/],
+    [minimalConfigYaml().replace('      host: 127.0.0.1\n      port: 5432\n', '      port: 5432\n'), /^pairs\[0\]\.blue: give exactly one of rdsClusterId/],
+    [minimalConfigYaml().replace('host: 127.0.0.1\n      port: 5433', 'rdsClusterId: orders-green\n      host: 127.0.0.1\n      port: 5433'), /^pairs\[0\]\.green: give exactly one/],
+    [minimalConfigYaml({ pairExtra: '    appRoles: [app, pgshift]\n' }), /^pairs\[0\]\.appRoles: "pgshift" is pgshift's own login/],
+    [minimalConfigYaml().replace('    snapshotDir: /tmp/snapshots\n', ''), /^pairs\[0\]\.snapshotDir: is required when a cluster is plain/],
+  ];
+  for (const [text, expected] of cases) {
+    const problems = await problemsOf(t, text);
+    t.match(problems, [expected]);
+  }
+});
+
+t.test('two pairs may not share an id or a record', async (t) => {
+  const doc = YAML.parse(minimalConfigYaml()) as { pairs: unknown[] };
+  doc.pairs.push(structuredClone(doc.pairs[0]));
+  try {
+    resolveConfig(doc, MINIMAL_ENV);
+    t.fail('accepted');
+  } catch (err) {
+    const problems = (err as ConfigError).problems;
+    t.ok(problems.includes('pairs[1].id: duplicate pair id "orders"'));
+    t.ok(problems.some((p) => p.startsWith('pairs[1].dns.reader.name: the same record is already used at pairs[0].dns.reader.name')));
+  }
+});
+
+t.test('an unreadable file is reported as such', async (t) => {
+  const missing = await problemsAtPath(t, '/nonexistent/pgshift.yaml');
+  t.match(missing, [/^\(file\): cannot read \/nonexistent\/pgshift.yaml: file not found$/]);
+
+  const dir = await mkdtemp(join(tmpdir(), 'pgshift-config-dir-'));
+  t.match(await problemsAtPath(t, dir), [/^\(file\): cannot read .*EISDIR/]);
+  await chmod(dir, 0o755);
+});
+
+t.test('a YAML syntax error gives the line', async (t) => {
+  const problems = await problemsOf(t, 'service:\n  port: [1, 2\nstate: {}\n');
+  t.match(problems, [/^\(yaml\) line \d+: /]);
+});
+
+async function problemsAtPath(t: Test, path: string): Promise<string[]> {
+  try {
+    await readConfigDocument(path);
+  } catch (err) {
+    return (err as ConfigError).problems;
+  }
+  t.fail('read succeeded');
+  return [];
+}

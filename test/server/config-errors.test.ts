@@ -1,0 +1,37 @@
+import t from 'tap';
+import { runTs } from '../helpers/process.js';
+import { MINIMAL_ENV, minimalConfigYaml, writeConfigFile } from '../helpers/config.js';
+
+t.test('bad configuration exits with status 2 and one line per problem naming the key', async (t) => {
+  const text = minimalConfigYaml({ pairExtra: '    bakeSeconds: soon\n' }).replace('port: 5433', 'port: 5433\n      colour: green');
+  const path = await writeConfigFile(t, text);
+  const run = runTs('src/server.ts', ['--config', path], MINIMAL_ENV);
+  const { code } = await run.exited;
+  t.equal(code, 2);
+  const lines = run.stderr().trim().split('\n');
+  t.same(lines.sort(), [`${path}: pairs[0].bakeSeconds: must be number`, `${path}: pairs[0].green.colour: unknown key`].sort());
+  t.equal(run.stdout(), '', 'nothing started, nothing logged');
+});
+
+t.test('a missing secret exits with status 2 naming the variable', async (t) => {
+  const path = await writeConfigFile(t, minimalConfigYaml());
+  const env: Record<string, string> = { ...MINIMAL_ENV, BLUE_PASSWORD: '' };
+  const run = runTs('src/server.ts', ['--config', path], env);
+  t.equal((await run.exited).code, 2);
+  t.equal(run.stderr().trim(), `${path}: pairs[0].blue.login.password: environment variable BLUE_PASSWORD is not set`);
+});
+
+t.test('an unreadable config file exits with status 2', async (t) => {
+  const run = runTs('src/server.ts', ['--config', '/nonexistent/pgshift.yaml']);
+  t.equal((await run.exited).code, 2);
+  t.match(run.stderr(), /pgshift\.yaml: \(file\): cannot read .*file not found/);
+});
+
+t.test('bad command-line arguments exit with status 2', async (t) => {
+  const unknown = runTs('src/server.ts', ['--colour']);
+  t.equal((await unknown.exited).code, 2);
+  t.match(unknown.stderr(), /Unknown option '--colour'/);
+  const port = runTs('src/server.ts', ['--port', 'eighty']);
+  t.equal((await port.exited).code, 2);
+  t.match(port.stderr(), /--port: must be an integer/);
+});
