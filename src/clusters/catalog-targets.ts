@@ -1,0 +1,83 @@
+import type { PairConfig } from '../config/schema.js';
+import { PgshiftError } from '../errors.js';
+import type { ConnectTarget, Endpoint } from '../postgres/connect.js';
+import type { PreflightTargets } from '../preflight/targets.js';
+import type { ReplicationTargets } from '../replication/targets.js';
+import type { RecordTargets } from '../traffic/router.js';
+import { SIDES, type ClusterCatalog, type ClusterInfo, type Side } from './catalog.js';
+import { buildConnectTarget, type HostOverrides } from './dial.js';
+
+/**
+ * Where a pair's clusters answer, as the cluster catalog last described them: the
+ * connection targets replication, signals and preflight dial (through hostOverrides),
+ * and the endpoint names the DNS records point at (never overridden: clients resolve
+ * them in their own network). Targets are synchronous, so the endpoints are read once
+ * with refresh() before anything dials; Aurora's cluster endpoints do not move.
+ */
+export class CatalogTargets implements ReplicationTargets, PreflightTargets {
+  private readonly known = new Map<Side, ClusterInfo>();
+
+  constructor(
+    private readonly catalog: ClusterCatalog,
+    private readonly pair: PairConfig,
+    private readonly hostOverrides: HostOverrides,
+  ) {}
+
+  /** Describes both sides. Throws the catalog's coded error (cluster not found, RDS unreachable). */
+  async refresh(): Promise<void> {
+    const infos = await Promise.all(SIDES.map((side) => this.catalog.describe(side)));
+    for (const info of infos) this.known.set(info.side, info);
+  }
+
+  target(side: Side, database: string, login: 'pgshift' | 'admin'): ConnectTarget {
+    return this.dial(side, this.info(side).writer, database, login);
+  }
+
+  reader(side: Side, database: string): ConnectTarget {
+    return this.dial(side, this.info(side).reader, database, 'pgshift');
+  }
+
+  /**
+   * The publisher as the subscriber dials it: the endpoint RDS reports, because the
+   * subscriber resolves names in its own network, where pgshift's hostOverrides (a
+   * tunnel, a bastion) mean nothing.
+   */
+  subscriptionSource(publisher: Side, _subscriber: Side, database: string): ConnectTarget {
+    const cluster = this.pair[publisher];
+    return {
+      endpoint: this.info(publisher).writer,
+      database,
+      login: cluster.adminLogin,
+      ...(cluster.ssl === undefined ? {} : { ssl: cluster.ssl }),
+    };
+  }
+
+  /** The CNAME values of the pair's records: each side's writer and reader endpoint names. */
+  recordTargets(): RecordTargets {
+    const host = (side: Side, kind: 'writer' | 'reader') => this.info(side)[kind].host;
+    return {
+      reader: { blue: host('blue', 'reader'), green: host('green', 'reader') },
+      writer: { blue: host('blue', 'writer'), green: host('green', 'writer') },
+    };
+  }
+
+  private dial(side: Side, endpoint: Endpoint, database: string, login: 'pgshift' | 'admin'): ConnectTarget {
+    const cluster = this.pair[side];
+    return buildConnectTarget(endpoint, {
+      login: login === 'admin' ? cluster.adminLogin : cluster.login,
+      database,
+      ...(cluster.ssl === undefined ? {} : { ssl: cluster.ssl }),
+      hostOverrides: this.hostOverrides,
+    });
+  }
+
+  private info(side: Side): ClusterInfo {
+    const info = this.known.get(side);
+    if (!info) {
+      throw new PgshiftError('PGSHIFT_ERR_CLUSTER_NOT_DESCRIBED', `pair ${this.pair.id}: the ${side} cluster has not been described yet`, {
+        status: 503,
+      });
+    }
+    return info;
+  }
+}

@@ -1,0 +1,116 @@
+import type { Endpoint } from '../postgres/connect.js';
+
+/**
+ * The clusters of a pair as pgshift sees them: what engine and version each side runs,
+ * where its writer and reader answer, whether it is up, and the snapshots taken before
+ * a side stops taking writes. Implementations: RdsClusters (Amazon RDS / Aurora) and
+ * PgClusters (plain PostgreSQL from config); createClusterCatalog picks per side.
+ */
+
+export const SIDES = ['blue', 'green'] as const;
+export type Side = (typeof SIDES)[number];
+
+export interface ClusterMember {
+  /** DBInstanceIdentifier on RDS, `host:port` for plain PostgreSQL. */
+  id: string;
+  writer: boolean;
+}
+
+export interface PitrWindow {
+  /** ISO 8601 UTC; null when the service does not say. */
+  earliest: string | null;
+  latest: string | null;
+}
+
+export interface ClusterInfo {
+  side: Side;
+  /** RDS cluster identifier, or `host:port` for plain PostgreSQL. */
+  id: string;
+  /** `aurora-postgresql`, `postgres` (RDS Multi-AZ cluster or plain PostgreSQL), or whatever RDS reports. */
+  engine: string;
+  /** Full server version, e.g. `13.12`; null when a plain server has not been reachable yet. */
+  version: string | null;
+  /** Major version (13 for 13.12); null with version. */
+  major: number | null;
+  /** RDS status (`available`, `stopped`, `modifying`, ...) or, for plain PostgreSQL, `available` / `in-recovery` / `unreachable`. */
+  status: string;
+  /** The writer endpoint takes connections and writes. */
+  available: boolean;
+  /** Why the cluster is not available, when known (e.g. the connection error of a plain server). */
+  statusDetail?: string;
+  writer: Endpoint;
+  /** The reader endpoint; the writer's when the cluster has none of its own. */
+  reader: Endpoint;
+  members: ClusterMember[];
+  /** The point-in-time-restore window; null when the platform has none (plain PostgreSQL). */
+  pitr: PitrWindow | null;
+}
+
+/** Status a plain PostgreSQL server gets when pgshift cannot connect to it. */
+export const UNREACHABLE_STATUS = 'unreachable';
+
+export const SNAPSHOT_STATUSES = ['creating', 'available', 'failed'] as const;
+export type SnapshotStatus = (typeof SNAPSHOT_STATUSES)[number];
+
+export interface SnapshotInfo {
+  id: string;
+  side: Side;
+  clusterId: string;
+  status: SnapshotStatus;
+  /** 0-100. */
+  progress: number;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+  engineVersion?: string;
+  /** The snapshot ARN on RDS, the folder holding the dump files for plain PostgreSQL. */
+  location?: string;
+  /** Why the snapshot failed. */
+  error?: string;
+}
+
+export interface SnapshotOptions {
+  /**
+   * The snapshot identifier. Give one (and journal it first) to make the call safe to
+   * repeat: a snapshot of this cluster with this id that already exists is waited for,
+   * not created again. Default: a new id from the cluster id and the current time.
+   */
+  id?: string;
+  /** Called with every observed state, the first one right after creation. */
+  onProgress?: (snapshot: SnapshotInfo) => void;
+  /** How long to wait for `available`; default SNAPSHOT_TIMEOUT_MS. */
+  timeoutMs?: number;
+  /** Stops waiting (RDS keeps creating the snapshot; a pg_dump is ended and marked failed). */
+  signal?: AbortSignal;
+}
+
+export interface ClusterCatalog {
+  /**
+   * Reads the cluster of one side as it is now. Read-only, safe to repeat. A plain
+   * server that cannot be reached is described (status `unreachable`), not thrown.
+   * Throws PgshiftError: PGSHIFT_ERR_CLUSTER_NOT_FOUND (404) when RDS has no such
+   * cluster, PGSHIFT_ERR_RDS* when RDS cannot be asked.
+   */
+  describe(side: Side): Promise<ClusterInfo>;
+
+  /**
+   * Takes a snapshot of one side and waits until it is available. Idempotent for a
+   * given `options.id` (an existing snapshot of this cluster with that id is adopted).
+   * Throws PgshiftError: PGSHIFT_ERR_CLUSTER_NOT_FOUND, PGSHIFT_ERR_CLUSTER_UNAVAILABLE
+   * (the cluster cannot be snapshotted now), PGSHIFT_ERR_SNAPSHOT_EXISTS (the id belongs
+   * to another cluster), PGSHIFT_ERR_SNAPSHOT_FAILED, PGSHIFT_ERR_SNAPSHOT_TIMEOUT,
+   * PGSHIFT_ERR_SNAPSHOT_ABORTED.
+   */
+  snapshot(side: Side, options?: SnapshotOptions): Promise<SnapshotInfo>;
+
+  /**
+   * The newest snapshot of one side's cluster in any status (so a snapshot being
+   * created shows), or null when there is none. Read-only. Throws like `describe`.
+   */
+  lastSnapshot(side: Side): Promise<SnapshotInfo | null>;
+}
+
+/** `13.12` -> 13, `14.9 (Debian ...)` -> 14, `9.6.24` -> 9; null when it is no version. */
+export function parseMajor(version: string): number | null {
+  const match = /^(\d+)(?:\.\d+)?/.exec(version.trim());
+  return match ? Number(match[1]) : null;
+}
