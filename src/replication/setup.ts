@@ -4,6 +4,7 @@ import * as D from '../defaults.js';
 import { PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { conninfo, ident, literal, withClient, type ConnectTarget } from '../postgres/connect.js';
+import { LEDGER_DDL, LEDGER_TABLE } from './freeze.js';
 
 /**
  * Preparing a receiving side (green, or blue for reverse replication): the roles the
@@ -64,14 +65,14 @@ export async function setUpReplication(options: SetupOptions): Promise<SetupRepo
     withClient(onDb(from), async (fromClient) => createDatabaseLike(fromClient, toClient, database)),
   );
 
-  await withClient(onDb(from), (c) => ensureHeartbeatTable(c, from.pgshiftUser));
+  await withClient(onDb(from), (c) => ensurePgshiftTables(c, from.pgshiftUser));
   const schemaCopied = await withClient(onDb(to), (c) => hasUserTables(c)).then(async (has) => {
     if (has) return false;
     await copySchema(onDb(from), onDb(to));
     return true;
   });
   if (schemaCopied) log.info({ database }, 'schema copied');
-  await withClient(onDb(to), (c) => ensureHeartbeatTable(c, to.pgshiftUser));
+  await withClient(onDb(to), (c) => ensurePgshiftTables(c, to.pgshiftUser));
   if (options.readOnlyTo) {
     await withClient(onDb(to), (c) =>
       c.query(`ALTER DATABASE ${ident(database)} SET default_transaction_read_only = on`),
@@ -211,10 +212,13 @@ async function hasUserTables(client: pg.Client): Promise<boolean> {
 }
 
 /**
- * pgshift's heartbeat table: one row per sending side, rewritten every interval; being
- * in the publication, its arrival on the other side measures lag and proves catch-up.
+ * pgshift's tables, on both sides (every table is in the publication, so a table the
+ * subscriber lacks stops its apply at the first row):
+ * - heartbeat: one row per writer, rewritten every interval; its arrival on the other
+ *   side measures lag and proves catch-up.
+ * - frozen_roles: the freeze ledger (see freeze.ts).
  */
-export async function ensureHeartbeatTable(client: pg.Client, owner: string): Promise<void> {
+export async function ensurePgshiftTables(client: pg.Client, owner: string): Promise<void> {
   const schema = ident(D.PGSHIFT_SCHEMA);
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema} AUTHORIZATION ${ident(owner)}`);
   await client.query(
@@ -225,6 +229,8 @@ export async function ensureHeartbeatTable(client: pg.Client, owner: string): Pr
      )`,
   );
   await client.query(`ALTER TABLE ${schema}.heartbeat OWNER TO ${ident(owner)}`);
+  await client.query(LEDGER_DDL);
+  await client.query(`ALTER TABLE ${LEDGER_TABLE} OWNER TO ${ident(owner)}`);
 }
 
 async function ensurePublication(client: pg.Client, publication: string): Promise<boolean> {
@@ -257,6 +263,11 @@ async function ensureSubscription(
       );
       options.log.info({ subscription: options.subscription }, 'subscription connection updated');
     }
+    if (!row.subenabled) {
+      await withClient(toDb, (c) => c.query(`ALTER SUBSCRIPTION ${ident(options.subscription)} ENABLE`));
+      options.log.info({ subscription: options.subscription }, 'subscription enabled');
+    }
+    await refreshIfTablesMissing(options, fromDb, toDb);
     return false;
   }
   // A slot without its subscription is what a crash during CREATE SUBSCRIPTION leaves.
@@ -274,6 +285,27 @@ async function ensureSubscription(
     ),
   );
   return true;
+}
+
+/**
+ * Tables created on the publisher after the subscription (pgshift's own included) are
+ * published but not applied until the subscription is refreshed; new tables get
+ * their initial copy then.
+ */
+async function refreshIfTablesMissing(options: SetupOptions, fromDb: ConnectTarget, toDb: ConnectTarget): Promise<void> {
+  const published = await withClient(fromDb, (c) =>
+    c.query<{ n: string }>('SELECT count(*) AS n FROM pg_publication_tables WHERE pubname = $1', [options.publication]),
+  );
+  const subscribed = await withClient(toDb, (c) =>
+    c.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
+        WHERE s.subname = $1 AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [options.subscription],
+    ),
+  );
+  if (Number(published.rows[0]?.n ?? 0) <= Number(subscribed.rows[0]?.n ?? 0)) return;
+  await withClient(toDb, (c) => c.query(`ALTER SUBSCRIPTION ${ident(options.subscription)} REFRESH PUBLICATION`));
+  options.log.info({ subscription: options.subscription }, 'subscription refreshed: new published tables');
 }
 
 /** Waits until every table of the subscription is synchronized; returns how many there are. */

@@ -1,0 +1,65 @@
+import { systemClock, type Clock } from '../clock.js';
+import type { SignalsConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { PoolSet } from '../replication/pool-set.js';
+import { SIDES, type Direction, type Replication } from '../replication/port.js';
+import type { ReplicationTargets } from '../replication/targets.js';
+import { AppMetricsInbox, appErrorSignal } from './app-metrics.js';
+import { dbErrorSignal } from './db-errors.js';
+import { PairSignals } from './pair-signals.js';
+import { Prober, probeSignals, type ProbeEndpoint } from './probe.js';
+import { replicationSignals } from './replication-signals.js';
+
+export interface PairSignalsWiring {
+  pairId: string;
+  databases: readonly string[];
+  config: SignalsConfig;
+  replication: Replication;
+  /** Which way replication runs at the pair's stage now; null when none does. */
+  direction: () => Direction | null;
+  targets: ReplicationTargets;
+  log: Logger;
+  clock?: Clock;
+  /** Accept pushed application metrics (default true). */
+  acceptAppMetrics?: boolean;
+}
+
+/**
+ * Every signal of one pair, wired: replication lag and health through the Replication
+ * port, canary probes of both sides' writer and reader endpoints, pg_stat_database
+ * error rates of both sides, and pushed application metrics. Call start() to begin.
+ */
+export function createPairSignals(w: PairSignalsWiring): PairSignals {
+  const clock = w.clock ?? systemClock;
+  const database = w.databases[0]!;
+  const pools = new PoolSet({ sessionsPerTarget: 1 });
+
+  const endpoints: ProbeEndpoint[] = SIDES.flatMap((side) => [
+    { side, role: 'writer' as const, target: w.targets.target(side, database, 'pgshift') },
+    { side, role: 'reader' as const, target: w.targets.reader(side, database) },
+  ]);
+  const prober = new Prober({
+    endpoints,
+    intervalMs: w.config.probe.intervalMs,
+    timeoutMs: w.config.probe.timeoutMs,
+    windowMs: w.config.probe.windowSeconds * 1000,
+    clock,
+    log: w.log,
+  });
+  const inbox = w.acceptAppMetrics === false ? null : new AppMetricsInbox(w.config.app.windowSeconds * 1000, clock);
+
+  return new PairSignals({
+    pairId: w.pairId,
+    config: w.config,
+    appMetrics: inbox,
+    log: w.log,
+    clock,
+    providers: [
+      ...replicationSignals(w.replication, w.direction, clock, (w.config.sampleSeconds * 1000) / 2),
+      ...SIDES.flatMap((side) => probeSignals(prober, side, clock)),
+      ...SIDES.map((side) => dbErrorSignal(pools, side, () => w.targets.target(side, database, 'pgshift'), w.databases, clock)),
+      ...(inbox ? [appErrorSignal(inbox, clock)] : []),
+    ],
+    resources: [{ start: () => prober.start(), close: () => prober.stop() }, pools],
+  });
+}

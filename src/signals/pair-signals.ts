@@ -1,0 +1,289 @@
+import { systemClock, type Clock } from '../clock.js';
+import type { SignalsConfig } from '../config/schema.js';
+import * as D from '../defaults.js';
+import { describeError, PgshiftError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Side } from '../replication/port.js';
+import type { AppMetricsInbox, AppMetricsPush } from './app-metrics.js';
+import { assessSignal, type Assessment, type SignalLimit, type SignalStatus } from './assess.js';
+import { limitFor } from './limits.js';
+import { SIGNAL_NAMES, SIGNAL_UNITS, type Measurement, type SignalName, type SignalProvider } from './port.js';
+import { RingBuffer } from './ring-buffer.js';
+
+export interface SignalSnapshot {
+  id: string;
+  name: SignalName;
+  /** The side the signal concerns; null for the pair as a whole. */
+  side: Side | null;
+  limit: SignalLimit;
+  /** The newest measurement; null before the first sample. */
+  measurement: Measurement | null;
+  assessment: Assessment;
+  /** Samples taken and samples without a value, since start. */
+  samples: number;
+  failedSamples: number;
+}
+
+export interface SampleRound {
+  pair: string;
+  at: number;
+  signals: SignalSnapshot[];
+}
+
+export type SampleListener = (round: SampleRound) => void;
+
+/** One signal as the controller's port reads it (mirrors shift/ports.ts SignalStatus). */
+export interface ControllerSignalStatus {
+  name: string;
+  side: Side | 'both';
+  state: SignalStatus;
+  consecutiveBreaches: number;
+  breachesToRevert: number;
+  /** A breach reverts at once (replication problems). */
+  immediate: boolean;
+  value: number | null;
+  limit: number | null;
+  unit: string;
+  at: number | null;
+  summary: string;
+}
+
+export interface ReplicationSummary {
+  direction: string;
+  lagSeconds: number | null;
+  lagBytes: number | null;
+  healthy: boolean | null;
+}
+
+export interface PairSignalsOptions {
+  pairId: string;
+  providers: SignalProvider[];
+  config: SignalsConfig;
+  /** Where pushed application metrics go; null when the pair takes none. */
+  appMetrics: AppMetricsInbox | null;
+  log: Logger;
+  clock?: Clock;
+  historySize?: number;
+  /** Background work the providers share (e.g. the prober, kept sessions): started by start(), closed by stop() after the providers. */
+  resources?: { start?(): void; close(): Promise<void> }[];
+}
+
+interface Track {
+  provider: SignalProvider;
+  limit: SignalLimit;
+  history: RingBuffer<Measurement>;
+  inFlight: boolean;
+  samples: number;
+  failed: number;
+}
+
+/**
+ * The signals of one pair, sampled together every `sampleSeconds`. Each sample round
+ * measures every provider at once (a provider whose previous reading still runs is
+ * recorded as failed rather than asked twice), keeps the measurements in a bounded
+ * history per signal and tells listeners, so the controller can react to a breach at
+ * once instead of at its next tick.
+ */
+export class PairSignals {
+  readonly pairId: string;
+  private readonly tracks: Track[];
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly listeners = new Set<SampleListener>();
+  private abort: AbortController | null = null;
+  private loop: Promise<void> | null = null;
+
+  constructor(private readonly options: PairSignalsOptions) {
+    this.pairId = options.pairId;
+    this.clock = options.clock ?? systemClock;
+    this.log = options.log.child({ component: 'signals', pair: options.pairId });
+    const ids = new Set<string>();
+    this.tracks = options.providers.map((provider) => {
+      if (ids.has(provider.id)) throw new Error(`duplicate signal ${provider.id} for pair ${options.pairId}`);
+      ids.add(provider.id);
+      return {
+        provider,
+        limit: limitFor(provider.name, options.config),
+        history: new RingBuffer<Measurement>(options.historySize ?? D.SIGNAL_HISTORY_SIZE),
+        inFlight: false,
+        samples: 0,
+        failed: 0,
+      };
+    });
+  }
+
+  get sampleMs(): number {
+    return this.options.config.sampleSeconds * 1000;
+  }
+
+  /** Starts the providers' background work and the sampling loop. Idempotent. */
+  start(): void {
+    if (this.loop) return;
+    for (const r of this.options.resources ?? []) r.start?.();
+    for (const t of this.tracks) t.provider.start?.();
+    const abort = new AbortController();
+    this.abort = abort;
+    this.loop = (async () => {
+      let next = this.clock.now();
+      while (!abort.signal.aborted) {
+        await this.sampleOnce();
+        next += this.sampleMs;
+        if (next < this.clock.now()) next = this.clock.now() + this.sampleMs;
+        await this.clock.sleep(Math.max(0, next - this.clock.now()), abort.signal).catch(() => {});
+      }
+    })();
+    this.log.info({ signals: this.tracks.map((t) => t.provider.id), sampleSeconds: this.options.config.sampleSeconds }, 'sampling started');
+  }
+
+  /**
+   * Stops sampling, then the providers, then releases the shared resources.
+   * Idempotent, and final: the sessions are closed, so a new PairSignals samples again.
+   */
+  async stop(): Promise<void> {
+    this.abort?.abort();
+    await this.loop;
+    this.loop = null;
+    this.abort = null;
+    await Promise.all(this.tracks.map((t) => t.provider.stop?.().catch(() => {})));
+    for (const r of this.options.resources ?? []) await r.close().catch(() => {});
+  }
+
+  /** Takes one sample of every signal now; what the loop does every interval. */
+  async sampleOnce(): Promise<SampleRound> {
+    const timeoutMs = Math.max(this.sampleMs, D.SIGNAL_MEASURE_MIN_TIMEOUT_MS);
+    await Promise.all(
+      this.tracks.map(async (t) => {
+        const m = t.inFlight
+          ? { value: null, at: this.clock.now(), error: 'the previous reading has not finished' }
+          : await this.measure(t, timeoutMs);
+        t.history.push(m);
+        t.samples += 1;
+        if (m.value === null) t.failed += 1;
+      }),
+    );
+    const round: SampleRound = { pair: this.pairId, at: this.clock.now(), signals: this.latest() };
+    for (const listener of this.listeners) {
+      try {
+        listener(round);
+      } catch (err) {
+        this.log.error({ err: describeError(err) }, 'sample listener failed');
+      }
+    }
+    return round;
+  }
+
+  /** Every signal's newest measurement and its assessment as of now (a stopped sampler reads as stale). */
+  latest(): SignalSnapshot[] {
+    const now = this.clock.now();
+    return this.tracks.map((t) => ({
+      id: t.provider.id,
+      name: t.provider.name,
+      side: t.provider.side,
+      limit: t.limit,
+      measurement: t.history.newest() ?? null,
+      assessment: assessSignal(t.history.last(this.windowFor(t.limit)), t.limit, now),
+      samples: t.samples,
+      failedSamples: t.failed,
+    }));
+  }
+
+  /**
+   * The newest assessment of every signal in the shape the controller reads (see
+   * shift/ports.ts): which side, state, counts against the revert threshold, and a
+   * one-line summary. Never throws.
+   */
+  current(): ControllerSignalStatus[] {
+    return this.latest().map((s) => ({
+      name: s.name,
+      side: s.side ?? 'both',
+      state: s.assessment.status,
+      consecutiveBreaches: s.assessment.consecutiveBreaches,
+      breachesToRevert: s.limit.consecutiveBreaches,
+      immediate: s.limit.consecutiveBreaches === 1,
+      value: s.assessment.value,
+      limit: s.limit.max,
+      unit: SIGNAL_UNITS[s.name],
+      at: s.measurement?.at ?? null,
+      summary: `${s.id}: ${s.assessment.reason}${s.assessment.status === 'breached' ? explain(s.measurement?.detail) : ''}`,
+    }));
+  }
+
+  /** Replication as last sampled (direction, lag, health); null before the first sample. Never throws. */
+  replication(): ReplicationSummary | null {
+    const newest = (name: SignalName) => this.tracks.find((t) => t.provider.name === name)?.history.newest();
+    const seconds = newest(SIGNAL_NAMES.lagSeconds);
+    const bytes = newest(SIGNAL_NAMES.lagBytes);
+    const health = newest(SIGNAL_NAMES.health);
+    if (!seconds && !bytes && !health) return null;
+    const direction = [seconds, bytes, health].map((m) => m?.detail?.direction).find((d) => typeof d === 'string');
+    return {
+      direction: typeof direction === 'string' ? direction : 'none',
+      lagSeconds: seconds?.value ?? null,
+      lagBytes: bytes?.value ?? null,
+      healthy: health?.value === null || health?.value === undefined ? null : health.value === 0,
+    };
+  }
+
+  /** The newest `n` measurements of one signal, oldest first; null for an unknown signal id. */
+  history(id: string, n?: number): Measurement[] | null {
+    const track = this.tracks.find((t) => t.provider.id === id);
+    return track ? track.history.last(n) : null;
+  }
+
+  /** Calls `listener` after every sample round; returns the function that unsubscribes. */
+  onSample(listener: SampleListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Accepts application metrics for this pair. Throws PGSHIFT_ERR_APP_METRICS_DISABLED
+   * (404) when the pair takes none, PGSHIFT_ERR_BAD_REQUEST (400) for counts that
+   * contradict each other.
+   */
+  pushAppMetrics(push: AppMetricsPush): void {
+    if (!this.options.appMetrics) {
+      throw new PgshiftError('PGSHIFT_ERR_APP_METRICS_DISABLED', `pair ${this.pairId} takes no application metrics`, {
+        status: 404,
+      });
+    }
+    this.options.appMetrics.add(push);
+  }
+
+  get acceptsAppMetrics(): boolean {
+    return this.options.appMetrics !== null;
+  }
+
+  private async measure(t: Track, timeoutMs: number): Promise<Measurement> {
+    t.inFlight = true;
+    const reading = t.provider.measure().finally(() => {
+      t.inFlight = false;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Measurement>((resolve) => {
+      timer = setTimeout(
+        () => resolve({ value: null, at: this.clock.now(), error: `no reading within ${timeoutMs} ms` }),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([reading.catch((err) => ({ value: null, at: this.clock.now(), error: describeError(err) })), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Enough history to count breaches and errors up to their limits, plus failed readings in between. */
+  private windowFor(limit: SignalLimit): number {
+    return Math.max(limit.consecutiveBreaches, limit.consecutiveErrors) * 4;
+  }
+}
+
+/** What a breached measurement's detail says went wrong (replication problems, a probe's last error), for the halt reason an operator reads. */
+function explain(detail: unknown): string {
+  if (!detail || typeof detail !== 'object') return '';
+  const { problems, lastError } = detail as { problems?: unknown; lastError?: unknown };
+  if (Array.isArray(problems) && problems.length > 0) return ` (${problems.join('; ')})`;
+  if (typeof lastError === 'string' && lastError !== '') return ` (${lastError})`;
+  return '';
+}
