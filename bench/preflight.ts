@@ -1,0 +1,65 @@
+/**
+ * How long preflight of the lab's demo pair takes, against real PostgreSQL servers.
+ * Starts a lab of its own in a temp folder (not timed), runs preflight a few times and
+ * prints one JSON object: every run's duration, the median and the slowest, and the
+ * slowest checks of the median run. The target is well under 2 s.
+ *
+ *   node --import tsx bench/preflight.ts [runs]
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as D from '../src/defaults.js';
+import { Lab } from '../src/local/lab.js';
+import { silentLogger } from '../src/log.js';
+import { runPreflight } from '../src/preflight/run.js';
+
+const runs = Number(process.argv[2] ?? 7);
+const dir = await mkdtemp(join(tmpdir(), 'pgshift-bench-preflight-'));
+await chmod(dir, 0o755);
+const lab = await Lab.start({ dir, log: silentLogger() });
+try {
+  const pair = {
+    id: 'demo',
+    databases: [D.LAB_DATABASE],
+    appRoles: [D.LAB_APP_ROLE],
+    publication: D.DEFAULT_PUBLICATION,
+    subscription: D.DEFAULT_SUBSCRIPTION,
+    expectedMajor: { blue: lab.servers.blue.major, green: lab.servers.green.major },
+  };
+  const targets = { target: (side: 'blue' | 'green', database: string, login: 'pgshift' | 'admin') => lab.target(side, login, database) };
+  const reports = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    const report = await runPreflight({ pair, targets });
+    reports.push({ wallMs: performance.now() - started, report });
+  }
+  const sorted = [...reports].sort((a, b) => a.wallMs - b.wallMs);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  console.log(
+    JSON.stringify(
+      {
+        benchmark: 'preflight of the demo pair',
+        blue: median.report.blue.version,
+        green: median.report.green.version,
+        runs,
+        checkRuns: median.report.checks.length,
+        ok: median.report.ok,
+        findings: median.report.findings.length,
+        wallMs: reports.map((r) => Math.round(r.wallMs)),
+        medianMs: Math.round(median.wallMs),
+        maxMs: Math.round(sorted[sorted.length - 1]!.wallMs),
+        firstRunMs: Math.round(reports[0]!.wallMs),
+        slowestChecksOfMedianRun: [...median.report.checks]
+          .sort((a, b) => b.durationMs - a.durationMs)
+          .slice(0, 5)
+          .map((c) => ({ check: c.check, ms: c.durationMs })),
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  await lab.stop();
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,57 @@
+import { countBySeverity, type PreflightReport } from '../../preflight/report.js';
+import { ApiError } from '../api-client.js';
+import { CliError, EXIT, type CliCommand } from '../command.js';
+import { choosePair, PAIR_OPTION, PAIR_USAGE, pairPath } from '../pair.js';
+import { renderTable } from '../table.js';
+
+/**
+ * `pgshift preflight`: runs the pair's checks through the API (or, with --last, reads
+ * the last report) and prints them. Exit 1 when a blocker exists, so scripts and CI
+ * can gate on it.
+ */
+export const preflightCommand: CliCommand = {
+  name: 'preflight',
+  summary: 'check that a pair can be upgraded; exit 1 when a blocker exists',
+  usage: `[--pair P] [--last] [--json]
+
+${PAIR_USAGE}
+  --last    show the last report instead of running the checks again`,
+  options: {
+    ...PAIR_OPTION,
+    last: { type: 'boolean', default: false },
+  },
+  async run(ctx) {
+    const pair = await choosePair(ctx);
+    const path = pairPath(pair, '/preflight');
+    let report: PreflightReport;
+    try {
+      report = ctx.options.last ? await ctx.api.get<PreflightReport>(path) : await ctx.api.post<PreflightReport>(path);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'PGSHIFT_ERR_PREFLIGHT_NOT_RUN') {
+        throw new CliError(`no preflight report for pair ${pair} yet: run \`pgshift preflight --pair ${pair}\``, EXIT.notOk);
+      }
+      throw err;
+    }
+    ctx.out(ctx.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, ctx.columns));
+    return report.ok ? EXIT.ok : EXIT.notOk;
+  },
+};
+
+export function formatReport(report: PreflightReport, columns = 120): string {
+  const counts = countBySeverity(report.findings);
+  const version = (v: PreflightReport['blue']) => v.version ?? 'unreachable';
+  const ran = report.checks.filter((c) => c.outcome !== 'not-applicable').length;
+  const lines = [
+    `Preflight of pair ${report.pair}: blue ${version(report.blue)} -> green ${version(report.green)}, ${ran} check runs in ${report.durationMs} ms (${report.finishedAt})`,
+    report.ok
+      ? `READY: no blocker (${counts.warning} warning(s), ${counts.info} info)`
+      : `NOT READY: ${counts.blocker} blocker(s), ${counts.warning} warning(s), ${counts.info} info; pgshift will not advance past baseline`,
+    '',
+  ];
+  if (report.findings.length === 0) return `${lines.join('\n')}\n`;
+  const rows = report.findings.map((f) => ({
+    cells: [f.severity.toUpperCase(), f.check, f.database ?? '-', f.object, f.message],
+    verbatim: f.remediation.split('\n').map((line, i) => (i === 0 ? `fix: ${line}` : `     ${line}`)),
+  }));
+  return `${lines.join('\n')}\n${renderTable(['SEVERITY', 'CHECK', 'DATABASE', 'OBJECT', 'MESSAGE AND FIX'], rows, columns)}`;
+}

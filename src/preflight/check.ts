@@ -1,0 +1,61 @@
+import type pg from 'pg';
+import type { Finding } from './report.js';
+import type { PreflightLogin, PreflightPair, PreflightSide } from './targets.js';
+
+/** A finding as a check writes it; the runner adds the check id and the database. */
+export type FindingDraft = Omit<Finding, 'check' | 'database'> & { database?: string | null };
+
+export interface SideInfo {
+  version: string;
+  major: number;
+  /** Login names, to recognise pgshift's own and the admin role among others. */
+  pgshiftUser: string;
+  adminUser: string;
+}
+
+/**
+ * What a check sees. `query` runs as pgshift's own login unless a check asks for admin.
+ * Every check reads only what pgshift's login can see (the catalogs, and other
+ * sessions' user names through pg_monitor), so none connects as admin: preflight only
+ * needs the admin login's name, to recognise it among application roles.
+ */
+export interface CheckContext {
+  pair: PreflightPair;
+  /** The database the check runs in (for cluster checks: the database it reads through). */
+  database: string;
+  blue: SideInfo;
+  green: SideInfo;
+  query<R extends pg.QueryResultRow>(side: PreflightSide, sql: string, params?: unknown[], login?: PreflightLogin): Promise<R[]>;
+}
+
+export interface Applicability {
+  blueMajor: number;
+  greenMajor: number;
+}
+
+/**
+ * One preflight check, as data. `scope: 'database'` runs once per database of the pair;
+ * `'cluster'` once per pair (settings, roles, prepared transactions are cluster-wide).
+ * `sides` names the sides it reads, so that a side that cannot be reached skips it
+ * (and the report says so) instead of failing it once per query.
+ */
+export interface CheckDefinition {
+  id: string;
+  title: string;
+  scope: 'database' | 'cluster';
+  sides: readonly PreflightSide[];
+  /** Which upgrades the check concerns; absent: every one. */
+  appliesTo?: (versions: Applicability) => boolean;
+  run(ctx: CheckContext): Promise<FindingDraft[]>;
+}
+
+/** The checks that mirror pg_upgrade's refusals for a source of 13 or older and a target of 14 or newer. */
+export function crossesInto14(v: Applicability): boolean {
+  return v.blueMajor <= 13 && v.greenMajor >= 14;
+}
+
+/** "a, b, c and 4 more" */
+export function listNames(names: readonly string[], max: number): string {
+  if (names.length <= max) return names.join(', ');
+  return `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
+}

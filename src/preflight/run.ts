@@ -1,0 +1,276 @@
+import { systemClock, type Clock } from '../clock.js';
+import { describeError, PgshiftError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { CheckContext, CheckDefinition, FindingDraft, SideInfo } from './check.js';
+import { PREFLIGHT_CHECKS } from './checks/index.js';
+import { countBySeverity, type CheckRun, type Finding, type PreflightReport, type Severity } from './report.js';
+import { PreflightSessions } from './sessions.js';
+import type { PreflightPair, PreflightSide, PreflightTargets } from './targets.js';
+
+export interface RunPreflightOptions {
+  pair: PreflightPair;
+  targets: PreflightTargets;
+  /** Default: every check (PREFLIGHT_CHECKS). */
+  checks?: readonly CheckDefinition[];
+  clock?: Clock;
+  log?: Logger;
+  statementTimeoutMs?: number;
+}
+
+const SIDES: readonly PreflightSide[] = ['blue', 'green'];
+const SEVERITY_ORDER: Record<Severity, number> = { blocker: 0, warning: 1, info: 2 };
+/** The finding id for a side or database preflight cannot reach at all. */
+export const CONNECT_CHECK_ID = 'connect';
+
+type Reach = { ok: true; version: string; major: number } | { ok: false; error: unknown };
+
+/**
+ * Runs every check on every database of the pair and answers the report. Never throws
+ * for anything a server does: an unreachable side or database becomes a blocker that
+ * lists the checks it kept from running, and a check that fails (lost connection,
+ * missing privilege, timeout) becomes a blocker saying so, since pgshift cannot tell
+ * whether it would pass. All checks are read-only and run concurrently.
+ */
+export async function runPreflight(options: RunPreflightOptions): Promise<PreflightReport> {
+  const clock = options.clock ?? systemClock;
+  const log = (options.log ?? silentLogger()).child({ pair: options.pair.id });
+  const checks = options.checks ?? PREFLIGHT_CHECKS;
+  const { pair, targets } = options;
+  const startedAt = clock.now();
+  const sessions = new PreflightSessions(targets, options.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: options.statementTimeoutMs });
+  const findings: Finding[] = [];
+  const runs: CheckRun[] = [];
+  let versions: Record<PreflightSide, Reach | undefined> = { blue: undefined, green: undefined };
+
+  try {
+    const reach = await probeAll(sessions, pair.databases);
+    versions = {
+      blue: pair.databases.map((db) => reach.get(key('blue', db))).find((r) => r?.ok),
+      green: pair.databases.map((db) => reach.get(key('green', db))).find((r) => r?.ok),
+    };
+    const reachable = (side: PreflightSide, db: string) => reach.get(key(side, db))?.ok === true;
+    const sideInfo = (side: PreflightSide): SideInfo | null => {
+      const v = versions[side];
+      if (!v?.ok) return null;
+      const db = pair.databases[0]!;
+      return {
+        version: v.version,
+        major: v.major,
+        pgshiftUser: targets.target(side, db, 'pgshift').login.user,
+        adminUser: targets.target(side, db, 'admin').login.user,
+      };
+    };
+    const blue = sideInfo('blue');
+    const green = sideInfo('green');
+
+    const planned: { check: CheckDefinition; database: string; cluster: boolean }[] = [];
+    const skipped = new Map<string, string[]>();
+    const skip = (check: CheckDefinition, database: string | null, blockedBy: { side: PreflightSide; db: string }[]) => {
+      runs.push({ check: check.id, title: check.title, database, outcome: 'skipped', findings: 0, durationMs: 0 });
+      for (const b of blockedBy) {
+        const list = skipped.get(key(b.side, b.db)) ?? [];
+        list.push(check.id);
+        skipped.set(key(b.side, b.db), list);
+      }
+    };
+    for (const check of checks) {
+      if (check.appliesTo) {
+        if (!blue || !green) {
+          // Whether it applies depends on versions preflight could not read.
+          const unknown = SIDES.filter((s) => (s === 'blue' ? !blue : !green));
+          skip(check, null, unknown.map((side) => ({ side, db: pair.databases[0]! })));
+          continue;
+        }
+        if (!check.appliesTo({ blueMajor: blue.major, greenMajor: green.major })) {
+          runs.push({ check: check.id, title: check.title, database: null, outcome: 'not-applicable', findings: 0, durationMs: 0 });
+          continue;
+        }
+      }
+      if (check.scope === 'cluster') {
+        const db = pair.databases.find((d) => check.sides.every((s) => reachable(s, d)));
+        const first = pair.databases[0]!;
+        if (db === undefined) skip(check, null, check.sides.filter((s) => !reachable(s, first)).map((side) => ({ side, db: first })));
+        else planned.push({ check, database: db, cluster: true });
+        continue;
+      }
+      for (const db of pair.databases) {
+        const down = check.sides.filter((s) => !reachable(s, db));
+        if (down.length > 0) skip(check, db, down.map((side) => ({ side, db })));
+        else planned.push({ check, database: db, cluster: false });
+      }
+    }
+
+    for (const [k, r] of reach) {
+      if (r.ok) continue;
+      const [side, db] = split(k);
+      findings.push(connectFinding(side, db, r.error, skipped.get(k) ?? []));
+    }
+
+    const results = await Promise.all(
+      planned.map(async ({ check, database, cluster }) => {
+        const ctx: CheckContext = {
+          pair,
+          database,
+          // A check may run while the side it does not read is unreachable; reading that side's facts then fails the check.
+          get blue() {
+            return known('blue', blue);
+          },
+          get green() {
+            return known('green', green);
+          },
+          query: (side, sql, params, login) => sessions.query(side, database, sql, params, login),
+        };
+        const began = clock.now();
+        const reported = cluster ? null : database;
+        try {
+          const drafts = await check.run(ctx);
+          const own = drafts.map((d) => toFinding(check.id, reported, d));
+          return { run: runOf(check, reported, own.length > 0 ? 'findings' : 'passed', own.length, clock.now() - began), findings: own };
+        } catch (err) {
+          log.warn({ check: check.id, database, err: describeError(err) }, 'preflight check failed');
+          return { run: runOf(check, reported, 'failed', 1, clock.now() - began), findings: [failedFinding(check, reported, err)] };
+        }
+      }),
+    );
+    for (const r of results) {
+      runs.push(r.run);
+      findings.push(...r.findings);
+    }
+  } finally {
+    await sessions.close();
+  }
+
+  const order = new Map(checks.map((c, i) => [c.id, i]));
+  findings.sort(
+    (a, b) =>
+      SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
+      (order.get(a.check) ?? -1) - (order.get(b.check) ?? -1) ||
+      (a.database ?? '').localeCompare(b.database ?? '') ||
+      a.object.localeCompare(b.object),
+  );
+  runs.sort((a, b) => (order.get(a.check) ?? -1) - (order.get(b.check) ?? -1) || (a.database ?? '').localeCompare(b.database ?? ''));
+  const finishedAt = clock.now();
+  const counts = countBySeverity(findings);
+  const report: PreflightReport = {
+    pair: pair.id,
+    ok: counts.blocker === 0,
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date(finishedAt).toISOString(),
+    durationMs: Math.max(0, Math.round(finishedAt - startedAt)),
+    blue: serverVersion(versions.blue),
+    green: serverVersion(versions.green),
+    findings,
+    checks: runs,
+  };
+  log.info({ ok: report.ok, ...counts, durationMs: report.durationMs }, 'preflight finished');
+  return report;
+}
+
+function known(side: PreflightSide, info: SideInfo | null): SideInfo {
+  if (!info) throw new PgshiftError('PGSHIFT_ERR_PREFLIGHT_SIDE_UNKNOWN', `${side} could not be reached, so its version is not known`, { status: 502 });
+  return info;
+}
+
+function key(side: PreflightSide, db: string): string {
+  return `${side}\u0000${db}`;
+}
+
+function split(k: string): [PreflightSide, string] {
+  const [side, db] = k.split('\u0000') as [PreflightSide, string];
+  return [side, db];
+}
+
+async function probeAll(sessions: PreflightSessions, databases: readonly string[]): Promise<Map<string, Reach>> {
+  const reach = new Map<string, Reach>();
+  await Promise.all(
+    databases.flatMap((db) =>
+      SIDES.map(async (side) => {
+        try {
+          const rows = await sessions.query<{ version: string; num: number }>(
+            side,
+            db,
+            `SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num`,
+          );
+          const row = rows[0]!;
+          reach.set(key(side, db), { ok: true, version: row.version.split(' ')[0]!, major: Math.floor(row.num / 10000) });
+        } catch (err) {
+          reach.set(key(side, db), { ok: false, error: err });
+        }
+      }),
+    ),
+  );
+  return reach;
+}
+
+function serverVersion(reach: Reach | undefined): PreflightReport['blue'] {
+  return reach?.ok ? { version: reach.version, major: reach.major } : { version: null, major: null };
+}
+
+function toFinding(check: string, database: string | null, draft: FindingDraft): Finding {
+  return {
+    check,
+    severity: draft.severity,
+    database: draft.database === undefined ? database : draft.database,
+    object: draft.object,
+    message: draft.message,
+    remediation: draft.remediation,
+  };
+}
+
+function runOf(check: CheckDefinition, database: string | null, outcome: CheckRun['outcome'], findings: number, ms: number): CheckRun {
+  return { check: check.id, title: check.title, database, outcome, findings, durationMs: Math.max(0, Math.round(ms)) };
+}
+
+/** The SQLSTATE or socket error code behind a failure, if any. */
+function errorCode(err: unknown): string | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && !code.startsWith('PGSHIFT_ERR_')) return code;
+  }
+  return undefined;
+}
+
+function adviceFor(err: unknown, side: PreflightSide | null, database: string): string {
+  const where = side ?? 'the side named above';
+  switch (errorCode(err)) {
+    case '3D000':
+      return `Create database ${database} on ${where} (pgshift's replication setup creates it on green with blue's encoding and schema), then run preflight again.`;
+    case '28P01':
+    case '28000':
+      return `Check pgshift's login for ${where}: its password and the server's pg_hba rules.`;
+    case '42501':
+      return `Grant pgshift's login what it lacks on ${where} (CONNECT on ${database}; membership in pg_monitor), then run preflight again.`;
+    case '57014':
+      return 'The query hit preflight\'s statement timeout; run preflight again when the server is less busy.';
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+      return `Make sure ${where} is running and reachable from pgshift (endpoint, security groups, hostOverrides), then run preflight again.`;
+    default:
+      return 'Fix the cause above and run preflight again.';
+  }
+}
+
+function connectFinding(side: PreflightSide, database: string, error: unknown, notRun: string[]): Finding {
+  const kept = notRun.length > 0 ? ` Not checked because of it: ${notRun.join(', ')}.` : '';
+  return {
+    check: CONNECT_CHECK_ID,
+    severity: 'blocker',
+    database,
+    object: `server ${side}`,
+    message: `cannot check ${database} on ${side}: ${describeError(error)}.${kept}`,
+    remediation: adviceFor(error, side, database),
+  };
+}
+
+function failedFinding(check: CheckDefinition, database: string | null, error: unknown): Finding {
+  return {
+    check: check.id,
+    severity: 'blocker',
+    database,
+    object: `check ${check.id}`,
+    message: `check "${check.title}" could not run: ${describeError(error)}; pgshift cannot tell whether it passes`,
+    remediation: adviceFor(error, null, database ?? 'the database'),
+  };
+}

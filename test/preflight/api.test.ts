@@ -1,0 +1,134 @@
+import t from 'tap';
+import YAML from 'yaml';
+import Value from 'typebox/value';
+import { buildApp } from '../../src/app.js';
+import { hashToken } from '../../src/api/auth.js';
+import { resolveConfig } from '../../src/config/load.js';
+import { PreflightReportSchema, type PreflightReport } from '../../src/preflight/report.js';
+import { createPreflightService } from '../../src/preflight/service.js';
+import { InMemoryPreflightReportStore } from '../../src/preflight/store.js';
+import { MINIMAL_ENV, minimalConfigYaml } from '../helpers/config.js';
+import { startTestLab, testLogger } from '../helpers/lab.js';
+import { runPreflight } from '../../src/preflight/run.js';
+import { demoPair, labPreflightTargets, openSession, sql } from './lab-preflight.js';
+
+const OPERATOR = 'operator-token-for-preflight-tests';
+const VIEWER = 'viewer-token-for-preflight-tests';
+
+t.test('preflight API', async (t) => {
+  const lab = await startTestLab(t);
+  const log = testLogger();
+  const config = resolveConfig(
+    YAML.parse(
+      minimalConfigYaml({
+        top: `auth:\n  tokens:\n    - { name: op, role: operator, sha256: ${hashToken(OPERATOR)} }\n    - { name: view, role: viewer, sha256: ${hashToken(VIEWER)} }\n`,
+      }),
+    ),
+    MINIMAL_ENV,
+  );
+  const preflight = createPreflightService({
+    pairs: [demoPair(lab)],
+    targetsFor: () => labPreflightTargets(lab),
+    store: new InMemoryPreflightReportStore(),
+    log,
+  });
+  const app = await buildApp({ config, log, readiness: [], preflight });
+  t.teardown(() => app.close());
+  const as = (token: string) => ({ authorization: `Bearer ${token}` });
+  const url = '/api/v1/pairs/demo/preflight';
+
+  await t.test('before any run, the last report is a coded 404', async (t) => {
+    const res = await app.inject({ method: 'GET', url, headers: as(VIEWER) });
+    t.equal(res.statusCode, 404);
+    t.equal(res.json().error.code, 'PGSHIFT_ERR_PREFLIGHT_NOT_RUN');
+  });
+
+  await t.test('running needs an operator token; reading needs a viewer token', async (t) => {
+    t.equal((await app.inject({ method: 'POST', url })).statusCode, 401);
+    t.equal((await app.inject({ method: 'POST', url, headers: as(VIEWER) })).statusCode, 403);
+    t.equal((await app.inject({ method: 'GET', url })).statusCode, 401);
+  });
+
+  let first: PreflightReport;
+  await t.test('POST runs the checks against the real servers and GET answers that report', async (t) => {
+    const res = await app.inject({ method: 'POST', url, headers: as(OPERATOR) });
+    t.equal(res.statusCode, 200);
+    first = res.json();
+    t.ok(Value.Check(PreflightReportSchema, first), 'the answer matches the report schema');
+    t.match(first, { pair: 'demo', ok: true, blue: { major: lab.servers.blue.major }, green: { major: lab.servers.green.major } });
+    t.ok(first.findings.length > 0 && first.findings.every((f) => f.severity !== 'blocker'));
+
+    const last = await app.inject({ method: 'GET', url, headers: as(VIEWER) });
+    t.equal(last.statusCode, 200);
+    t.same(last.json(), first);
+  });
+
+  await t.test('unknown and malformed pairs are coded client errors', async (t) => {
+    const unknown = await app.inject({ method: 'POST', url: '/api/v1/pairs/nope/preflight', headers: as(OPERATOR) });
+    t.equal(unknown.statusCode, 404);
+    t.equal(unknown.json().error.code, 'PGSHIFT_ERR_PAIR_NOT_FOUND');
+    const unknownLast = await app.inject({ method: 'GET', url: '/api/v1/pairs/nope/preflight', headers: as(VIEWER) });
+    t.equal(unknownLast.json().error.code, 'PGSHIFT_ERR_PAIR_NOT_FOUND');
+    const malformed = await app.inject({ method: 'POST', url: '/api/v1/pairs/Not_A_Pair!/preflight', headers: as(OPERATOR) });
+    t.equal(malformed.statusCode, 400);
+    t.equal(malformed.json().error.code, 'PGSHIFT_ERR_BAD_REQUEST');
+  });
+
+  await t.test('a blocker makes ok false, and the new report replaces the last one', async (t) => {
+    await sql(lab, 'blue', 'CREATE TABLE no_key (a integer)');
+    t.teardown(() => sql(lab, 'blue', 'DROP TABLE IF EXISTS no_key'));
+    const res = await app.inject({ method: 'POST', url, headers: as(OPERATOR) });
+    t.equal(res.statusCode, 200);
+    t.match(res.json(), { ok: false, findings: [{ check: 'replica-identity', severity: 'blocker', object: 'table public.no_key' }] });
+    const last = (await app.inject({ method: 'GET', url, headers: as(VIEWER) })).json();
+    t.equal(last.ok, false);
+    t.not(last.startedAt, first.startedAt);
+  });
+
+  await t.test('green down: the report says so as a blocker, never a silent pass and never a 500', async (t) => {
+    await lab.servers.green.stop();
+    t.teardown(() => lab.servers.green.start());
+    const res = await app.inject({ method: 'POST', url, headers: as(OPERATOR) });
+    t.equal(res.statusCode, 200);
+    const report: PreflightReport = res.json();
+    t.equal(report.ok, false);
+    t.same(report.green, { version: null, major: null });
+    t.match(report.findings[0], {
+      check: 'connect',
+      severity: 'blocker',
+      database: 'demo',
+      object: 'server green',
+      message: /cannot check demo on green: .*Not checked because of it: .*extensions/,
+      remediation: /Make sure green is running and reachable/,
+    });
+    t.ok(report.checks.some((c) => c.check === 'extensions' && c.outcome === 'skipped'));
+    t.ok(report.checks.some((c) => c.check === 'replica-identity' && c.outcome === 'passed'), 'checks of blue alone still ran');
+  });
+
+  await t.test('a check that cannot finish (a lock held on the catalog it reads) is a blocker saying so', async (t) => {
+    const holder = await openSession(lab, 'blue', 'admin', 'lock-holder');
+    t.teardown(() => holder.end());
+    await holder.query('BEGIN; LOCK TABLE pg_catalog.pg_extension IN ACCESS EXCLUSIVE MODE');
+    const report = await runPreflight({ pair: demoPair(lab), targets: labPreflightTargets(lab), log, statementTimeoutMs: 1_000 });
+    await holder.query('ROLLBACK');
+    t.equal(report.ok, false);
+    t.match(
+      report.findings.filter((f) => f.check === 'extensions'),
+      [
+        {
+          severity: 'blocker',
+          object: 'check extensions',
+          message: /check "extensions on blue are available on green" could not run: .*statement timeout; pgshift cannot tell whether it passes/,
+          remediation: /statement timeout/,
+        },
+      ],
+    );
+    t.match(report.checks.find((c) => c.check === 'extensions'), { outcome: 'failed' });
+    t.match(report.checks.find((c) => c.check === 'replica-identity'), { outcome: 'passed' }, 'the other checks still ran');
+  });
+
+  await t.test('concurrent runs of one pair share a single run', async (t) => {
+    const [a, b] = await Promise.all([preflight.run('demo'), preflight.run('demo')]);
+    t.equal(a, b);
+  });
+});
