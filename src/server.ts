@@ -7,11 +7,12 @@ import { describeError } from './errors.js';
 import { startService, type RunningService } from './main.js';
 import { labBanner } from './local/banner.js';
 
-const USAGE = `usage: pgshift-server [--config FILE] [--fresh] [--lab-dir DIR] [--port N]
+const USAGE = `usage: pgshift-server [--config FILE] [--fresh] [--lab-dir DIR] [--host H] [--port N]
 
   --config FILE  configuration (default: $PGSHIFT_CONFIG or ${D.DEFAULT_CONFIG_PATH})
   --fresh        reset the embedded lab's folder before starting (lab configs only)
   --lab-dir DIR  the embedded lab's folder instead of lab.dir (lab configs only)
+  --host H       listen on address H instead of service.host (0.0.0.0 in a container)
   --port N       listen on port N instead of service.port
 `;
 
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
         config: { type: 'string' },
         fresh: { type: 'boolean', default: false },
         'lab-dir': { type: 'string' },
+        host: { type: 'string' },
         port: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
     env: process.env,
     fresh: args.fresh,
     ...(args['lab-dir'] === undefined ? {} : { labDir: args['lab-dir'] }),
+    ...(args.host === undefined ? {} : { host: args.host }),
     ...(port === undefined ? {} : { port }),
   });
   // Signals are handled from the first moment: a stop requested while the lab is still

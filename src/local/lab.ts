@@ -1,16 +1,23 @@
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import * as D from '../defaults.js';
 import type { Logger } from '../log.js';
-import { withClient, type ConnectTarget } from '../postgres/connect.js';
+import { connectionUrl, withClient, type ConnectTarget } from '../postgres/connect.js';
 import { setUpReplication } from '../replication/setup.js';
+import { fixedReplicationTargets, type FixedSide, type ReplicationTargets } from '../replication/targets.js';
 import { labVersions, resolveBinaries } from './binaries.js';
 import { canAccessAs, ensureLabUser, type OsUser } from './os-user.js';
 import { LabServer } from './pg-server.js';
-import { choosePort, loadLabState, saveLabState, type LabState } from './lab-state.js';
+import { LAB_LOCK_FILE, lockLabFolder } from './lab-lock.js';
+import { choosePort, freePort, loadLabState, saveLabState, type LabState } from './lab-state.js';
+import { isPgshiftError } from '../errors.js';
 import { ensureDatabase, ensureRole, PGSHIFT_ROLE_ATTRIBUTES, PGSHIFT_ROLE_GROUPS, seedDemo } from './seed.js';
+import { labClusterId } from './lab-endpoints.js';
+import type { LabClusterSource } from './rds/lab-view.js';
+import { startRdsStandIn, type RdsStandIn } from './rds/server.js';
+import { startLabRoute53, type LabRoute53 } from './route53/lab-zone.js';
 
 export type LabSide = 'blue' | 'green';
 export type LabServerName = LabSide | 'state';
@@ -37,7 +44,13 @@ export class Lab {
   readonly servers: Record<LabServerName, LabServer>;
   readonly state: LabState;
   readonly user: OsUser | null;
+  /** The RDS stand-in over blue and green; set once the lab has started. */
+  rds: RdsStandIn | null = null;
+  /** The Route 53 stand-in with the lab's hosted zone and the demo pair's records; set once the lab has started. */
+  route53: LabRoute53 | null = null;
   private readonly log: Logger;
+
+  private unlock: () => Promise<void> = async () => undefined;
 
   private constructor(dir: string, servers: Record<LabServerName, LabServer>, state: LabState, user: OsUser | null, log: Logger) {
     this.dir = dir;
@@ -50,14 +63,27 @@ export class Lab {
   static async start(options: LabOptions): Promise<Lab> {
     const log = options.log.child({ component: 'lab' });
     const dir = resolve(options.dir);
-    if (options.fresh) {
-      await rm(dir, { recursive: true, force: true });
-      log.info({ dir }, 'lab folder reset');
-    }
     await mkdir(dir, { recursive: true, mode: 0o755 });
+    const unlock = await lockLabFolder(dir);
+    try {
+      if (options.fresh) {
+        const entries = await readdir(dir);
+        await Promise.all(entries.filter((e) => e !== LAB_LOCK_FILE).map((e) => rm(join(dir, e), { recursive: true, force: true })));
+        log.info({ dir }, 'lab folder reset');
+      }
+      const lab = await Lab.startLocked(dir, log, options.fresh === true);
+      lab.unlock = unlock;
+      return lab;
+    } catch (err) {
+      await unlock();
+      throw err;
+    }
+  }
+
+  private static async startLocked(dir: string, log: Logger, fresh: boolean): Promise<Lab> {
     const state = await loadLabState(dir);
     const user = await ensureLabUser();
-    const serverRoot = await chooseServerRoot(dir, user, log, options.fresh === true);
+    const serverRoot = await chooseServerRoot(dir, user, log, fresh);
     const versions = labVersions();
     const majors: Record<LabServerName, number> = { blue: versions.blue, green: versions.green, state: versions.green };
 
@@ -78,11 +104,26 @@ export class Lab {
       servers[name] = server;
     }
     await saveLabState(dir, state);
-    await Promise.all(Object.values(servers).map((s) => s.start()));
+    await Promise.all(Object.values(servers).map((s) => startOnFreePort(s, state)));
+    await saveLabState(dir, state);
 
     const lab = new Lab(dir, servers, state, user, log);
     await lab.bootstrap();
     await lab.writePgpass();
+
+    // RDS stand-in: blue and green as Aurora clusters; snapshots live in <dir>/rds.
+    lab.rds = await startRdsStandIn({
+      dir: join(dir, 'rds'),
+      port: await choosePort(state, 'rds'),
+      source: lab.rdsClusterSource(),
+      log,
+    });
+    await saveLabState(dir, state);
+
+    // Route 53 stand-in: hosted zone lab.pgshift.internal (persisted in <dir>/route53.json)
+    // and the demo pair's weighted reader/writer records.
+    lab.route53 = await startLabRoute53({ dir, state, log });
+    await saveLabState(dir, state);
     return lab;
   }
 
@@ -101,10 +142,19 @@ export class Lab {
     };
   }
 
+  /** How pgshift reaches blue and green for replication control and signals. */
+  replicationTargets(): ReplicationTargets {
+    const side = (name: LabSide): FixedSide => ({
+      writer: this.target(name, 'pgshift').endpoint,
+      login: this.target(name, 'pgshift').login,
+      adminLogin: this.target(name, 'admin').login,
+    });
+    return fixedReplicationTargets({ blue: side('blue'), green: side('green') });
+  }
+
   /** Environment for `${PGSHIFT_LAB_...}` references in config/local.yaml. */
   env(): Record<string, string> {
     const s = this.state.secrets;
-    const state = this.servers.state;
     return {
       PGSHIFT_LAB_DIR: this.dir,
       PGSHIFT_LAB_BLUE_PORT: String(this.servers.blue.port),
@@ -113,9 +163,13 @@ export class Lab {
       PGSHIFT_LAB_GREEN_MAJOR: String(this.servers.green.major),
       PGSHIFT_LAB_ADMIN_PASSWORD: s.adminPassword,
       PGSHIFT_LAB_PGSHIFT_PASSWORD: s.pgshiftPassword,
-      PGSHIFT_LAB_STATE_URL: `postgresql://${D.LAB_PGSHIFT_ROLE}:${encodeURIComponent(s.pgshiftPassword)}@127.0.0.1:${state.port}/${LAB_STATE_DATABASE}`,
+      PGSHIFT_LAB_STATE_URL: connectionUrl(this.target('state', 'pgshift', LAB_STATE_DATABASE)),
       PGSHIFT_LAB_OPERATOR_TOKEN_SHA256: sha256(s.operatorToken),
       PGSHIFT_LAB_VIEWER_TOKEN_SHA256: sha256(s.viewerToken),
+      ...(this.rds ? { PGSHIFT_LAB_RDS_ENDPOINT: this.rds.url } : {}),
+      ...(this.route53 ? this.route53.env() : {}),
+      PGSHIFT_LAB_AWS_ACCESS_KEY_ID: D.LAB_AWS_ACCESS_KEY_ID,
+      PGSHIFT_LAB_AWS_SECRET_ACCESS_KEY: D.LAB_AWS_SECRET_ACCESS_KEY,
     };
   }
 
@@ -127,7 +181,31 @@ export class Lab {
   }
 
   async stop(): Promise<void> {
+    await this.rds?.close();
+    this.rds = null;
+    await this.route53?.stop();
+    this.route53 = null;
     await Promise.all(Object.values(this.servers).map((s) => s.stop()));
+    await this.unlock();
+  }
+
+  /** Blue and green as the RDS stand-in sees them: Aurora cluster ids over the real servers. */
+  private rdsClusterSource(): LabClusterSource {
+    const view = (side: LabSide) => {
+      const server = this.servers[side];
+      const admin = this.target(side, 'admin').login;
+      return {
+        id: labClusterId(side),
+        major: server.major,
+        get port() {
+          return server.port;
+        },
+        admin,
+        running: () => server.isRunning(),
+      };
+    };
+    const views = [view('blue'), view('green')];
+    return { clusters: () => views };
   }
 
   private async bootstrap(): Promise<void> {
@@ -175,6 +253,23 @@ export class Lab {
     const path = join(this.dir, 'pgpass');
     await writeFile(path, `${lines.join('\n')}\n`, { mode: 0o600 });
     await chmod(path, 0o600);
+  }
+}
+
+/**
+ * A free port can be taken by another process between choosing it and the server
+ * binding it (several labs starting at once): then the server gets another one.
+ */
+async function startOnFreePort(server: LabServer, state: LabState, attempts = 3): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await server.start();
+      return;
+    } catch (err) {
+      if (!isPgshiftError(err, 'PGSHIFT_ERR_LAB_PORT_TAKEN') || attempt >= attempts) throw err;
+      server.port = await freePort();
+      state.ports[server.name] = server.port;
+    }
   }
 }
 

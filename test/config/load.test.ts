@@ -140,3 +140,27 @@ async function problemsAtPath(t: Test, path: string): Promise<string[]> {
   t.fail('read succeeded');
   return [];
 }
+
+t.test('config/aws.example.yaml is a valid configuration once its variables are set', async (t) => {
+  const path = join(import.meta.dirname, '..', '..', 'config', 'aws.example.yaml');
+  const hash = 'a'.repeat(64);
+  const env = {
+    PGSHIFT_STATE_URL: 'postgresql://pgshift@state.internal:5432/pgshift',
+    PGSHIFT_OPERATOR_TOKEN_SHA256: hash,
+    PGSHIFT_VIEWER_TOKEN_SHA256: hash,
+    PGSHIFT_BLUE_PASSWORD: 'b',
+    PGSHIFT_BLUE_ADMIN_PASSWORD: 'ba',
+    PGSHIFT_GREEN_PASSWORD: 'g',
+    PGSHIFT_GREEN_ADMIN_PASSWORD: 'ga',
+  };
+  const config = await loadConfig(path, env);
+  t.equal(config.pairs[0]!.blue.rdsClusterId, 'orders-pg13');
+  t.equal(config.pairs[0]!.green.expectedMajor, 14);
+  t.equal(config.aws.accessKeyId, undefined, 'the default credential chain');
+  const { PGSHIFT_GREEN_ADMIN_PASSWORD: _omitted, ...missing } = env;
+  const problems = await loadConfig(path, missing).then(
+    () => [],
+    (err: ConfigError) => err.problems,
+  );
+  t.same(problems, ['pairs[0].green.adminLogin.password: environment variable PGSHIFT_GREEN_ADMIN_PASSWORD is not set']);
+});
