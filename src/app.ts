@@ -1,11 +1,22 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import rateLimit from '@fastify/rate-limit';
+import { auth } from './api/auth.js';
+import { docs, DOCS_PREFIX } from './api/docs.js';
 import { errorHandler } from './api/error-handler.js';
 import { healthRoutes } from './api/health.js';
+import { pairRoutes } from './api/routes/pairs.js';
+import { preflightRoutes } from './api/routes/preflight.js';
+import { metricsRoutes } from './api/routes/metrics.js';
+import { signalRoutes } from './api/routes/signals.js';
+import { signalMetrics } from './signals/metrics.js';
+import { streamRoutes } from './api/routes/stream.js';
+import { validatorCompiler } from './api/validator.js';
 import type { Services } from './services.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
+export const API_VERSION = '1.0.0';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -19,8 +30,25 @@ export async function buildApp(services: Services): Promise<App> {
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  // JSON only: anything else is a 415, not a string for the schema to puzzle over.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(errorHandler);
+  await app.register(docs, { version: API_VERSION });
+  await app.register(auth, { tokens: services.config.auth.tokens, publicPrefixes: [DOCS_PREFIX] });
+  // After authentication, so that limits are per token rather than per address.
+  await app.register(rateLimit, { global: false, hook: 'preHandler', keyGenerator: (request) => request.actor ?? request.ip });
   await app.register(healthRoutes, { checks: services.readiness });
+  if (services.shift) {
+    await app.register(pairRoutes, { controller: services.shift.controller, store: services.shift.store });
+    await app.register(streamRoutes, services.shift);
+  }
+  if (services.preflight) await app.register(preflightRoutes, { service: services.preflight });
+  if (services.signals) await app.register(signalRoutes, { registry: services.signals });
+  await app.register(metricsRoutes, {
+    collectors: [...(services.signals ? [signalMetrics(services.signals)] : []), ...(services.metrics ?? [])],
+    requireToken: services.config.auth.metricsRequireToken,
+  });
   return app;
 }

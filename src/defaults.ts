@@ -51,3 +51,134 @@ export const LAB_ADMIN_ROLE = 'postgres';
 export const LAB_SERVER_START_TIMEOUT_MS = 30_000;
 export const LAB_SEED_CUSTOMERS = 2_000;
 export const LAB_SEED_ORDERS = 5_000;
+
+// clusters: RDS discovery, snapshots, cluster checks (issue 4)
+/** Engines pgshift can upgrade: Aurora PostgreSQL, RDS Multi-AZ PostgreSQL clusters, plain PostgreSQL. */
+export const POSTGRES_ENGINES = ['aurora-postgresql', 'postgres'] as const;
+export const RDS_API_VERSION = '2014-10-31';
+/** First and longest pause between DescribeDBClusterSnapshots polls while a snapshot is created. */
+export const SNAPSHOT_POLL_MIN_MS = 1_000;
+export const SNAPSHOT_POLL_MAX_MS = 15_000;
+/** Aurora snapshots are storage-level and usually take minutes; pg_dump of a big database takes longer. */
+export const SNAPSHOT_TIMEOUT_MS = 60 * 60_000;
+export const SNAPSHOT_ID_PREFIX = 'pgshift';
+export const PG_DUMP_COMMAND = 'pg_dump';
+export const PG_DUMPALL_COMMAND = 'pg_dumpall';
+export const SNAPSHOT_MANIFEST_FILE = 'manifest.json';
+
+// embedded lab: RDS stand-in (issue 4)
+export const LAB_RDS_HOST = '127.0.0.1';
+export const LAB_RDS_DEFAULT_MAX_RECORDS = 100;
+export const LAB_RDS_MIN_MAX_RECORDS = 20;
+export const LAB_RDS_MAX_MAX_RECORDS = 100;
+/** Aurora's default backup retention: the PITR window reaches back this far at most. */
+export const LAB_RDS_BACKUP_RETENTION_DAYS = 1;
+/** Fake credentials for the lab's AWS stand-ins: any non-empty strings satisfy the SDK and the CLI. */
+export const LAB_AWS_ACCESS_KEY_ID = 'pgshift-lab';
+export const LAB_AWS_SECRET_ACCESS_KEY = 'pgshift-lab-not-a-secret';
+
+// traffic: weighted Route 53 records (issue 3)
+/** Weights of records pgshift creates: every query to blue until an operator advances. */
+export const INITIAL_GREEN_PERCENT = 0;
+/** Attempts per Route 53 call when the config gives none (config: aws.maxAttempts). */
+export const ROUTE53_MAX_ATTEMPTS = 5;
+/** Full-jitter backoff between attempts: random(0, min(max, base * 2^(attempt-1))). */
+export const ROUTE53_RETRY_BASE_MS = 250;
+export const ROUTE53_RETRY_MAX_DELAY_MS = 20_000;
+/** Route 53 documents "generally within 60 seconds"; three times that before giving up. */
+export const ROUTE53_INSYNC_TIMEOUT_MS = 180_000;
+/** GetChange polling: first pause, growth factor, longest pause. Short, because it is part of the write window. */
+export const ROUTE53_INSYNC_POLL_MS = 250;
+export const ROUTE53_INSYNC_POLL_FACTOR = 1.5;
+export const ROUTE53_INSYNC_POLL_MAX_MS = 2_000;
+/** ListResourceRecordSets page size; the API returns at most 300. */
+export const ROUTE53_LIST_PAGE_SIZE = 100;
+/** ChangeBatch.Comment is at most 256 characters. */
+export const ROUTE53_COMMENT_MAX_LENGTH = 256;
+
+// embedded lab: Route 53 stand-in (issue 3)
+export const LAB_ROUTE53_HOST = '127.0.0.1';
+/** How long a change stays PENDING in the lab's stand-in (tests set their own). */
+export const LAB_ROUTE53_INSYNC_DELAY_MS = 1_000;
+export const LAB_ROUTE53_FILE = 'route53.json';
+export const LAB_ROUTE53_CALLER_REFERENCE = 'pgshift-lab-zone';
+export const ROUTE53_STANDIN_MAX_PAGE = 300;
+export const ROUTE53_STANDIN_ZONE_PAGE = 100;
+export const ROUTE53_STANDIN_MAX_BODY_BYTES = 2 * 1024 * 1024;
+export const ROUTE53_STANDIN_REQUEST_LOG_LIMIT = 10_000;
+export const ROUTE53_STANDIN_CHANGE_HISTORY = 1_000;
+/** Route 53's per-request quotas: ResourceRecord elements (UPSERT counts twice) and value characters. */
+export const ROUTE53_MAX_RECORDS_PER_BATCH = 1_000;
+export const ROUTE53_MAX_VALUE_CHARS_PER_BATCH = 32_000;
+export const ROUTE53_MAX_WEIGHTED_PER_GROUP = 100;
+export const ROUTE53_APEX_SOA_TTL = 900;
+export const ROUTE53_APEX_NS_TTL = 172_800;
+
+// preflight (issue 5)
+/** Each preflight query gets this long; a check that needs longer is reported as failed, not passed. */
+export const PREFLIGHT_STATEMENT_TIMEOUT_MS = 10_000;
+/** Concurrent sessions per side, database and login while the checks run. */
+export const PREFLIGHT_SESSIONS_PER_DATABASE = 3;
+/** How many objects a finding names before it says "and N more". */
+export const PREFLIGHT_MAX_LISTED_OBJECTS = 20;
+/** pg_upgrade's FirstNormalObjectId: objects with smaller OIDs were made by initdb. */
+export const PG_FIRST_USER_OID = 16384;
+
+// cli (issue 5)
+export const DEFAULT_CLI_URL = `http://${DEFAULT_LISTEN_HOST}:${DEFAULT_LISTEN_PORT}`;
+/** A preflight of many databases takes a while; the CLI waits this long for any answer. */
+export const CLI_REQUEST_TIMEOUT_MS = 120_000;
+
+// shift controller, state store and API (issue 7)
+export const CONTROLLER_TICK_MS = 1_000;
+/** Route 53 allows about 10 requests/s per account, shared by every tool: read weights sparingly. */
+export const CONTROLLER_OBSERVE_MS = 5_000;
+export const INTENT_POLL_MS = 100;
+/** How long an API call waits for the loop to carry out its intent before answering 202. */
+export const INTENT_WAIT_MS = 30_000;
+export const LEASE_CONFIRM_TIMEOUT_MS = 2_000;
+export const EVENTS_PAGE_DEFAULT = 50;
+export const EVENTS_PAGE_MAX = 500;
+export const MUTATION_RATE_LIMIT_PER_MINUTE = 60;
+export const MUTATION_BODY_LIMIT_BYTES = 16 * 1024;
+export const SSE_POLL_MS = 500;
+export const SSE_KEEPALIVE_MS = 15_000;
+
+// replication control and signals (issue 6)
+/** The database every PostgreSQL and Aurora cluster has; where cluster-wide setup connects. */
+export const MAINTENANCE_DATABASE = 'postgres';
+/** Sessions pgshift keeps open per side, database and login for its recurring queries. */
+export const REPLICATION_SESSIONS_PER_TARGET = 2;
+/** An idle kept session closes after this; the next query opens a new one. */
+export const REPLICATION_SESSION_IDLE_MS = 60_000;
+export const HEARTBEAT_TOKEN_BYTES = 12;
+/** Heartbeats remembered per database for lag in seconds (ten minutes at one per second). */
+export const HEARTBEAT_HISTORY = 600;
+/** Waiting for the subscriber to show a fence token (cutover step 3). */
+export const FENCE_TIMEOUT_MS = 30_000;
+/** Fence polling: apply takes milliseconds on a healthy pair (4-15 ms on the lab). */
+export const FENCE_POLL_MS = 5;
+/** Polling a slot's confirmed_flush_lsn, which the subscriber reports lazily. */
+export const SLOT_POLL_MS = 50;
+/** After DROP SUBSCRIPTION, how long the publisher's walsender may hold the slot. */
+export const SLOT_RELEASE_WAIT_MS = 15_000;
+/** Terminated sessions are gone within ~300 ms on the lab; the freeze waits this long at most. */
+export const FREEZE_SESSION_WAIT_MS = 10_000;
+export const FREEZE_SESSION_POLL_MS = 25;
+/** Sequences read per statement when copying their values. */
+export const SEQUENCE_READ_BATCH = 200;
+/** application_name of the canary sessions; starts with `pgshift`, so draining spares them. */
+export const PROBE_APPLICATION_NAME = 'pgshift-probe';
+export const DEFAULT_PROBE_INTERVAL_MS = 1_000;
+export const DEFAULT_PROBE_WINDOW_SECONDS = 10;
+export const DEFAULT_APP_WINDOW_SECONDS = 30;
+/** Consecutive failed measurements (no data) that count as a breach. */
+export const DEFAULT_CONSECUTIVE_ERRORS = 5;
+/** A measurement older than this many sampling intervals is stale: unknown, never healthy. */
+export const SIGNAL_STALE_INTERVALS = 3;
+/** A reading may take a sampling interval, and at least this long, before it counts as failed. */
+export const SIGNAL_MEASURE_MIN_TIMEOUT_MS = 1_000;
+/** Samples kept per signal for the API and dashboard (ten minutes at one per second). */
+export const SIGNAL_HISTORY_SIZE = 600;
+/** Pushes of application metrics kept per pair, newest first out when full. */
+export const APP_METRICS_MAX_PUSHES = 10_000;

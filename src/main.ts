@@ -6,7 +6,9 @@ import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
 import { Lab } from './local/lab.js';
 import type { Services } from './services.js';
+import { PgShiftStore } from './store/pg-store.js';
 import { createStatePool, pingState } from './store/state-db.js';
+import { composePairs, instanceIdOf } from './wiring/service.js';
 
 export interface StartOptions {
   configPath: string;
@@ -15,6 +17,8 @@ export interface StartOptions {
   fresh?: boolean;
   /** Use this lab folder instead of the config's lab.dir. */
   labDir?: string;
+  /** Override config.service.host (a container listens on 0.0.0.0). */
+  host?: string;
   /** Override config.service.port (tests use 0). */
   port?: number;
 }
@@ -45,6 +49,8 @@ const LAB_ENV_PLACEHOLDERS: Record<string, string> = {
   PGSHIFT_LAB_VIEWER_TOKEN_SHA256: '0'.repeat(64),
   PGSHIFT_LAB_ROUTE53_ENDPOINT: 'http://127.0.0.1:1',
   PGSHIFT_LAB_RDS_ENDPOINT: 'http://127.0.0.1:2',
+  PGSHIFT_LAB_AWS_ACCESS_KEY_ID: 'placeholder',
+  PGSHIFT_LAB_AWS_SECRET_ACCESS_KEY: 'placeholder',
   PGSHIFT_LAB_HOSTED_ZONE_ID: 'ZPLACEHOLDER',
 };
 
@@ -75,15 +81,27 @@ export async function startService(options: StartOptions): Promise<RunningServic
     const config = resolveConfig(raw, env, options.configPath);
     const statePool = createStatePool(config.state.url, log);
     closers.push(() => statePool.end());
+    const store = new PgShiftStore(statePool);
+    const applied = await store.migrate();
+    if (applied.length > 0) log.info({ migrations: applied }, 'state schema migrated');
+
+    const composed = await composePairs(config, log, store, instanceIdOf(options.env));
+    closers.push(() => composed.close());
 
     const services: Services = {
       config,
       log,
-      readiness: [{ name: 'state-store', run: () => pingState(statePool) }],
+      readiness: [
+        { name: 'state-store', run: () => pingState(statePool) },
+        { name: 'leadership', run: () => composed.leadership() },
+      ],
+      shift: { controller: composed.controller, store, signals: (pair) => composed.registry.get(pair)! },
+      preflight: composed.preflight,
+      signals: composed.registry,
     };
     const app = await buildApp(services);
     closers.push(() => app.close());
-    const address = await app.listen({ host: config.service.host, port: options.port ?? config.service.port });
+    const address = await app.listen({ host: options.host ?? config.service.host, port: options.port ?? config.service.port });
     return {
       config,
       app,

@@ -1,5 +1,11 @@
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
+import type { MetricsCollector } from './signals/prometheus.js';
+import type { SignalRegistry } from './signals/registry.js';
+import type { PreflightService } from './preflight/service.js';
+import type { ShiftController } from './shift/controller.js';
+import type { PairSignals } from './shift/ports.js';
+import type { ShiftStore } from './store/store.js';
 
 /** One named readiness condition; resolves (optionally with a detail) or throws why not. */
 export interface ReadinessCheck {
@@ -7,12 +13,27 @@ export interface ReadinessCheck {
   run(): Promise<string | void>;
 }
 
+/** The controller and what the pair routes read beside it. */
+export interface ShiftServices {
+  controller: ShiftController;
+  store: ShiftStore;
+  signals: (pair: string) => PairSignals;
+}
+
 /**
  * Everything the HTTP app needs, built by main.ts. Tests build their own, with real
- * adapters against the lab or in-memory ports, and pass it to buildApp.
+ * adapters against the lab or in-memory ports, and pass it to buildApp. Parts left out
+ * are simply not served.
  */
 export interface Services {
   config: Config;
   log: Logger;
   readiness: ReadinessCheck[];
+  shift?: ShiftServices;
+  /** Runs and reads preflight reports; without it the preflight routes are not served. */
+  preflight?: PreflightService;
+  /** Every pair's signal samplers; without it the signal routes are not served and /metrics has no signals. */
+  signals?: SignalRegistry;
+  /** Further contributors to /metrics. */
+  metrics?: MetricsCollector[];
 }

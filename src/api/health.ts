@@ -7,9 +7,9 @@ import type { ReadinessCheck } from '../services.js';
  * that load balancers and ECS can call them.
  */
 export async function healthRoutes(app: FastifyInstance, options: { checks: ReadinessCheck[] }): Promise<void> {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { access: 'none' } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', { config: { access: 'none' } }, async (_request, reply) => {
     const results = await Promise.all(
       options.checks.map(async (check) => {
         try {

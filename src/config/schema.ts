@@ -68,6 +68,12 @@ export const SignalsSchema = Type.Object(
   {
     sampleSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: D.DEFAULT_SAMPLE_SECONDS }),
     consecutiveBreaches: Type.Integer({ minimum: 1, maximum: 1000, default: D.DEFAULT_CONSECUTIVE_BREACHES }),
+    consecutiveErrors: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: D.DEFAULT_CONSECUTIVE_ERRORS,
+      description: 'failed readings in a row that count as a breach (missing data is never healthy)',
+    }),
     lag: Type.Object(
       {
         maxSeconds: Type.Number({ exclusiveMinimum: 0, default: D.DEFAULT_MAX_LAG_SECONDS }),
@@ -80,6 +86,13 @@ export const SignalsSchema = Type.Object(
         timeoutMs: Type.Integer({ minimum: 1, maximum: 60_000, default: D.DEFAULT_PROBE_TIMEOUT_MS }),
         maxErrorRate: rate(D.DEFAULT_MAX_PROBE_ERROR_RATE),
         maxP95Ms: Type.Number({ exclusiveMinimum: 0, default: D.DEFAULT_MAX_PROBE_P95_MS }),
+        intervalMs: Type.Integer({ minimum: 50, maximum: 600_000, default: D.DEFAULT_PROBE_INTERVAL_MS }),
+        windowSeconds: Type.Number({
+          exclusiveMinimum: 0,
+          maximum: 3600,
+          default: D.DEFAULT_PROBE_WINDOW_SECONDS,
+          description: 'error rate and p95 are computed over the probes of this many seconds',
+        }),
       },
       { ...strict, default: {} },
     ),
@@ -91,7 +104,17 @@ export const SignalsSchema = Type.Object(
     ),
     app: Type.Object(
       {
+        enabled: Type.Boolean({
+          default: false,
+          description: 'the applications push their error and request counts; then a pair without recent pushes may not advance',
+        }),
         maxErrorRate: rate(D.DEFAULT_MAX_APP_ERROR_RATE),
+        windowSeconds: Type.Number({
+          exclusiveMinimum: 0,
+          maximum: 3600,
+          default: D.DEFAULT_APP_WINDOW_SECONDS,
+          description: 'pushed counts are summed over this many seconds',
+        }),
       },
       { ...strict, default: {} },
     ),

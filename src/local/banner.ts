@@ -23,6 +23,12 @@ export async function labBanner(service: RunningService): Promise<string> {
     `  blue  (PostgreSQL ${versions.blue})  ${url('blue')}`,
     `  green (PostgreSQL ${versions.green})  ${url('green')}`,
     `  passwords        export PGPASSFILE=${pgpass}`,
+    ...(lab.rds ? [`  RDS stand-in     ${lab.rds.url}  (aws rds describe-db-clusters --endpoint-url ${lab.rds.url})`] : []),
+    ...(lab.route53
+      ? [
+          `  Route 53         ${lab.route53.standIn.url}  (stand-in; hosted zone ${lab.route53.zoneId}: aws route53 list-resource-record-sets --endpoint-url ${lab.route53.standIn.url} --hosted-zone-id ${lab.route53.zoneId})`,
+        ]
+      : []),
     `  lab folder       ${lab.dir}`,
     '',
     `  try: curl -H "Authorization: Bearer ${lab.state.secrets.operatorToken}" ${service.url}/api/v1/pairs`,

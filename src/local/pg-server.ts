@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PgshiftError } from '../errors.js';
 import * as D from '../defaults.js';
@@ -99,6 +99,8 @@ export class LabServer {
       `max_logical_replication_workers = 16`,
       `max_worker_processes = 32`,
       `max_connections = 300`,
+      // Prepared transactions block a major upgrade; preflight's tests create one for real.
+      `max_prepared_transactions = 10`,
       `shared_buffers = 32MB`,
       // A lab is disposable: skipping fsync only risks data on an OS crash, and a
       // killed server still loses no committed row because WAL reaches the OS first.
@@ -134,13 +136,25 @@ export class LabServer {
     // pg_ctl status said no server: a postmaster.pid still here is stale.
     await rm(join(this.dataDir, 'postmaster.pid'), { force: true });
     await this.configure();
-    await this.exec(this.binaries.pgCtl, [
-      'start',
-      '-D', this.dataDir,
-      '-l', this.logFile,
-      '-w',
-      '-t', String(Math.ceil(D.LAB_SERVER_START_TIMEOUT_MS / 1000)),
-    ]);
+    const logStart = await fileSize(this.logFile);
+    try {
+      await this.exec(this.binaries.pgCtl, [
+        'start',
+        '-D', this.dataDir,
+        '-l', this.logFile,
+        '-w',
+        '-t', String(Math.ceil(D.LAB_SERVER_START_TIMEOUT_MS / 1000)),
+      ]);
+    } catch (err) {
+      // pg_ctl only says "see the log": the reason is in what the server wrote.
+      const serverSaid = (await readFile(this.logFile, 'utf8').catch(() => '')).slice(logStart).trim().slice(-1500);
+      const portTaken = /could not bind|Address already in use/i.test(serverSaid);
+      throw new PgshiftError(
+        portTaken ? 'PGSHIFT_ERR_LAB_PORT_TAKEN' : 'PGSHIFT_ERR_LAB_SERVER',
+        `${this.name}: the server did not start on port ${this.port}: ${serverSaid || (err as Error).message}`,
+        { cause: err },
+      );
+    }
     this.log.info({ port: this.port, major: this.major }, 'lab server started');
   }
 
@@ -205,5 +219,13 @@ export class LabServer {
         );
       });
     });
+  }
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
   }
 }

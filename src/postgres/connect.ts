@@ -56,6 +56,15 @@ export function conninfo(target: ConnectTarget): string {
   return parts.join(' ');
 }
 
+/** A postgresql:// URL (with the password), for pools configured by URL such as the state store. */
+export function connectionUrl(target: ConnectTarget): string {
+  const user = encodeURIComponent(target.login.user);
+  const password = encodeURIComponent(target.login.password);
+  const url = `postgresql://${user}:${password}@${target.endpoint.host}:${target.endpoint.port}/${encodeURIComponent(target.database)}`;
+  const ssl = target.ssl ?? 'disable';
+  return ssl === 'disable' ? url : `${url}?sslmode=${ssl === 'verify-full' ? 'verify-full' : 'require'}`;
+}
+
 /** Opens a client, runs `work`, always closes. Connection failures become coded errors. */
 export async function withClient<T>(target: ConnectTarget, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client(clientConfig(target));

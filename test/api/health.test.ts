@@ -2,6 +2,7 @@ import t from 'tap';
 import { buildApp } from '../../src/app.js';
 import { createStatePool, pingState } from '../../src/store/state-db.js';
 import { LAB_STATE_DATABASE } from '../../src/local/lab.js';
+import { connectionUrl } from '../../src/postgres/connect.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { startTestLab, testLogger } from '../helpers/lab.js';
 import { MINIMAL_ENV, minimalConfigYaml } from '../helpers/config.js';
@@ -11,10 +12,7 @@ t.test('health endpoints', async (t) => {
   const lab = await startTestLab(t);
   const log = testLogger();
   const state = lab.target('state', 'pgshift', LAB_STATE_DATABASE);
-  const pool = createStatePool(
-    `postgresql://${state.login.user}:${encodeURIComponent(state.login.password)}@127.0.0.1:${state.endpoint.port}/${state.database}`,
-    log,
-  );
+  const pool = createStatePool(connectionUrl(state), log);
   t.teardown(() => pool.end());
   const config = resolveConfig(YAML.parse(minimalConfigYaml()), MINIMAL_ENV);
   const app = await buildApp({ config, log, readiness: [{ name: 'state-store', run: () => pingState(pool) }] });

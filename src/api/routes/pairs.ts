@@ -1,0 +1,199 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import * as D from '../../defaults.js';
+import { PgshiftError } from '../../errors.js';
+import type { ShiftController } from '../../shift/controller.js';
+import type { Intent, IntentAction } from '../../store/schemas.js';
+import { AuditEventSchema, IntentSchema } from '../../store/schemas.js';
+import type { ShiftStore } from '../../store/store.js';
+import { StageSchema } from '../../shift/stages.js';
+
+export const PairParamsSchema = Type.Object({ pair: Type.String({ minLength: 1, maxLength: 63 }) }, { additionalProperties: false });
+
+const WaitQuerySchema = Type.Object(
+  { wait: Type.Boolean({ default: true, description: 'wait (up to 30 s) until the loop has carried the request out' }) },
+  { additionalProperties: false },
+);
+
+const AdvanceBodySchema = Type.Object(
+  { expectedStage: Type.Optional(StageSchema), reason: Type.Optional(Type.String({ maxLength: 500 })) },
+  { additionalProperties: false },
+);
+const ReasonBodySchema = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+
+const EventsQuerySchema = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: D.EVENTS_PAGE_MAX, default: D.EVENTS_PAGE_DEFAULT }),
+    before: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+const ErrorSchema = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }),
+});
+
+const SplitOrNull = Type.Union([Type.Object({ blue: Type.Integer(), green: Type.Integer() }), Type.Null()]);
+const WeightsOrNull = Type.Union([Type.Object({ reader: SplitOrNull, writer: SplitOrNull }), Type.Null()]);
+
+/** The pair detail; nested parts owned by other modules are documented loosely. */
+export const PairViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    stage: StageSchema,
+    paused: Type.Boolean(),
+    halted: Type.Boolean(),
+    haltReason: Type.Union([Type.String(), Type.Null()]),
+    stageEnteredAt: Type.Number(),
+    weights: WeightsOrNull,
+    observed: WeightsOrNull,
+    observedAt: Type.Union([Type.Number(), Type.Null()]),
+    clusters: Type.Unknown(),
+    replication: Type.Unknown(),
+    signals: Type.Array(Type.Unknown()),
+    guards: Type.Array(Type.Object({ name: Type.String(), ok: Type.Boolean(), detail: Type.String() })),
+    preflight: Type.Unknown(),
+    transition: Type.Unknown(),
+    lastTransition: Type.Unknown(),
+    stages: Type.Array(Type.String()),
+    autoAdvance: Type.Boolean(),
+    bakeSeconds: Type.Number(),
+    lastError: Type.Union([Type.String(), Type.Null()]),
+    leader: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: true },
+);
+
+const IntentAnswerSchema = Type.Object({ intent: IntentSchema, pair: Type.Optional(PairViewSchema) });
+
+/**
+ * The pairs API: read a pair, ask it to advance, revert, pause or resume. Mutations are
+ * recorded intents; the call waits (bounded) for the controller's loop to carry them out,
+ * so an operator gets the outcome, not just an acknowledgement. Every route's input is
+ * schema-checked (unknown fields included) before a handler runs.
+ */
+export async function pairRoutes(app: FastifyInstance, options: { controller: ShiftController; store: ShiftStore }): Promise<void> {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  const { controller, store } = options;
+  const mutation = {
+    access: 'operator' as const,
+    rateLimit: { max: D.MUTATION_RATE_LIMIT_PER_MINUTE, timeWindow: '1 minute' },
+  };
+
+  api.get(
+    '/api/v1/pairs',
+    {
+      config: { access: 'viewer' },
+      schema: { tags: ['pairs'], summary: 'Every pair with its stage and weights', security: [{ bearer: [] }] },
+    },
+    async () => {
+      const pairs = await Promise.all(
+        controller.pairIds().map(async (id) => {
+          const view = await controller.view(id);
+          return {
+            id,
+            stage: view.stage,
+            paused: view.paused,
+            halted: view.halted,
+            weights: view.weights,
+            observed: view.observed,
+            transition: view.transition ? { to: view.transition.to, kind: view.transition.kind } : null,
+          };
+        }),
+      );
+      return { pairs, leader: await controller.leader() };
+    },
+  );
+
+  api.get(
+    '/api/v1/pairs/:pair',
+    {
+      config: { access: 'viewer' },
+      schema: {
+        tags: ['pairs'],
+        summary: 'A pair: stage, desired and observed weights, clusters, replication, signals, guards',
+        params: PairParamsSchema,
+        security: [{ bearer: [] }],
+        response: { 200: PairViewSchema, 404: ErrorSchema },
+      },
+    },
+    async (request) => ({ ...(await controller.view(request.params.pair)), leader: await controller.leader() }),
+  );
+
+  const act = (action: IntentAction, summary: string, body: typeof AdvanceBodySchema | typeof ReasonBodySchema) =>
+    api.post(
+      `/api/v1/pairs/:pair/${action}`,
+      {
+        config: mutation,
+        bodyLimit: D.MUTATION_BODY_LIMIT_BYTES,
+        schema: {
+          tags: ['pairs'],
+          summary,
+          params: PairParamsSchema,
+          querystring: WaitQuerySchema,
+          body: Type.Optional(body),
+          security: [{ bearer: [] }],
+          response: { 200: IntentAnswerSchema, 202: IntentAnswerSchema, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema },
+        },
+      },
+      async (request, reply) => {
+        const input = (request.body ?? {}) as { expectedStage?: string; reason?: string };
+        const intent = await controller.request(request.params.pair, action, {
+          actor: request.actor ?? 'unknown',
+          expectedStage: input.expectedStage,
+          reason: input.reason,
+        });
+        if (!request.query.wait) return reply.status(202).send({ intent });
+        return answer(reply, controller, await controller.waitForIntent(intent.id, D.INTENT_WAIT_MS));
+      },
+    );
+
+  act('advance', 'Move the pair one stage forward (409 with the failing guards when it cannot)', AdvanceBodySchema);
+  act('revert', 'Send traffic back to blue (baseline)', ReasonBodySchema);
+  act('pause', 'Stop automatic advancing; auto-revert stays armed', ReasonBodySchema);
+  act('resume', 'Clear a pause, or the halt an auto-revert left', ReasonBodySchema);
+
+  api.get(
+    '/api/v1/pairs/:pair/events',
+    {
+      config: { access: 'viewer' },
+      schema: {
+        tags: ['pairs'],
+        summary: 'The audit log of a pair, newest first',
+        params: PairParamsSchema,
+        querystring: EventsQuerySchema,
+        security: [{ bearer: [] }],
+        response: {
+          200: Type.Object({ events: Type.Array(AuditEventSchema), nextBefore: Type.Union([Type.Integer(), Type.Null()]) }),
+          404: ErrorSchema,
+        },
+      },
+    },
+    async (request) => {
+      controller.requirePair(request.params.pair);
+      return store.listEvents(request.params.pair, { limit: request.query.limit, before: request.query.before });
+    },
+  );
+}
+
+async function answer(reply: FastifyReply, controller: ShiftController, intent: Intent) {
+  switch (intent.status) {
+    case 'pending':
+      return reply.status(202).send({ intent });
+    case 'done':
+      return reply.status(200).send({ intent, pair: await controller.view(intent.pair) });
+    case 'rejected': {
+      const result = (intent.result ?? {}) as { reason?: string; details?: unknown };
+      throw new PgshiftError('PGSHIFT_ERR_REJECTED', result.reason ?? `${intent.action} was refused`, {
+        status: 409,
+        details: { intent, ...(result.details ? { reasons: result.details } : {}) },
+      });
+    }
+    case 'failed':
+      throw new PgshiftError('PGSHIFT_ERR_TRANSITION_FAILED', `${intent.action} did not complete and was rolled back`, {
+        status: 502,
+        details: { intent },
+      });
+  }
+}

@@ -1,0 +1,59 @@
+import type { CliCommand } from '../command.js';
+import { EXIT } from '../command.js';
+import { choosePair, PAIR_OPTION, PAIR_USAGE, pairPath } from '../pair.js';
+import { renderTable } from '../table.js';
+
+interface Split {
+  blue: number;
+  green: number;
+}
+interface PairView {
+  id: string;
+  stage: string;
+  paused: boolean;
+  halted: boolean;
+  haltReason: string | null;
+  weights: { reader: Split; writer: Split } | null;
+  observed: { reader: Split | null; writer: Split | null } | null;
+  replication: { direction: string; lagSeconds: number | null; lagBytes: number | null; healthy: boolean | null } | null;
+  signals: { name: string; side: string; state: string; summary: string }[];
+  guards: { name: string; ok: boolean; detail: string }[];
+  stages: string[];
+  transition: { to: string; kind: string } | null;
+  leader?: { holder: string | null; self: boolean };
+}
+
+/** `pgshift status`: where a pair stands, what Route 53 holds, signals and guards. */
+export const statusCommand: CliCommand = {
+  name: 'status',
+  summary: "a pair's stage, weights, replication, signals and what an advance would need",
+  usage: `[--pair P] [--json]\n\n${PAIR_USAGE}`,
+  options: PAIR_OPTION,
+  async run(ctx) {
+    const pair = await choosePair(ctx);
+    const view = await ctx.api.get<PairView>(pairPath(pair));
+    ctx.out(ctx.json ? `${JSON.stringify(view, null, 2)}\n` : formatStatus(view, ctx.columns));
+    return EXIT.ok;
+  },
+};
+
+const split = (s: Split | null | undefined) => (s ? `blue ${s.blue} / green ${s.green}` : 'records missing');
+
+export function formatStatus(view: PairView, columns = 120): string {
+  const flags = [view.paused ? 'PAUSED' : '', view.halted ? `HALTED (${view.haltReason ?? 'no reason'})` : ''].filter(Boolean).join(', ');
+  const plan = view.stages.map((s) => (s === view.stage ? `[${s}]` : s)).join(' -> ');
+  const repl = view.replication;
+  const lines = [
+    `pair ${view.id}: ${view.stage}${flags ? `  ${flags}` : ''}${view.transition ? `  (moving to ${view.transition.to}: ${view.transition.kind})` : ''}`,
+    `plan     ${plan}`,
+    `reader   wants ${split(view.weights?.reader)}; Route 53 has ${view.observed ? split(view.observed.reader) : 'not read yet'}`,
+    `writer   wants ${split(view.weights?.writer)}; Route 53 has ${view.observed ? split(view.observed.writer) : 'not read yet'}`,
+    `replication ${repl ? `${repl.direction}, lag ${repl.lagSeconds ?? '?'} s / ${repl.lagBytes ?? '?'} bytes, ${repl.healthy === null ? 'health unknown' : repl.healthy ? 'healthy' : 'BROKEN'}` : 'not sampled yet'}`,
+    `leader   ${view.leader?.holder ?? 'none'}`,
+    '',
+  ];
+  const signalRows = view.signals.map((s) => ({ cells: [s.side === 'both' ? s.name : `${s.name}:${s.side}`, s.state.toUpperCase(), s.summary] }));
+  const signals = renderTable(['SIGNAL', 'STATE', 'NOW'], signalRows, columns);
+  const guards = renderTable(['GUARD', 'OK', 'DETAIL'], view.guards.map((g) => ({ cells: [g.name, g.ok ? 'yes' : 'NO', g.detail] })), columns);
+  return `${lines.join('\n')}\n${signals}\nto advance:\n${guards}`;
+}

@@ -1,0 +1,107 @@
+import type { PairState } from '../store/schemas.js';
+import type { ClusterCheck, ObservedTraffic, PreflightStatus, SignalStatus } from './ports.js';
+import { desiredWeights, sameSplit, type StagePlanEntry } from './stages.js';
+
+export interface Guard {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface GuardInput {
+  state: PairState;
+  plan: readonly StagePlanEntry[];
+  /** The stage the pair would move to; undefined at the end of the plan. */
+  next: StagePlanEntry | undefined;
+  now: number;
+  bakeSeconds: number;
+  observed: ObservedTraffic | null;
+  signals: SignalStatus[];
+  clusters: ClusterCheck | null;
+  preflight: PreflightStatus | null;
+}
+
+/** Stage kinds the controller can move into today; the write cutover lands separately. */
+const EXECUTABLE_KINDS = new Set(['reads']);
+
+/**
+ * Every condition for moving to the next stage, each with a readable reason. Pure: the
+ * same input gives the same answer, so the API's 409 and the loop agree. Missing data
+ * fails a guard; it never passes one.
+ */
+export function evaluateGuards(input: GuardInput): Guard[] {
+  const { state, next, now } = input;
+  const guards: Guard[] = [];
+  const add = (name: string, ok: boolean, detail: string) => guards.push({ name, ok, detail });
+
+  add('not-halted', !state.halted, state.halted ? `halted: ${state.haltReason ?? 'no reason recorded'}; resume first` : 'not halted');
+  add(
+    'no-transition',
+    state.transition === null,
+    state.transition ? `a transition to ${state.transition.to} is in progress` : 'no transition in progress',
+  );
+
+  if (!next) add('next-stage', false, `${state.stage} is the last stage`);
+  else if (!EXECUTABLE_KINDS.has(next.kind)) add('next-stage', false, `moving to ${next.stage} (the write cutover) is not available yet`);
+  else add('next-stage', true, `next stage: ${next.stage}`);
+
+  const bakedMs = now - state.stageEnteredAt;
+  const bakeMs = input.bakeSeconds * 1000;
+  add(
+    'bake-time',
+    bakedMs >= bakeMs,
+    bakedMs >= bakeMs
+      ? `${seconds(bakedMs)} at ${state.stage} (minimum ${input.bakeSeconds} s)`
+      : `${seconds(bakedMs)} at ${state.stage}, minimum ${input.bakeSeconds} s: ${seconds(bakeMs - bakedMs)} to go`,
+  );
+
+  const desired = desiredWeights(input.plan, state.stage);
+  const observed = input.observed;
+  if (!desired) add('weights-verified', false, `unknown stage ${state.stage}`);
+  else if (!observed) add('weights-verified', false, 'Route 53 weights not observed yet');
+  else if (!observed.reader || !observed.writer) add('weights-verified', false, 'weighted records are missing in Route 53');
+  else {
+    const ok = sameSplit(observed.reader, desired.reader) && sameSplit(observed.writer, desired.writer);
+    add(
+      'weights-verified',
+      ok,
+      ok
+        ? 'Route 53 holds the weights of the stage'
+        : `Route 53 holds reader ${fmt(observed.reader)}, writer ${fmt(observed.writer)}; ${state.stage} wants reader ${fmt(desired.reader)}, writer ${fmt(desired.writer)}`,
+    );
+  }
+
+  if (state.stage === 'baseline') {
+    const pf = input.preflight;
+    if (!pf) add('preflight', false, 'no preflight report yet: run POST /api/v1/pairs/:pair/preflight');
+    else add('preflight', pf.ok, pf.ok ? 'last preflight found no blocker' : `last preflight found ${pf.blockers} blocker(s)`);
+  }
+
+  const clusters = input.clusters;
+  if (!clusters) add('clusters', false, 'clusters not checked yet');
+  else add('clusters', clusters.ok, clusters.ok ? 'both clusters available at the expected versions' : clusters.problems.join('; '));
+
+  for (const signal of input.signals) {
+    add(`signal:${signal.name}`, signal.state === 'healthy', signal.state === 'unknown' ? `no data: ${signal.summary}` : signal.summary);
+  }
+  return guards;
+}
+
+export function failingGuards(guards: readonly Guard[]): Guard[] {
+  return guards.filter((g) => !g.ok);
+}
+
+/** Signals whose breach must send traffic back to blue now. */
+export function revertTriggers(signals: readonly SignalStatus[]): SignalStatus[] {
+  return signals.filter(
+    (s) => s.state === 'breached' && (s.immediate || s.consecutiveBreaches >= s.breachesToRevert),
+  );
+}
+
+function seconds(ms: number): string {
+  return `${(Math.max(0, ms) / 1000).toFixed(1)} s`;
+}
+
+function fmt(split: { blue: number; green: number }): string {
+  return `blue ${split.blue} / green ${split.green}`;
+}

@@ -1,0 +1,108 @@
+import Type from 'typebox';
+
+/**
+ * The stage machine as data. A pair is always at one stage; each stage says what share
+ * of reads and writes green gets and which way replication runs. The plan of a pair is
+ * its list of stages in order; advancing moves one entry forward, reverting goes back
+ * to `baseline`.
+ *
+ * | stage      | reader -> green | writer -> green | replication                     |
+ * |------------|-----------------|-----------------|---------------------------------|
+ * | baseline   | 0               | 0               | blue -> green                   |
+ * | reads-<p>  | p               | 0               | blue -> green                   |
+ * | cutover    | 100             | moving          | frozen, catching up (transient) |
+ * | green      | 100             | 100             | green -> blue (for a revert)    |
+ * | finalized  | 100             | 100             | none; blue may be retired       |
+ */
+export const STAGE_KINDS = {
+  /** All traffic on blue; green follows by replication. */
+  baseline: 'baseline',
+  /** A share of reads on green, all writes on blue. */
+  reads: 'reads',
+  /** Writes are frozen on blue while green catches up and the writer record flips. */
+  cutover: 'cutover',
+  /** All traffic on green; blue follows by reverse replication, so a revert loses nothing. */
+  green: 'green',
+  /** All traffic on green, reverse replication stopped; blue may be retired. */
+  finalized: 'finalized',
+} as const;
+export type StageKind = (typeof STAGE_KINDS)[keyof typeof STAGE_KINDS];
+
+export type Stage = 'baseline' | `reads-${number}` | 'cutover' | 'green' | 'finalized';
+
+export const StageSchema = Type.String({ pattern: '^(baseline|reads-([1-9][0-9]?|100)|cutover|green|finalized)$' });
+
+export interface Split {
+  blue: number;
+  green: number;
+}
+
+export interface Weights {
+  reader: Split;
+  writer: Split;
+}
+
+export const SplitSchema = Type.Object({ blue: Type.Integer(), green: Type.Integer() });
+export const WeightsSchema = Type.Object({ reader: SplitSchema, writer: SplitSchema });
+
+export type ReplicationDirection = 'blue->green' | 'green->blue' | 'none';
+
+export interface StagePlanEntry {
+  stage: Stage;
+  kind: StageKind;
+  /** Desired weights at this stage; for `cutover` the writer is in flux, this is its start. */
+  weights: Weights;
+  replication: ReplicationDirection;
+}
+
+const ALL_BLUE: Split = { blue: 100, green: 0 };
+const ALL_GREEN: Split = { blue: 0, green: 100 };
+
+export function readStage(percent: number): Stage {
+  return `reads-${percent}`;
+}
+
+/** The plan of a pair with the given read steps (already validated: increasing, last 100). */
+export function planStages(steps: readonly number[]): StagePlanEntry[] {
+  return [
+    { stage: 'baseline', kind: 'baseline', weights: { reader: ALL_BLUE, writer: ALL_BLUE }, replication: 'blue->green' },
+    ...steps.map(
+      (p): StagePlanEntry => ({
+        stage: readStage(p),
+        kind: 'reads',
+        weights: { reader: { blue: 100 - p, green: p }, writer: ALL_BLUE },
+        replication: 'blue->green',
+      }),
+    ),
+    { stage: 'cutover', kind: 'cutover', weights: { reader: ALL_GREEN, writer: ALL_BLUE }, replication: 'blue->green' },
+    { stage: 'green', kind: 'green', weights: { reader: ALL_GREEN, writer: ALL_GREEN }, replication: 'green->blue' },
+    { stage: 'finalized', kind: 'finalized', weights: { reader: ALL_GREEN, writer: ALL_GREEN }, replication: 'none' },
+  ];
+}
+
+export function findStage(plan: readonly StagePlanEntry[], stage: string): StagePlanEntry | undefined {
+  return plan.find((entry) => entry.stage === stage);
+}
+
+/** The entry after `stage`, or undefined at the end of the plan or for an unknown stage. */
+export function nextStage(plan: readonly StagePlanEntry[], stage: string): StagePlanEntry | undefined {
+  const index = plan.findIndex((entry) => entry.stage === stage);
+  return index < 0 ? undefined : plan[index + 1];
+}
+
+export function desiredWeights(plan: readonly StagePlanEntry[], stage: string): Weights | undefined {
+  return findStage(plan, stage)?.weights;
+}
+
+export function sameSplit(a: Split, b: Split): boolean {
+  return a.blue === b.blue && a.green === b.green;
+}
+
+export function sameWeights(a: Weights, b: Weights): boolean {
+  return sameSplit(a.reader, b.reader) && sameSplit(a.writer, b.writer);
+}
+
+/** Whether moving from `from` to `to` takes a class of traffic away from green. */
+export function takesTrafficFromGreen(from: Weights, to: Weights): boolean {
+  return to.reader.green < from.reader.green || to.writer.green < from.writer.green;
+}

@@ -1,0 +1,128 @@
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { Logger } from '../log.js';
+
+/**
+ * Only one running copy of pgshift acts; the others serve reads. The leader is whoever
+ * holds an advisory lock on a dedicated session of the state database. The session
+ * *is* the lease: when the leader dies, PostgreSQL drops its connection and the lock
+ * with it; when the leader loses the connection, it stops acting at once.
+ */
+export interface LeaderLease {
+  /** Tries to become (or stay) the leader; true when this process holds the lease now. Never throws. */
+  tryAcquire(): Promise<boolean>;
+  /** Whether the lease is held, confirmed with the database right now. Never throws. */
+  confirm(): Promise<boolean>;
+  /** The last known answer, without asking the database. */
+  readonly held: boolean;
+  /** Emitted with a reason when a held lease is lost. */
+  on(event: 'lost', listener: (reason: string) => void): this;
+  release(): Promise<void>;
+}
+
+/** Lock key shared by every pgshift process on one state database. */
+export const LEADER_LOCK_KEY = 0x7067_7366; // "pgsf"
+
+export interface PgLeaderLeaseOptions {
+  connectionString: string;
+  log: Logger;
+  /** How long a confirmation may take before the lease counts as lost. */
+  confirmTimeoutMs: number;
+}
+
+export class PgLeaderLease extends EventEmitter implements LeaderLease {
+  private client: pg.Client | null = null;
+  private holding = false;
+
+  constructor(private readonly options: PgLeaderLeaseOptions) {
+    super();
+  }
+
+  get held(): boolean {
+    return this.holding;
+  }
+
+  async tryAcquire(): Promise<boolean> {
+    if (this.holding) return this.confirm();
+    try {
+      const client = await this.connect();
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [LEADER_LOCK_KEY]);
+      this.holding = rows[0]?.locked === true;
+      return this.holding;
+    } catch (err) {
+      this.drop(`cannot reach the state database: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  async confirm(): Promise<boolean> {
+    if (!this.holding || !this.client) return false;
+    const client = this.client;
+    try {
+      await withTimeout(client.query('SELECT 1'), this.options.confirmTimeoutMs);
+      return this.holding;
+    } catch (err) {
+      this.drop(`lease session failed: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  async release(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    this.holding = false;
+    if (!client) return;
+    await client.query('SELECT pg_advisory_unlock_all()').catch(() => {});
+    await client.end().catch(() => {});
+  }
+
+  private async connect(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    const client = new pg.Client({
+      connectionString: this.options.connectionString,
+      application_name: 'pgshift-lease',
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 1_000,
+      connectionTimeoutMillis: this.options.confirmTimeoutMs,
+    });
+    // The lease session dying is the lease ending: stop acting, never crash.
+    client.on('error', (err) => this.drop(`lease session error: ${err.message}`));
+    client.on('end', () => this.drop('lease session ended'));
+    this.client = client;
+    try {
+      await client.connect();
+    } catch (err) {
+      this.client = null;
+      throw err;
+    }
+    return client;
+  }
+
+  private drop(reason: string): void {
+    const wasHolding = this.holding;
+    this.holding = false;
+    const client = this.client;
+    this.client = null;
+    client?.end().catch(() => {});
+    if (wasHolding) {
+      this.options.log.warn({ reason }, 'leader lease lost');
+      this.emit('lost', reason);
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}

@@ -1,0 +1,107 @@
+import Type from 'typebox';
+import { StageSchema, WeightsSchema } from '../shift/stages.js';
+
+/**
+ * What pgshift stores, as schemas: rows are checked against these when read back, and
+ * the API answers with the same shapes. Times are epoch milliseconds.
+ */
+export const TransitionKindSchema = Type.Union([
+  Type.Literal('advance'),
+  Type.Literal('revert'),
+  Type.Literal('auto-revert'),
+]);
+export type TransitionKind = Type.Static<typeof TransitionKindSchema>;
+
+/** A stage change in flight, journaled before anything moves. */
+export const TransitionSchema = Type.Object({
+  id: Type.String(),
+  kind: TransitionKindSchema,
+  from: StageSchema,
+  to: StageSchema,
+  weights: WeightsSchema,
+  startedAt: Type.Number(),
+  actor: Type.String(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  intentId: Type.Union([Type.String(), Type.Null()]),
+  changeId: Type.Optional(Type.String()),
+  submittedAt: Type.Optional(Type.Number()),
+  details: Type.Optional(Type.Unknown()),
+});
+export type Transition = Type.Static<typeof TransitionSchema>;
+
+export const PairStateSchema = Type.Object({
+  id: Type.String(),
+  stage: StageSchema,
+  paused: Type.Boolean(),
+  halted: Type.Boolean(),
+  haltReason: Type.Union([Type.String(), Type.Null()]),
+  stageEnteredAt: Type.Number(),
+  version: Type.Integer(),
+  transition: Type.Union([TransitionSchema, Type.Null()]),
+  lastTransition: Type.Union([TransitionSchema, Type.Null()]),
+  updatedAt: Type.Number(),
+});
+export type PairState = Type.Static<typeof PairStateSchema>;
+
+export const INTENT_ACTIONS = ['advance', 'revert', 'pause', 'resume'] as const;
+export const IntentActionSchema = Type.Union([
+  Type.Literal('advance'),
+  Type.Literal('revert'),
+  Type.Literal('pause'),
+  Type.Literal('resume'),
+]);
+export type IntentAction = (typeof INTENT_ACTIONS)[number];
+
+export const IntentStatusSchema = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('done'),
+  Type.Literal('rejected'),
+  Type.Literal('failed'),
+]);
+export type IntentStatus = Type.Static<typeof IntentStatusSchema>;
+
+/** An operator's request, recorded by the API and carried out by the leader's loop. */
+export const IntentSchema = Type.Object({
+  id: Type.String(),
+  pair: Type.String(),
+  action: IntentActionSchema,
+  expectedStage: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  actor: Type.String(),
+  createdAt: Type.Number(),
+  status: IntentStatusSchema,
+  result: Type.Union([Type.Unknown(), Type.Null()]),
+  finishedAt: Type.Union([Type.Number(), Type.Null()]),
+});
+export type Intent = Type.Static<typeof IntentSchema>;
+
+export const OutcomeSchema = Type.Union([
+  Type.Literal('ok'),
+  Type.Literal('rejected'),
+  Type.Literal('failed'),
+  Type.Literal('info'),
+]);
+export type Outcome = Type.Static<typeof OutcomeSchema>;
+
+/** One line of the append-only audit log. */
+export const AuditEventSchema = Type.Object({
+  id: Type.Integer(),
+  pair: Type.String(),
+  at: Type.Number(),
+  actor: Type.String(),
+  action: Type.String(),
+  fromStage: Type.Union([Type.String(), Type.Null()]),
+  toStage: Type.Union([Type.String(), Type.Null()]),
+  outcome: OutcomeSchema,
+  reason: Type.Union([Type.String(), Type.Null()]),
+  details: Type.Union([Type.Unknown(), Type.Null()]),
+});
+export type AuditEvent = Type.Static<typeof AuditEventSchema>;
+export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at'> & { at?: number };
+
+export const LeaderInfoSchema = Type.Object({
+  holder: Type.String(),
+  since: Type.Number(),
+  seenAt: Type.Number(),
+});
+export type LeaderInfo = Type.Static<typeof LeaderInfoSchema>;

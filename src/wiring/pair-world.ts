@@ -1,0 +1,66 @@
+import type { PairConfig } from '../config/schema.js';
+import type { ClusterCatalog } from '../clusters/catalog.js';
+import { SIDES } from '../clusters/catalog.js';
+import { checkClusters } from '../clusters/checks.js';
+import type { HostOverrides } from '../clusters/dial.js';
+import { readClustersView } from '../clusters/view.js';
+import { countBySeverity } from '../preflight/report.js';
+import type { PreflightService } from '../preflight/service.js';
+import type { Replication } from '../replication/port.js';
+import type { PairSignals } from '../shift/ports.js';
+import type { PairWorld } from '../shift/ports.js';
+import type { TrafficRouter } from '../traffic/router.js';
+
+export interface PairWorldParts {
+  pair: PairConfig;
+  router: TrafficRouter;
+  catalog: ClusterCatalog;
+  hostOverrides: HostOverrides;
+  replication: Replication;
+  signals: PairSignals;
+  preflight: PreflightService;
+}
+
+/** Adapts the real parts of one pair (Route 53, the cluster catalog, replication, signals, preflight) to the controller's ports. */
+export function pairWorld(parts: PairWorldParts): PairWorld {
+  const { pair, router, catalog } = parts;
+  return {
+    traffic: {
+      async observe() {
+        const observed = await router.observe();
+        return { reader: observed.reader, writer: observed.writer };
+      },
+      async apply(weights, comment, onSubmitted) {
+        const report = await router.setWeights(weights, { comment, ...(onSubmitted ? { onSubmitted } : {}) });
+        return {
+          changeId: report.changeId,
+          submittedAt: report.submittedAt,
+          insyncAt: report.insyncAt,
+          submitMs: report.submitMs,
+          insyncMs: report.insyncMs,
+        };
+      },
+    },
+    signals: parts.signals,
+    clusters: {
+      async check() {
+        const report = await checkClusters({ catalog, pair, hostOverrides: parts.hostOverrides });
+        return { ok: report.ok, problems: SIDES.flatMap((side) => report[side].problems.map((p) => `${side}: ${p.message}`)) };
+      },
+      view: () => readClustersView(catalog),
+    },
+    preflight: {
+      async last() {
+        const report = await parts.preflight.last(pair.id);
+        if (!report) return null;
+        const blockers = countBySeverity(report.findings).blocker;
+        return { ok: blockers === 0, blockers, at: Date.parse(report.finishedAt) };
+      },
+    },
+    sessions: {
+      async drain(side) {
+        return (await parts.replication.drain(side)).sessionsTerminated;
+      },
+    },
+  };
+}

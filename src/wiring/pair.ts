@@ -1,0 +1,73 @@
+import type { RDSClient } from '@aws-sdk/client-rds';
+import type { Route53Client } from '@aws-sdk/client-route-53';
+import type { Clock } from '../clock.js';
+import { CatalogTargets } from '../clusters/catalog-targets.js';
+import { createClusterCatalog } from '../clusters/factory.js';
+import type { Config, PairConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { PostgresReplication } from '../replication/postgres-replication.js';
+import type { Direction } from '../replication/port.js';
+import { createPairSignals } from '../signals/create.js';
+import type { PairSignals } from '../signals/pair-signals.js';
+import { Route53Router } from '../traffic/route53-router.js';
+
+/** The adapters of one pair, built from its config; what pairWorld adapts for the controller. */
+export interface PairParts {
+  pair: PairConfig;
+  catalog: ReturnType<typeof createClusterCatalog>;
+  targets: CatalogTargets;
+  router: Route53Router;
+  replication: PostgresReplication;
+  signals: PairSignals;
+}
+
+export interface PairPartsDeps {
+  config: Config;
+  rds: RDSClient;
+  route53: Route53Client;
+  clock: Clock;
+  log: Logger;
+  /** Which way replication runs at the pair's stage now (read by the lag signals). */
+  direction: () => Direction | null;
+}
+
+/**
+ * Describes the pair's clusters, makes sure its DNS records exist with the right shape,
+ * and builds replication control and the signal samplers (not started). Throws the
+ * coded error of the first thing that is wrong (cluster not found, records shaped by
+ * someone else): the service must not run a pair it cannot see.
+ */
+export async function buildPairParts(pair: PairConfig, deps: PairPartsDeps): Promise<PairParts> {
+  const { config, clock } = deps;
+  const log = deps.log.child({ pair: pair.id });
+  const catalog = createClusterCatalog(pair, config, { rds: deps.rds, clock, log });
+  const targets = new CatalogTargets(catalog, pair, config.hostOverrides);
+  await targets.refresh();
+
+  const router = Route53Router.forPair(pair, { client: deps.route53, clock, log, retry: { maxAttempts: config.aws.maxAttempts } });
+  const weights = await router.ensureRecords(targets.recordTargets());
+  log.info({ weights }, 'DNS records in place');
+
+  const replication = new PostgresReplication({
+    pairId: pair.id,
+    databases: pair.databases,
+    ...(pair.appRoles ? { appRoles: pair.appRoles } : {}),
+    publication: pair.replication.publication,
+    subscription: pair.replication.subscription,
+    targets,
+    log,
+    clock,
+  });
+  const signals = createPairSignals({
+    pairId: pair.id,
+    databases: pair.databases,
+    config: pair.signals,
+    replication,
+    direction: deps.direction,
+    acceptAppMetrics: pair.signals.app.enabled,
+    targets,
+    log,
+    clock,
+  });
+  return { pair, catalog, targets, router, replication, signals };
+}

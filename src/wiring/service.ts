@@ -1,0 +1,126 @@
+import { hostname } from 'node:os';
+import { systemClock, type Clock } from '../clock.js';
+import { createRdsClient } from '../clusters/rds-client.js';
+import type { Config } from '../config/schema.js';
+import * as D from '../defaults.js';
+import type { Env } from '../config/load.js';
+import type { Logger } from '../log.js';
+import { createPreflightService, type PreflightService } from '../preflight/service.js';
+import { StateStorePreflightReports } from '../preflight/store.js';
+import { preflightPairFromConfig } from '../preflight/targets.js';
+import type { Direction } from '../replication/port.js';
+import { ShiftController } from '../shift/controller.js';
+import { findStage, planStages } from '../shift/stages.js';
+import { SignalRegistry } from '../signals/registry.js';
+import { PgLeaderLease } from '../store/lease.js';
+import type { ShiftStore } from '../store/store.js';
+import { createRoute53Client } from '../traffic/route53-client.js';
+import { buildPairParts, type PairParts } from './pair.js';
+import { pairWorld } from './pair-world.js';
+
+export interface ComposedPairs {
+  controller: ShiftController;
+  registry: SignalRegistry;
+  preflight: PreflightService;
+  /** Readiness detail: who leads. Throws when the state store cannot say. */
+  leadership(): Promise<string>;
+  /** Stops the controller (releasing the lease), the samplers and every connection. */
+  close(): Promise<void>;
+}
+
+/** Who this process is in the leader table, the audit log and Route 53 change comments. */
+export function instanceIdOf(env: Env): string {
+  return env.PGSHIFT_INSTANCE_ID?.trim() || `${hostname()}-${process.pid}`;
+}
+
+/**
+ * Builds every configured pair's adapters, the controller over them and the signal
+ * samplers, and starts them. Throws (closing what it opened) when a pair cannot be set
+ * up: a cluster not found, DNS records shaped by someone else.
+ */
+export async function composePairs(config: Config, log: Logger, store: ShiftStore, instanceId: string, clock: Clock = systemClock): Promise<ComposedPairs> {
+  const rds = createRdsClient(config.aws);
+  const route53 = createRoute53Client(config.aws);
+  const plans = new Map(config.pairs.map((pair) => [pair.id, planStages(pair.steps)]));
+  let controller: ShiftController | null = null;
+  const directionOf = (pairId: string) => (): Direction | null => {
+    const plan = plans.get(pairId)!;
+    const entry = findStage(plan, controller?.knownStage(pairId) ?? plan[0]!.stage) ?? plan[0]!;
+    return entry.replication === 'none' ? null : entry.replication;
+  };
+
+  const parts: PairParts[] = [];
+  const closeParts = async () => {
+    await Promise.all(parts.map((p) => Promise.all([p.signals.stop(), p.replication.close()])));
+    rds.destroy();
+    route53.destroy();
+  };
+  try {
+    for (const pair of config.pairs) {
+      parts.push(await buildPairParts(pair, { config, rds, route53, clock, log, direction: directionOf(pair.id) }));
+    }
+  } catch (err) {
+    await closeParts();
+    throw err;
+  }
+
+  const byId = new Map(parts.map((p) => [p.pair.id, p]));
+  const preflight = createPreflightService({
+    pairs: config.pairs.map(preflightPairFromConfig),
+    targetsFor: (pairId) => byId.get(pairId)!.targets,
+    store: new StateStorePreflightReports(store, clock),
+    log,
+    clock,
+  });
+  const registry = new SignalRegistry();
+  for (const p of parts) registry.add(p.signals);
+
+  const lease = new PgLeaderLease({ connectionString: config.state.url, log, confirmTimeoutMs: D.LEASE_CONFIRM_TIMEOUT_MS });
+  controller = new ShiftController({
+    store,
+    lease,
+    clock,
+    log,
+    instanceId,
+    pairs: parts.map((p) => ({
+      id: p.pair.id,
+      plan: plans.get(p.pair.id)!,
+      bakeSeconds: p.pair.bakeSeconds,
+      autoAdvance: p.pair.autoAdvance,
+      ttlSeconds: Math.max(p.pair.dns.reader.ttl, p.pair.dns.writer.ttl),
+      world: pairWorld({
+        pair: p.pair,
+        router: p.router,
+        catalog: p.catalog,
+        hostOverrides: config.hostOverrides,
+        replication: p.replication,
+        signals: p.signals,
+        preflight,
+      }),
+    })),
+  });
+  const running = controller;
+  try {
+    await running.start();
+  } catch (err) {
+    await closeParts();
+    throw err;
+  }
+  registry.startAll();
+  log.info({ instanceId, pairs: parts.map((p) => p.pair.id) }, 'controller started');
+
+  return {
+    controller: running,
+    registry,
+    preflight,
+    async leadership() {
+      const leader = await running.leader();
+      if (leader.self) return `leader (${leader.instance})`;
+      return leader.holder ? `follower of ${leader.holder}` : 'follower; no leader seen yet';
+    },
+    async close() {
+      await running.stop();
+      await closeParts();
+    },
+  };
+}

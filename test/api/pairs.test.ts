@@ -1,0 +1,150 @@
+import t, { type Test } from 'tap';
+import type { InjectOptions } from 'fastify';
+import { apiRig, OPERATOR, VIEWER } from '../helpers/api-rig.js';
+
+const as = (token: string) => ({ authorization: `Bearer ${token}` });
+
+t.test('authentication and roles', async (t) => {
+  const { app, store } = await apiRig(t);
+  const none = await app.inject({ method: 'GET', url: '/api/v1/pairs' });
+  t.equal(none.statusCode, 401);
+  t.equal(none.headers['www-authenticate'], 'Bearer realm="pgshift"');
+  t.equal(none.json().error.code, 'PGSHIFT_ERR_UNAUTHORIZED');
+
+  const wrong = await app.inject({ method: 'GET', url: '/api/v1/pairs', headers: as('not-a-token') });
+  t.equal(wrong.statusCode, 401);
+  const malformed = await app.inject({ method: 'GET', url: '/api/v1/pairs', headers: { authorization: 'Basic abc' } });
+  t.equal(malformed.statusCode, 401);
+
+  const viewer = await app.inject({ method: 'GET', url: '/api/v1/pairs', headers: as(VIEWER) });
+  t.equal(viewer.statusCode, 200);
+  t.equal(viewer.json().pairs[0].id, 'orders');
+
+  const forbidden = await app.inject({ method: 'POST', url: '/api/v1/pairs/orders/pause', headers: as(VIEWER), payload: {} });
+  t.equal(forbidden.statusCode, 403);
+  t.match(forbidden.json().error.message, /needs the operator role/);
+  t.equal((await store.getPair('orders'))!.paused, false, 'nothing changed');
+
+  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'health needs no token');
+});
+
+t.test('an operator walks the pair forward and the answer carries the outcome', async (t) => {
+  const { app, world } = await apiRig(t);
+  const res = await app.inject({ method: 'POST', url: '/api/v1/pairs/orders/advance', headers: as(OPERATOR), payload: { expectedStage: 'baseline' } });
+  t.equal(res.statusCode, 200, res.body);
+  t.equal(res.json().intent.status, 'done');
+  t.equal(res.json().pair.stage, 'reads-10');
+  t.same(world.traffic.weights.reader, { blue: 90, green: 10 });
+
+  const detail = await app.inject({ method: 'GET', url: '/api/v1/pairs/orders', headers: as(VIEWER) });
+  t.match(detail.json(), {
+    id: 'orders',
+    stage: 'reads-10',
+    weights: { reader: { blue: 90, green: 10 }, writer: { blue: 100, green: 0 } },
+    observed: { reader: { blue: 90, green: 10 } },
+    guards: Array,
+    leader: { self: true, holder: 'api-test' },
+  });
+
+  const queued = await app.inject({ method: 'POST', url: '/api/v1/pairs/orders/pause?wait=false', headers: as(OPERATOR) });
+  t.equal(queued.statusCode, 202);
+  t.equal(queued.json().intent.status, 'pending');
+
+  const events = await app.inject({ method: 'GET', url: '/api/v1/pairs/orders/events?limit=2', headers: as(VIEWER) });
+  t.equal(events.statusCode, 200);
+  t.equal(events.json().events.length, 2);
+  const older = await app.inject({ method: 'GET', url: `/api/v1/pairs/orders/events?limit=50&before=${events.json().nextBefore}`, headers: as(VIEWER) });
+  const all = [...events.json().events, ...older.json().events];
+  t.ok(all.some((e: { action: string; actor: string; outcome: string }) => e.action === 'advance' && e.actor === 'alice' && e.outcome === 'ok'), 'the audit log says who advanced');
+  t.ok(all.every((e: { id: number }, i: number) => i === 0 || e.id < all[i - 1].id), 'newest first');
+});
+
+t.test('bad input gets its 4xx and changes nothing', async (t) => {
+  const { app, store, world } = await apiRig(t);
+  const before = structuredClone(await store.getPair('orders'));
+  const cases: { name: string; status: number; code: string; request: InjectOptions }[] = [
+    { name: 'malformed JSON', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/orders/advance', headers: { ...as(OPERATOR), 'content-type': 'application/json' }, payload: '{"expectedStage": ' } },
+    { name: 'unknown field', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/orders/advance', headers: as(OPERATOR), payload: { expectedStage: 'baseline', force: true } } },
+    { name: 'bad stage name', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/orders/advance', headers: as(OPERATOR), payload: { expectedStage: 'reads-1000' } } },
+    { name: 'wrong type', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/orders/revert', headers: as(OPERATOR), payload: { reason: 42 } } },
+    { name: 'unknown pair', status: 404, code: 'PGSHIFT_ERR_PAIR_NOT_FOUND', request: { method: 'POST', url: '/api/v1/pairs/nope/advance', headers: as(OPERATOR), payload: {} } },
+    { name: 'wrong expectedStage', status: 409, code: 'PGSHIFT_ERR_STAGE_MISMATCH', request: { method: 'POST', url: '/api/v1/pairs/orders/advance', headers: as(OPERATOR), payload: { expectedStage: 'reads-50' } } },
+    { name: 'oversized body', status: 413, code: 'PGSHIFT_ERR_BODY_TOO_LARGE', request: { method: 'POST', url: '/api/v1/pairs/orders/revert', headers: as(OPERATOR), payload: { reason: 'x'.repeat(20_000) } } },
+    { name: 'not JSON', status: 415, code: 'PGSHIFT_ERR_UNSUPPORTED_MEDIA_TYPE', request: { method: 'POST', url: '/api/v1/pairs/orders/advance', headers: { ...as(OPERATOR), 'content-type': 'text/plain' }, payload: 'advance please' } },
+    { name: 'bad query', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'GET', url: '/api/v1/pairs/orders/events?limit=0', headers: as(VIEWER) } },
+    { name: 'unknown query field', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'GET', url: '/api/v1/pairs/orders/events?page=2', headers: as(VIEWER) } },
+  ];
+  for (const c of cases) {
+    const res = await app.inject(c.request);
+    t.equal(res.statusCode, c.status, `${c.name}: ${res.body.slice(0, 200)}`);
+    t.equal(res.json().error?.code, c.code, c.name);
+  }
+  t.same(await store.getPair('orders'), before, 'the pair did not change');
+  t.equal(world.traffic.applied.length, 0, 'no weights were set');
+  t.equal(store.intents.size, 0, 'no intent was recorded');
+});
+
+t.test('a guard that fails gives 409 with every failing guard', async (t) => {
+  const { app, world } = await apiRig(t);
+  world.preflightStatus = null;
+  world.clusterCheck = { ok: false, problems: ['green: cluster not available (stopped)'] };
+  await new Promise((r) => setTimeout(r, 100));
+  const res = await app.inject({ method: 'POST', url: '/api/v1/pairs/orders/advance', headers: as(OPERATOR), payload: {} });
+  t.equal(res.statusCode, 409);
+  t.equal(res.json().error.code, 'PGSHIFT_ERR_GUARDS_FAILED');
+  t.match(res.json().error.details.guards, [{ name: 'preflight', ok: false }]);
+});
+
+t.test('mutations are rate limited per token', async (t) => {
+  const { app } = await apiRig(t);
+  let limited = 0;
+  for (let i = 0; i < 70; i++) {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/pairs/orders/pause?wait=false', headers: as(OPERATOR) });
+    if (res.statusCode === 429) {
+      limited++;
+      t.equal(res.json().error.code, 'PGSHIFT_ERR_RATE_LIMITED');
+    }
+  }
+  t.ok(limited > 0, `${limited} of 70 were limited`);
+  t.equal((await app.inject({ method: 'GET', url: '/api/v1/pairs/orders', headers: as(VIEWER) })).statusCode, 200, 'reads are not limited');
+});
+
+t.test('the OpenAPI document describes the API and the UI is served', async (t) => {
+  const { app } = await apiRig(t);
+  const doc = await app.inject({ method: 'GET', url: '/docs/json' });
+  t.equal(doc.statusCode, 200);
+  const paths = Object.keys(doc.json().paths);
+  for (const path of ['/api/v1/pairs', '/api/v1/pairs/{pair}', '/api/v1/pairs/{pair}/advance', '/api/v1/pairs/{pair}/events']) {
+    t.ok(paths.includes(path), path);
+  }
+  t.equal((await app.inject({ method: 'GET', url: '/docs/' })).statusCode, 200);
+});
+
+t.test('thousands of random requests never get a 5xx', async (t) => {
+  const { app } = await apiRig(t);
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const pick = <T>(items: readonly T[]): T => items[rand(items.length)]!;
+  const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'] as const;
+  const paths = ['/api/v1/pairs', '/api/v1/pairs/orders', '/api/v1/pairs/orders/advance', '/api/v1/pairs/orders/revert', '/api/v1/pairs/orders/pause', '/api/v1/pairs/orders/resume', '/api/v1/pairs/orders/events', '/api/v1/pairs/%00', '/api/v1/pairs/' + 'x'.repeat(300), '/api/v1/pairs/orders/events?limit=abc&before=-1', '/api/v1/pairs/orders/advance?wait=maybe', '/healthz', '/docs/json', '/api/v1/pairs/../../etc/passwd', '/%E0%A4%A'];
+  const bodies = [undefined, '', '{', '[]', 'null', '{"expectedStage":null}', '{"expectedStage":"baseline","x":1}', '{"reason":"' + 'é'.repeat(100) + '"}', '{"reason":{"a":1}}', '"string"', '1e309', '{"expectedStage":"reads-10"}', '{"__proto__":{"admin":true}}'];
+  const types = ['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined];
+  const auths = [as(OPERATOR), as(VIEWER), {}, { authorization: 'Bearer ' }, { authorization: 'Bearer ' + 'a'.repeat(5000) }];
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 3000; i++) {
+    const body = pick(bodies);
+    const type = pick(types);
+    const res = await app.inject({
+      method: pick(methods),
+      url: pick(paths) + (rand(5) === 0 ? '?wait=false' : ''),
+      headers: { ...pick(auths), ...(type ? { 'content-type': type } : {}) },
+      ...(body === undefined ? {} : { payload: body }),
+    });
+    statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+    if (res.statusCode >= 500) t.fail(`5xx: ${res.statusCode} ${res.body.slice(0, 300)}`);
+  }
+  t.ok(statuses.size > 3, `varied answers: ${JSON.stringify([...statuses])}`);
+});

@@ -1,0 +1,51 @@
+import type { Test } from 'tap';
+import YAML from 'yaml';
+import { buildApp, type App } from '../../src/app.js';
+import { hashToken } from '../../src/api/auth.js';
+import { resolveConfig } from '../../src/config/load.js';
+import { systemClock } from '../../src/clock.js';
+import { silentLogger } from '../../src/log.js';
+import { ShiftController } from '../../src/shift/controller.js';
+import { planStages } from '../../src/shift/stages.js';
+import { MemoryShiftStore } from './memory-store.js';
+import { FakeClock, StaticLease, fakeWorld, type FakeWorld } from './fake-world.js';
+import { MINIMAL_ENV, minimalConfigYaml } from './config.js';
+
+export const OPERATOR = 'operator-token-0123456789';
+export const VIEWER = 'viewer-token-0123456789';
+
+export interface ApiRig {
+  app: App;
+  store: MemoryShiftStore;
+  world: FakeWorld;
+}
+
+/** The API over a controller with in-memory ports (tier 2): pair `orders`, no bake time. */
+export async function apiRig(t: Test): Promise<ApiRig> {
+  const tokens = `auth:\n  tokens:\n    - { name: alice, role: operator, sha256: ${hashToken(OPERATOR)} }\n    - { name: victor, role: viewer, sha256: ${hashToken(VIEWER)} }\n`;
+  const config = resolveConfig(YAML.parse(minimalConfigYaml({ top: tokens })), MINIMAL_ENV);
+  const store = new MemoryShiftStore();
+  const world = fakeWorld(new FakeClock(Date.now()));
+  const controller = new ShiftController({
+    store,
+    lease: new StaticLease(true),
+    clock: systemClock,
+    log: silentLogger(),
+    instanceId: 'api-test',
+    pairs: [{ id: 'orders', plan: planStages([10, 25, 50, 100]), bakeSeconds: 0, autoAdvance: false, ttlSeconds: 0, world }],
+    tickMs: 50,
+  });
+  await controller.start();
+  const app = await buildApp({
+    config,
+    log: silentLogger(),
+    readiness: [],
+    shift: { controller, store, signals: () => world.signals },
+  });
+  t.teardown(async () => {
+    await app.close();
+    await controller.stop();
+  });
+  return { app, store, world };
+}
+

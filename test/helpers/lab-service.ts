@@ -1,0 +1,124 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import YAML from 'yaml';
+import type { Lab } from '../../src/local/lab.js';
+import { startService, type RunningService } from '../../src/main.js';
+import { createStatePool } from '../../src/store/state-db.js';
+import { PgShiftStore } from '../../src/store/pg-store.js';
+import { writeConfigFile } from './config.js';
+import { testLogger } from './lab.js';
+import { ROOT } from './process.js';
+import { waitFor } from './wait.js';
+
+/** Deep-merged into the demo pair of config/local.yaml. */
+export type PairOverrides = Record<string, unknown>;
+
+/**
+ * config/local.yaml without its `lab` section (the test runs the lab itself, so several
+ * services can share it), listening on a free port, with the demo pair changed by
+ * `pair` (e.g. no bake time, tighter signal limits). Child processes need `logLevel`
+ * info, so that the test sees their "pgshift listening" line.
+ */
+export async function labServiceConfig(t: Test, pair: PairOverrides = {}, logLevel = process.env.PGSHIFT_TEST_LOG ?? 'silent'): Promise<string> {
+  return writeConfigFile(t, await labServiceConfigText(pair, logLevel));
+}
+
+/** The YAML text of labServiceConfig (benchmarks write it themselves). */
+export async function labServiceConfigText(pair: PairOverrides = {}, logLevel = 'silent'): Promise<string> {
+  const doc = YAML.parse(await readFile(join(ROOT, 'config', 'local.yaml'), 'utf8')) as Record<string, unknown>;
+  delete doc.lab;
+  (doc.service as Record<string, unknown>).port = 0;
+  (doc.service as Record<string, unknown>).logLevel = logLevel;
+  const pairs = doc.pairs as Record<string, unknown>[];
+  pairs[0] = merge(pairs[0]!, pair);
+  return YAML.stringify(doc);
+}
+
+function merge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    const old = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && old && typeof old === 'object' && !Array.isArray(old)
+        ? merge(old as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}
+
+/** The environment a service on `lab` needs: the lab's variables and who the process is. */
+export function labServiceEnv(lab: Lab, instanceId: string): Record<string, string> {
+  return { ...(process.env as Record<string, string>), ...lab.env(), PGSHIFT_INSTANCE_ID: instanceId };
+}
+
+/** pgshift in this process on `lab`, closed when the test ends (or earlier by the test). */
+export async function startLabService(t: Test, lab: Lab, configPath: string, instanceId = 'in-process'): Promise<RunningService> {
+  const service = await startService({ configPath, env: labServiceEnv(lab, instanceId) });
+  let closed = false;
+  const close = service.close;
+  service.close = async () => {
+    if (closed) return;
+    closed = true;
+    await close();
+  };
+  t.teardown(() => service.close());
+  return service;
+}
+
+/** The lab's state store, read as the service stores it. */
+export function labStateStore(t: Test, lab: Lab): PgShiftStore {
+  const pool = createStatePool(lab.env().PGSHIFT_LAB_STATE_URL!, testLogger());
+  t.teardown(() => pool.end());
+  return new PgShiftStore(pool);
+}
+
+/** The demo pair's weights as the Route 53 stand-in holds them, per name and set identifier. */
+export function standInWeights(lab: Lab): { reader: { blue: number; green: number }; writer: { blue: number; green: number } } {
+  const route53 = lab.route53!;
+  const records = route53.standIn.store.recordSets(route53.zoneId);
+  const weight = (kind: 'reader' | 'writer', side: 'blue' | 'green') => {
+    const record = records.find((r) => r.name.startsWith(`${kind}.demo.`) && r.setIdentifier === side);
+    if (!record || record.weight === undefined) throw new Error(`no ${kind} ${side} record in the stand-in`);
+    return record.weight;
+  };
+  return {
+    reader: { blue: weight('reader', 'blue'), green: weight('reader', 'green') },
+    writer: { blue: weight('writer', 'blue'), green: weight('writer', 'green') },
+  };
+}
+
+export function operatorHeaders(lab: Lab): Record<string, string> {
+  return { authorization: `Bearer ${lab.state.secrets.operatorToken}`, 'content-type': 'application/json' };
+}
+
+export interface LabApi {
+  get(path: string): Promise<{ status: number; body: any }>;
+  post(path: string, body?: unknown): Promise<{ status: number; body: any }>;
+}
+
+/** pgshift's REST API at `url`, as the lab's operator. */
+export function labApi(url: string, lab: Lab): LabApi {
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: operatorHeaders(lab),
+      ...(method === 'GET' ? {} : { body: JSON.stringify(body ?? {}) }),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+  return { get: (path) => call('GET', path), post: (path, body) => call('POST', path, body) };
+}
+
+/** Waits until every signal of the demo pair is healthy, so that a test starts from a calm pair. */
+export async function calm(api: LabApi): Promise<void> {
+  await waitFor(
+    'every signal of the pair to be healthy',
+    async () => {
+      const pair = (await api.get('/api/v1/pairs/demo')).body;
+      return pair.signals.length > 0 && pair.signals.every((s: { state: string }) => s.state === 'healthy');
+    },
+    30_000,
+    200,
+  );
+}

@@ -1,0 +1,258 @@
+import t, { type Test } from 'tap';
+import { ShiftController, type ControlledPair } from '../../src/shift/controller.js';
+import { planStages } from '../../src/shift/stages.js';
+import { silentLogger } from '../../src/log.js';
+import { MemoryShiftStore } from '../helpers/memory-store.js';
+import { FakeClock, StaticLease, fakeWorld, unavailable, type FakeWorld } from '../helpers/fake-world.js';
+
+const STEPS = [10, 25, 50, 100];
+
+interface Rig {
+  clock: FakeClock;
+  store: MemoryShiftStore;
+  lease: StaticLease;
+  world: FakeWorld;
+  controller: ShiftController;
+  pair: ControlledPair;
+}
+
+async function rig(t: Test, overrides: Partial<ControlledPair> = {}): Promise<Rig> {
+  const clock = new FakeClock();
+  const store = new MemoryShiftStore();
+  const lease = new StaticLease(true);
+  const world = fakeWorld(clock);
+  const pair: ControlledPair = { id: 'demo', plan: planStages(STEPS), bakeSeconds: 60, autoAdvance: false, ttlSeconds: 0, world, ...overrides };
+  const controller = new ShiftController({ store, lease, clock, log: silentLogger(), instanceId: 'test-1', pairs: [pair] });
+  await controller.prepare();
+  t.teardown(() => controller.stop());
+  return { clock, store, lease, world, controller, pair };
+}
+
+async function advance(r: Rig, expectedStage?: string) {
+  const intent = await r.controller.request('demo', 'advance', { actor: 'ops', expectedStage });
+  await r.controller.tickOnce();
+  return r.store.getIntent(intent.id);
+}
+
+const stage = async (r: Rig) => (await r.store.getPair('demo'))!.stage;
+const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+t.test('walks baseline -> reads-10 -> ... -> reads-100, one verified change batch per step', async (t) => {
+  const r = await rig(t);
+  await r.controller.tickOnce();
+  for (const [i, p] of STEPS.entries()) {
+    r.clock.advance(60);
+    const done = await advance(r);
+    t.equal(done?.status, 'done');
+    t.equal(await stage(r), `reads-${p}`);
+    t.same(r.world.traffic.applied[i]!.weights, { reader: { blue: 100 - p, green: p }, writer: { blue: 100, green: 0 } });
+  }
+  t.equal(r.world.traffic.applied.length, STEPS.length, 'nothing else was changed');
+  t.same(r.store.actions('demo').filter((a) => a.startsWith('advance:')), STEPS.map(() => 'advance:ok'));
+});
+
+t.test('refuses an advance whose guards fail, listing them, and changes nothing', async (t) => {
+  const r = await rig(t);
+  r.world.preflightStatus = { ok: false, blockers: 2, at: r.clock.now() };
+  await r.controller.tickOnce();
+  await t.rejects(r.controller.request('demo', 'advance', { actor: 'ops' }), {
+    code: 'PGSHIFT_ERR_GUARDS_FAILED',
+    status: 409,
+    details: { guards: [{ name: 'bake-time' }, { name: 'preflight', detail: 'last preflight found 2 blocker(s)' }] },
+  });
+  t.equal(r.world.traffic.applied.length, 0);
+  t.equal(r.store.intents.size, 0, 'no intent recorded');
+  t.same(r.store.actions('demo'), ['advance:rejected']);
+});
+
+t.test('refuses an advance from another stage than expected', async (t) => {
+  const r = await rig(t);
+  r.clock.advance(60);
+  await r.controller.tickOnce();
+  await t.rejects(r.controller.request('demo', 'advance', { actor: 'ops', expectedStage: 'reads-10' }), {
+    code: 'PGSHIFT_ERR_STAGE_MISMATCH',
+    status: 409,
+  });
+  t.equal((await advance(r, 'baseline'))?.status, 'done');
+});
+
+t.test('refuses to go past reads-100 until the write cutover exists', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  for (let i = 0; i < STEPS.length; i++) await advance(r);
+  t.equal(await stage(r), 'reads-100');
+  await t.rejects(r.controller.request('demo', 'advance', { actor: 'ops' }), {
+    code: 'PGSHIFT_ERR_GUARDS_FAILED',
+    details: { guards: [{ name: 'next-stage', detail: /write cutover/ }] },
+  });
+});
+
+t.test('a breach for N samples sends reads back to blue, drains green after the TTL and halts', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  for (let i = 0; i < 3; i++) await advance(r);
+  t.equal(await stage(r), 'reads-50');
+
+  const breachAt = r.clock.now();
+  r.world.signals.breach('lag-seconds', 12.4, 2, breachAt);
+  await r.controller.tickOnce();
+  t.equal(await stage(r), 'reads-50', 'two breaches are not enough');
+
+  r.world.signals.breach('lag-seconds', 12.4, 3, breachAt);
+  await r.controller.tickOnce();
+  const pair = (await r.store.getPair('demo'))!;
+  t.equal(pair.stage, 'baseline');
+  t.ok(pair.halted);
+  t.match(pair.haltReason, /lag-seconds 12.4 s > 5 s for 3 samples/);
+  t.same(r.world.traffic.weights, { reader: { blue: 100, green: 0 }, writer: { blue: 100, green: 0 } });
+  const event = r.store.events.find((e) => e.action === 'auto-revert')!;
+  t.match(event.details, { triggers: [{ signal: 'lag-seconds', value: 12.4, limit: 5, consecutiveBreaches: 3 }], breachToSubmitMs: 0 });
+  await settle();
+  t.same(r.world.drained, ['green']);
+  t.ok(r.store.events.some((e) => e.action === 'drain' && e.outcome === 'ok'));
+
+  r.world.signals.heal(r.clock.now());
+  await t.rejects(r.controller.request('demo', 'advance', { actor: 'ops' }), { code: 'PGSHIFT_ERR_GUARDS_FAILED', details: { guards: [{ name: 'not-halted' }] } });
+  await r.controller.request('demo', 'resume', { actor: 'ops' });
+  await r.controller.tickOnce();
+  t.equal((await advance(r))?.status, 'done', 'advances again after resume');
+});
+
+t.test('a broken replication reverts at once, without waiting for consecutive samples', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  await advance(r);
+  r.world.signals.statuses = [{ ...r.world.signals.statuses[0]!, name: 'replication-health', state: 'breached', immediate: true, consecutiveBreaches: 1, summary: 'subscription disabled' }];
+  await r.controller.tickOnce();
+  t.equal(await stage(r), 'baseline');
+  t.ok((await r.store.getPair('demo'))!.halted);
+});
+
+t.test('the revert happens even when the state store cannot record it', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  await advance(r);
+  await advance(r);
+  r.world.signals.breach('lag-seconds', 30, 3, r.clock.now());
+  // The store fails after the tick read the pair: the revert must still reach Route 53.
+  const originalUpdate = r.store.updatePair.bind(r.store);
+  r.store.updatePair = async () => {
+    throw unavailable('state database down');
+  };
+  await r.controller.tickOnce();
+  t.same(r.world.traffic.weights.reader, { blue: 100, green: 0 }, 'reads are back on blue');
+  r.store.updatePair = originalUpdate;
+  await r.controller.tickOnce();
+  const pair = (await r.store.getPair('demo'))!;
+  t.equal(pair.stage, 'baseline', 'the next round records it');
+  t.ok(pair.halted);
+});
+
+t.test('an operator revert goes back to baseline and overtakes a queued advance', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  await advance(r);
+  await advance(r);
+  const queued = await r.controller.request('demo', 'advance', { actor: 'ops' });
+  const revert = await r.controller.request('demo', 'revert', { actor: 'ops', reason: 'app errors' });
+  await r.controller.tickOnce();
+  t.equal(await stage(r), 'baseline');
+  t.equal((await r.store.getIntent(queued.id))!.status, 'rejected');
+  t.equal((await r.store.getIntent(revert.id))!.status, 'done');
+  t.notOk((await r.store.getPair('demo'))!.halted, 'an operator revert does not halt');
+  await settle();
+  t.same(r.world.drained, ['green']);
+});
+
+t.test('weights someone else changed pause the pair and are not overwritten', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  await advance(r);
+  r.world.traffic.edit({ reader: { blue: 70, green: 30 }, writer: { blue: 100, green: 0 } });
+  await r.controller.tickOnce();
+  const pair = (await r.store.getPair('demo'))!;
+  t.ok(pair.paused);
+  t.equal(pair.stage, 'reads-10');
+  t.same(r.world.traffic.weights.reader, { blue: 70, green: 30 }, 'left as found');
+  t.ok(r.store.events.some((e) => e.action === 'drift-paused'));
+  await t.rejects(r.controller.request('demo', 'advance', { actor: 'ops' }), { code: 'PGSHIFT_ERR_GUARDS_FAILED', details: { guards: [{ name: 'weights-verified' }] } });
+  await r.controller.request('demo', 'revert', { actor: 'ops' });
+  await r.controller.tickOnce();
+  t.equal(await stage(r), 'baseline');
+  t.same(r.world.traffic.weights.reader, { blue: 100, green: 0 }, 'an explicit revert may overwrite');
+});
+
+t.test('reads found all on blue during a read stage are adopted as an interrupted revert', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  await advance(r);
+  r.world.traffic.edit({ reader: { blue: 100, green: 0 }, writer: { blue: 100, green: 0 } });
+  await r.controller.tickOnce();
+  const pair = (await r.store.getPair('demo'))!;
+  t.equal(pair.stage, 'baseline');
+  t.ok(pair.halted);
+});
+
+t.test('an advance interrupted before its change was submitted is rolled back', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  await advance(r);
+  r.world.traffic.failNext = unavailable('throttled past every retry');
+  const intent = await r.controller.request('demo', 'advance', { actor: 'ops' });
+  await r.controller.tickOnce();
+  let pair = (await r.store.getPair('demo'))!;
+  t.equal(pair.transition?.to, 'reads-25', 'the transition is journaled');
+  t.equal(pair.transition?.changeId, undefined);
+  await r.controller.tickOnce();
+  pair = (await r.store.getPair('demo'))!;
+  t.equal(pair.stage, 'reads-10');
+  t.equal(pair.transition, null);
+  t.same(r.world.traffic.weights.reader, { blue: 90, green: 10 });
+  t.equal((await r.store.getIntent(intent.id))!.status, 'failed');
+  t.ok(r.store.events.some((e) => e.action === 'advance-rolled-back'));
+});
+
+t.test('an advance interrupted after its change was submitted is finished', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  await advance(r);
+  r.world.traffic.failAfterSubmit = unavailable('INSYNC not reached in time');
+  const intent = await r.controller.request('demo', 'advance', { actor: 'ops' });
+  await r.controller.tickOnce();
+  t.ok((await r.store.getPair('demo'))!.transition?.changeId, 'the change id is journaled');
+  await r.controller.tickOnce();
+  const pair = (await r.store.getPair('demo'))!;
+  t.equal(pair.stage, 'reads-25');
+  t.same(r.world.traffic.weights.reader, { blue: 75, green: 25 });
+  t.equal((await r.store.getIntent(intent.id))!.status, 'done');
+});
+
+t.test('only the leader acts; intents wait for one', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  r.lease.holding = false;
+  await r.controller.tickOnce();
+  const intent = await r.controller.request('demo', 'advance', { actor: 'ops' });
+  await r.controller.tickOnce();
+  t.equal(r.world.traffic.applied.length, 0);
+  t.equal((await r.store.getIntent(intent.id))!.status, 'pending');
+  r.lease.holding = true;
+  await r.controller.tickOnce();
+  t.equal(await stage(r), 'reads-10');
+  t.same(await r.controller.leader(), { self: true, instance: 'test-1', holder: 'test-1', since: r.clock.now(), seenAt: r.clock.now() });
+});
+
+t.test('auto-advance moves on after the bake time when every guard holds', async (t) => {
+  const r = await rig(t, { bakeSeconds: 60, autoAdvance: true });
+  await r.controller.tickOnce();
+  t.equal(await stage(r), 'baseline');
+  r.clock.advance(61);
+  await r.controller.tickOnce();
+  t.equal(await stage(r), 'reads-10');
+  await r.controller.tickOnce();
+  t.equal(await stage(r), 'reads-10', 'bakes again at the new stage');
+  await r.controller.request('demo', 'pause', { actor: 'ops' });
+  await r.controller.tickOnce();
+  r.clock.advance(61);
+  await r.controller.tickOnce();
+  t.equal(await stage(r), 'reads-10', 'a paused pair does not auto-advance');
+});

@@ -1,0 +1,185 @@
+import t, { type Test } from 'tap';
+import pg from 'pg';
+import * as D from '../../src/defaults.js';
+import type { Lab } from '../../src/local/lab.js';
+import { clientConfig, withClient } from '../../src/postgres/connect.js';
+import { startTestLab } from '../helpers/lab.js';
+import { calm, labApi, labServiceConfig, startLabService, standInWeights, type LabApi as Api } from '../helpers/lab-service.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * The controller and the API over the real parts, on the lab: pgshift's own wiring
+ * (main.ts) with Route 53 and RDS stand-ins and PostgreSQL 13 -> 14 replication.
+ */
+
+const readSplit = (percent: number) => ({ blue: 100 - percent, green: percent });
+const ALL_BLUE = { reader: readSplit(0), writer: readSplit(0) };
+
+async function advanceTo(t: Test, client: Api, from: string, to: string): Promise<void> {
+  const res = await client.post('/api/v1/pairs/demo/advance', { expectedStage: from, reason: `test: to ${to}` });
+  t.equal(res.status, 200, `advance ${from} -> ${to}: ${JSON.stringify(res.body.error ?? '')}`);
+  t.equal(res.body.pair.stage, to);
+}
+
+async function haltedByAutoRevert(client: Api): Promise<{ pair: any; event: any }> {
+  const pair = await waitFor(
+    'the pair to be reverted and halted',
+    async () => {
+      const view = (await client.get('/api/v1/pairs/demo')).body;
+      return view.halted && view.stage === 'baseline' && view.transition === null ? view : undefined;
+    },
+    30_000,
+    100,
+  );
+  const events = (await client.get('/api/v1/pairs/demo/events?limit=20')).body.events as any[];
+  return { pair, event: events.find((e) => e.action === 'auto-revert') };
+}
+
+async function resume(t: Test, client: Api): Promise<void> {
+  const res = await client.post('/api/v1/pairs/demo/resume', { reason: 'test: cause removed' });
+  t.equal(res.status, 200, 'resume clears the halt');
+  t.equal(res.body.pair.halted, false);
+}
+
+t.test('the shift controller on the lab', async (t) => {
+  const lab = await startTestLab(t);
+  const config = await labServiceConfig(t, {
+    bakeSeconds: 0,
+    signals: { sampleSeconds: 1, consecutiveBreaches: 2, lag: { maxSeconds: 3, maxBytes: 64 * 1024 * 1024 } },
+  });
+  const service = await startLabService(t, lab, config);
+  const client = labApi(service.url, lab);
+
+  t.same(standInWeights(lab), ALL_BLUE, 'the stand-in starts all on blue');
+  await calm(client);
+
+  await t.test('an operator walks the reads from baseline to reads-100; the records follow each step', async (t) => {
+    const refused = await client.post('/api/v1/pairs/demo/advance', { expectedStage: 'baseline' });
+    t.equal(refused.status, 409, 'no preflight report yet');
+    t.match(refused.body.error.details.guards, [{ name: 'preflight', ok: false }]);
+    t.same(standInWeights(lab), ALL_BLUE, 'a refused advance moves nothing');
+
+    const preflight = await client.post('/api/v1/pairs/demo/preflight');
+    t.equal(preflight.status, 200);
+    t.equal(preflight.body.ok, true, 'the demo pair has no blocker');
+
+    let stage = 'baseline';
+    for (const percent of [10, 25, 50, 100]) {
+      const next = `reads-${percent}`;
+      await advanceTo(t, client, stage, next);
+      t.same(standInWeights(lab), { reader: readSplit(percent), writer: readSplit(0) }, `Route 53 holds ${next}'s weights`);
+      stage = next;
+    }
+    const beyond = await client.post('/api/v1/pairs/demo/advance', { expectedStage: 'reads-100' });
+    t.equal(beyond.status, 409, 'the write cutover is not available yet');
+    t.match(beyond.body.error.details.guards, [{ name: 'next-stage', ok: false }]);
+
+    const revert = await client.post('/api/v1/pairs/demo/revert', { reason: 'test: back to the start' });
+    t.equal(revert.status, 200);
+    t.equal(revert.body.pair.stage, 'baseline');
+    t.same(standInWeights(lab), ALL_BLUE, 'an operator revert sends every read back to blue');
+  });
+
+  await t.test("stopping green's server at reads-50 reverts reads to blue on its own and halts the pair", async (t) => {
+    await advanceTo(t, client, 'baseline', 'reads-10');
+    await advanceTo(t, client, 'reads-10', 'reads-25');
+    await advanceTo(t, client, 'reads-25', 'reads-50');
+
+    await lab.servers.green.stop();
+    let greenUp = false;
+    t.teardown(async () => {
+      if (!greenUp) await lab.servers.green.start();
+    });
+    const { pair, event } = await haltedByAutoRevert(client);
+    t.same(standInWeights(lab), ALL_BLUE, 'Route 53 sends every read to blue');
+    t.match(pair.haltReason, /green|127\.0\.0\.1|ECONNREFUSED|terminat/i, `the halt says why: ${pair.haltReason}`);
+    t.ok(event, 'the audit log has the auto-revert');
+    t.equal(event.fromStage, 'reads-50');
+    t.equal(event.toStage, 'baseline');
+    t.match(event.reason, /probe\.error_rate:green|replication/);
+    t.type(event.details.breachToSubmitMs, 'number', 'the time from the breaching sample to the change is recorded');
+
+    const refused = await client.post('/api/v1/pairs/demo/advance', { expectedStage: 'baseline' });
+    t.equal(refused.status, 409, 'advance is refused while halted');
+    t.match(refused.body.error.details.guards, [{ name: 'not-halted', ok: false }]);
+    t.same(standInWeights(lab), ALL_BLUE);
+
+    await lab.servers.green.start();
+    greenUp = true;
+    await resume(t, client);
+    await calm(client);
+    await advanceTo(t, client, 'baseline', 'reads-10');
+    await client.post('/api/v1/pairs/demo/revert', { reason: 'test: reset' });
+    t.same(standInWeights(lab), ALL_BLUE);
+  });
+
+  await t.test('replication lag past its limit reverts and halts (apply blocked by a lock on green)', async (t) => {
+    await calm(client);
+    await advanceTo(t, client, 'baseline', 'reads-10');
+
+    // Green's apply worker waits on this lock, so blue's writes pile up unapplied while
+    // the subscription stays enabled: lag is the only thing wrong.
+    const locker = new pg.Client(clientConfig(lab.target('green', 'admin')));
+    await locker.connect();
+    t.teardown(() => locker.end().catch(() => undefined));
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE customers IN ACCESS EXCLUSIVE MODE');
+    const writing = (async () => {
+      for (let i = 0; i < 40; i++) {
+        const view = await withClient(lab.target('blue', 'admin'), async (c) => {
+          await c.query(`INSERT INTO customers (name, email) SELECT 'lag', 'lag-${i}-' || g || '@example.com' FROM generate_series(1, 200) g`);
+          return null;
+        });
+        if (view !== null) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+
+    const { pair, event } = await haltedByAutoRevert(client);
+    t.same(standInWeights(lab), ALL_BLUE, 'reads are back on blue');
+    t.match(pair.haltReason, /lag/, `the halt names the lag: ${pair.haltReason}`);
+    t.match(event.reason, /replication\.lag_seconds/);
+    t.notMatch(event.reason, /problems/, 'replication itself was healthy');
+
+    // An application session still on green after the revert, as a pool keeps it until
+    // its DNS answer expires.
+    const app = new pg.Client(clientConfig({ ...lab.target('green', 'app'), applicationName: 'demo-shop' }));
+    await app.connect();
+    app.on('error', () => undefined);
+    t.teardown(() => app.end().catch(() => undefined));
+    await app.query('SELECT 1');
+    await locker.query('ROLLBACK');
+    await writing;
+
+    const drain = await waitFor(
+      "the drain of green's application sessions one TTL after the revert",
+      async () => ((await client.get('/api/v1/pairs/demo/events?limit=20')).body.events as any[]).find((e) => e.action === 'drain' && e.id > event.id),
+      20_000,
+      200,
+    );
+    t.match(drain, { outcome: 'ok', details: { side: 'green' } });
+    t.ok(drain.details.ended >= 1, `ended ${drain.details.ended} session(s)`);
+    t.ok(drain.at - event.at >= 5_000 - 100, 'not before one TTL (5 s) after the revert');
+    await t.rejects(app.query('SELECT 1'), 'the application session on green was ended');
+    await resume(t, client);
+  });
+
+  await t.test('a disabled subscription is broken replication: an immediate revert', async (t) => {
+    await calm(client);
+    await advanceTo(t, client, 'baseline', 'reads-10');
+    await advanceTo(t, client, 'reads-10', 'reads-25');
+    const green = lab.target('green', 'admin');
+    await withClient(green, (c) => c.query(`ALTER SUBSCRIPTION ${D.DEFAULT_SUBSCRIPTION} DISABLE`));
+    t.teardown(() => withClient(green, (c) => c.query(`ALTER SUBSCRIPTION ${D.DEFAULT_SUBSCRIPTION} ENABLE`)));
+    await withClient(lab.target('blue', 'admin'), (c) =>
+      c.query(`INSERT INTO customers (name, email) SELECT 'off', 'off-' || g || '@example.com' FROM generate_series(1, 1000) g`),
+    );
+    const { event } = await haltedByAutoRevert(client);
+    t.same(standInWeights(lab), ALL_BLUE);
+    t.match(event.reason, /replication\.problems/);
+    t.match(event.fromStage, 'reads-25');
+    await withClient(green, (c) => c.query(`ALTER SUBSCRIPTION ${D.DEFAULT_SUBSCRIPTION} ENABLE`));
+    await resume(t, client);
+    await calm(client);
+  });
+});
