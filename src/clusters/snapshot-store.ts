@@ -8,6 +8,7 @@ import * as D from '../defaults.js';
 import { describeError, PgshiftError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import { dumpDatabases, type DumpRequest } from './dump.js';
+import { isProcessAlive } from '../process-alive.js';
 
 /**
  * A folder of pg_dump snapshots, one sub-folder per snapshot id with a manifest that
@@ -211,14 +212,5 @@ export class SnapshotStore {
     const tmp = `${path}.${randomUUID()}.tmp`;
     await writeFile(tmp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
     await rename(tmp, path);
-  }
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

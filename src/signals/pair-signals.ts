@@ -1,11 +1,12 @@
 import { systemClock, type Clock } from '../clock.js';
+import type { ReplicationView as ReplicationSummary, SignalStatus as ControllerSignalStatus } from '../shift/ports.js';
 import type { SignalsConfig } from '../config/schema.js';
 import * as D from '../defaults.js';
 import { describeError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Side } from '../replication/port.js';
 import type { AppMetricsInbox, AppMetricsPush } from './app-metrics.js';
-import { assessSignal, type Assessment, type SignalLimit, type SignalStatus } from './assess.js';
+import { assessSignal, type Assessment, type SignalLimit } from './assess.js';
 import { limitFor } from './limits.js';
 import { SIGNAL_NAMES, SIGNAL_UNITS, type Measurement, type SignalName, type SignalProvider } from './port.js';
 import { RingBuffer } from './ring-buffer.js';
@@ -31,29 +32,6 @@ export interface SampleRound {
 }
 
 export type SampleListener = (round: SampleRound) => void;
-
-/** One signal as the controller's port reads it (mirrors shift/ports.ts SignalStatus). */
-export interface ControllerSignalStatus {
-  name: string;
-  side: Side | 'both';
-  state: SignalStatus;
-  consecutiveBreaches: number;
-  breachesToRevert: number;
-  /** A breach reverts at once (replication problems). */
-  immediate: boolean;
-  value: number | null;
-  limit: number | null;
-  unit: string;
-  at: number | null;
-  summary: string;
-}
-
-export interface ReplicationSummary {
-  direction: string;
-  lagSeconds: number | null;
-  lagBytes: number | null;
-  healthy: boolean | null;
-}
 
 export interface PairSignalsOptions {
   pairId: string;

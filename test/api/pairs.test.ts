@@ -1,4 +1,4 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import type { InjectOptions } from 'fastify';
 import { apiRig, OPERATOR, VIEWER } from '../helpers/api-rig.js';
 

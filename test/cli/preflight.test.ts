@@ -8,19 +8,11 @@ import { createPreflightService } from '../../src/preflight/service.js';
 import { InMemoryPreflightReportStore } from '../../src/preflight/store.js';
 import { MINIMAL_ENV, minimalConfigYaml } from '../helpers/config.js';
 import { startTestLab, testLogger } from '../helpers/lab.js';
-import { runTs } from '../helpers/process.js';
+import { runCli } from '../helpers/process.js';
 import { demoPair, labPreflightTargets, sql } from '../preflight/lab-preflight.js';
 
 const TOKEN = 'operator-token-for-cli-tests';
-/** Variables the CLI reads, cleared so that the caller's environment cannot leak in. */
-const CLEAN_ENV = { PGSHIFT_URL: '', PGSHIFT_TOKEN: '', PGSHIFT_PAIR: '' };
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const run = runTs('src/cli/pgshift.ts', args, { ...CLEAN_ENV, ...env });
-  run.child.stdin.end();
-  const { code } = await run.exited;
-  return { code, stdout: run.stdout(), stderr: run.stderr() };
-}
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -49,7 +41,7 @@ t.test('pgshift preflight, the CLI, against a listening service', async (t) => {
   const auth = ['--url', url, '--token', TOKEN];
 
   await t.test('a clean pair: a readable table and exit 0', async (t) => {
-    const { code, stdout } = await cli(['preflight', '--pair', 'demo', ...auth]);
+    const { code, stdout } = await runCli(['preflight', '--pair', 'demo', ...auth]);
     t.equal(code, 0);
     t.match(stdout, /^Preflight of pair demo: blue \d+\.\d+ -> green \d+\.\d+/);
     t.match(stdout, 'READY: no blocker');
@@ -58,7 +50,7 @@ t.test('pgshift preflight, the CLI, against a listening service', async (t) => {
   });
 
   await t.test('URL, token and pair from the environment; --json prints the report', async (t) => {
-    const { code, stdout } = await cli(['preflight', '--json'], { PGSHIFT_URL: url, PGSHIFT_TOKEN: TOKEN, PGSHIFT_PAIR: 'demo' });
+    const { code, stdout } = await runCli(['preflight', '--json'], { PGSHIFT_URL: url, PGSHIFT_TOKEN: TOKEN, PGSHIFT_PAIR: 'demo' });
     t.equal(code, 0);
     t.match(JSON.parse(stdout), { pair: 'demo', ok: true, findings: Array });
   });
@@ -66,50 +58,50 @@ t.test('pgshift preflight, the CLI, against a listening service', async (t) => {
   await t.test('a blocker: exit 1, the table names it and its fix; --last reads the same report', async (t) => {
     await sql(lab, 'blue', 'CREATE TABLE no_key (a integer)');
     t.teardown(() => sql(lab, 'blue', 'DROP TABLE IF EXISTS no_key'));
-    const { code, stdout } = await cli(['preflight', '--pair', 'demo', ...auth]);
+    const { code, stdout } = await runCli(['preflight', '--pair', 'demo', ...auth]);
     t.equal(code, 1);
     t.match(stdout, /NOT READY: 2 blocker\(s\)/, 'no key, and not on green');
     t.match(stdout, /BLOCKER +replica-identity +demo +table public\.no_key/);
     t.match(stdout, 'fix: ALTER TABLE public.no_key ADD PRIMARY KEY (<key columns>);');
 
-    const last = await cli(['preflight', '--pair', 'demo', '--last', '--json', ...auth]);
+    const last = await runCli(['preflight', '--pair', 'demo', '--last', '--json', ...auth]);
     t.equal(last.code, 1);
     t.match(JSON.parse(last.stdout), { ok: false, findings: [{ check: 'replica-identity' }] });
   });
 
   await t.test('usage errors exit 2', async (t) => {
-    const unknownOption = await cli(['preflight', '--bogus', ...auth]);
+    const unknownOption = await runCli(['preflight', '--bogus', ...auth]);
     t.equal(unknownOption.code, 2);
     t.match(unknownOption.stderr, /Unknown option '--bogus'[\s\S]*usage: pgshift preflight/);
 
-    const unknownCommand = await cli(['frobnicate', ...auth]);
+    const unknownCommand = await runCli(['frobnicate', ...auth]);
     t.equal(unknownCommand.code, 2);
     t.match(unknownCommand.stderr, 'unknown command "frobnicate"');
 
-    const unknownPair = await cli(['preflight', '--pair', 'nope', ...auth]);
+    const unknownPair = await runCli(['preflight', '--pair', 'nope', ...auth]);
     t.equal(unknownPair.code, 2);
     t.match(unknownPair.stderr, 'PGSHIFT_ERR_PAIR_NOT_FOUND');
 
-    const noPair = await cli(['preflight', ...auth]);
+    const noPair = await runCli(['preflight', ...auth]);
     t.equal(noPair.code, 2);
     t.match(noPair.stderr, '--pair is required');
 
-    const badUrl = await cli(['preflight', '--pair', 'demo', '--url', 'ftp://x']);
+    const badUrl = await runCli(['preflight', '--pair', 'demo', '--url', 'ftp://x']);
     t.equal(badUrl.code, 2);
     t.match(badUrl.stderr, 'must be an http:// or https:// URL');
   });
 
   await t.test('service problems exit 3 with a clear message', async (t) => {
     const port = await closedPort();
-    const unreachable = await cli(['preflight', '--pair', 'demo', '--url', `http://127.0.0.1:${port}`, '--token', TOKEN]);
+    const unreachable = await runCli(['preflight', '--pair', 'demo', '--url', `http://127.0.0.1:${port}`, '--token', TOKEN]);
     t.equal(unreachable.code, 3);
     t.match(unreachable.stderr, `pgshift: cannot reach pgshift at http://127.0.0.1:${port}: connection refused (is the service running?)`);
 
-    const noToken = await cli(['preflight', '--pair', 'demo', '--url', url]);
+    const noToken = await runCli(['preflight', '--pair', 'demo', '--url', url]);
     t.equal(noToken.code, 3);
     t.match(noToken.stderr, /PGSHIFT_ERR_UNAUTHORIZED: .*\(give a token with --token or PGSHIFT_TOKEN\)/);
 
-    const jsonError = await cli(['preflight', '--pair', 'demo', '--json', '--url', url]);
+    const jsonError = await runCli(['preflight', '--pair', 'demo', '--json', '--url', url]);
     t.equal(jsonError.code, 3);
     t.match(JSON.parse(jsonError.stderr), { error: { code: 'PGSHIFT_ERR_UNAUTHORIZED' } });
   });

@@ -2,7 +2,9 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
+import * as D from '../../src/defaults.js';
 import { Lab } from '../../src/local/lab.js';
+import { PostgresReplication } from '../../src/replication/postgres-replication.js';
 import { createLogger, type Logger } from '../../src/log.js';
 
 /** A logger for tests: silent unless PGSHIFT_TEST_LOG names a level. */
@@ -23,4 +25,18 @@ export async function startTestLab(t: Test): Promise<Lab> {
     await rm(dir, { recursive: true, force: true });
   });
   return lab;
+}
+
+/** Replication control of the lab's demo pair, as pgshift's adapter; closed when the test ends. */
+export function demoReplication(t: Test, lab: Lab, log: Logger = testLogger(), pairId = 'demo'): PostgresReplication {
+  const replication = new PostgresReplication({
+    pairId,
+    databases: [D.LAB_DATABASE],
+    publication: D.DEFAULT_PUBLICATION,
+    subscription: D.DEFAULT_SUBSCRIPTION,
+    targets: lab.replicationTargets(),
+    log,
+  });
+  t.teardown(() => replication.close());
+  return replication;
 }

@@ -77,3 +77,14 @@ export function runTs(entry: string, args: string[], env: NodeJS.ProcessEnv = {}
     },
   };
 }
+
+/** Variables the CLI reads, cleared so that the caller's environment cannot leak in. */
+const CLEAN_CLI_ENV = { PGSHIFT_URL: '', PGSHIFT_TOKEN: '', PGSHIFT_PAIR: '' };
+
+/** Runs the pgshift CLI to its end. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const run = runTs('src/cli/pgshift.ts', args, { ...CLEAN_CLI_ENV, ...env });
+  run.child.stdin.end();
+  const { code } = await run.exited;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}

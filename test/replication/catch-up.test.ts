@@ -1,8 +1,6 @@
 import t from 'tap';
-import * as D from '../../src/defaults.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { PostgresReplication } from '../../src/replication/postgres-replication.js';
-import { startTestLab, testLogger } from '../helpers/lab.js';
+import { demoReplication, startTestLab } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface SequenceRow {
@@ -12,15 +10,7 @@ interface SequenceRow {
 
 t.test('catching up, lag and sequences on the lab', async (t) => {
   const lab = await startTestLab(t);
-  const replication = new PostgresReplication({
-    pairId: 'demo',
-    databases: [D.LAB_DATABASE],
-    publication: D.DEFAULT_PUBLICATION,
-    subscription: D.DEFAULT_SUBSCRIPTION,
-    targets: lab.replicationTargets(),
-    log: testLogger(),
-  });
-  t.teardown(() => replication.close());
+  const replication = demoReplication(t, lab);
   const onBlue = <T>(sql: string, params: unknown[] = []) =>
     withClient(lab.target('blue', 'admin'), async (c) => (await c.query(sql, params)).rows as T[]);
   const onGreen = <T>(sql: string, params: unknown[] = []) =>

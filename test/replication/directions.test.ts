@@ -1,22 +1,12 @@
 import t from 'tap';
-import * as D from '../../src/defaults.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { PostgresReplication } from '../../src/replication/postgres-replication.js';
-import { startTestLab, testLogger } from '../helpers/lab.js';
+import { demoReplication, startTestLab } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 import { openAppSession } from './app-session.js';
 
 t.test('switching the direction of replication on the lab, as a cutover does', async (t) => {
   const lab = await startTestLab(t);
-  const replication = new PostgresReplication({
-    pairId: 'demo',
-    databases: [D.LAB_DATABASE],
-    publication: D.DEFAULT_PUBLICATION,
-    subscription: D.DEFAULT_SUBSCRIPTION,
-    targets: lab.replicationTargets(),
-    log: testLogger(),
-  });
-  t.teardown(() => replication.close());
+  const replication = demoReplication(t, lab);
   const rows = <T>(server: 'blue' | 'green', sql: string, params: unknown[] = []) =>
     withClient(lab.target(server, 'admin'), async (c) => (await c.query(sql, params)).rows as T[]);
   const slots = (server: 'blue' | 'green') => rows<{ slot_name: string }>(server, 'SELECT slot_name FROM pg_replication_slots ORDER BY 1');

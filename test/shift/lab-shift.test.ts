@@ -1,7 +1,6 @@
 import t, { type Test } from 'tap';
 import pg from 'pg';
 import * as D from '../../src/defaults.js';
-import type { Lab } from '../../src/local/lab.js';
 import { clientConfig, withClient } from '../../src/postgres/connect.js';
 import { startTestLab } from '../helpers/lab.js';
 import { calm, labApi, labServiceConfig, startLabService, standInWeights, type LabApi as Api } from '../helpers/lab-service.js';

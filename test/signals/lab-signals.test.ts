@@ -3,11 +3,10 @@ import Value from 'typebox/value';
 import { SignalsSchema, type SignalsConfig } from '../../src/config/schema.js';
 import * as D from '../../src/defaults.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { PostgresReplication } from '../../src/replication/postgres-replication.js';
 import type { Direction } from '../../src/replication/port.js';
 import { createPairSignals } from '../../src/signals/create.js';
 import type { PairSignals, SampleRound, SignalSnapshot } from '../../src/signals/pair-signals.js';
-import { startTestLab, testLogger } from '../helpers/lab.js';
+import { demoReplication, startTestLab, testLogger } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SAMPLE_SECONDS = 0.5;
@@ -45,15 +44,7 @@ function collectRounds(signals: PairSignals) {
 t.test('signals measured on the lab', async (t) => {
   const lab = await startTestLab(t);
   const log = testLogger();
-  const replication = new PostgresReplication({
-    pairId: 'demo',
-    databases: [D.LAB_DATABASE],
-    publication: D.DEFAULT_PUBLICATION,
-    subscription: D.DEFAULT_SUBSCRIPTION,
-    targets: lab.replicationTargets(),
-    log,
-  });
-  t.teardown(() => replication.close());
+  const replication = demoReplication(t, lab, log);
   let direction: Direction | null = 'blue->green';
   const makeSignals = () => {
     const signals = createPairSignals({
