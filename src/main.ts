@@ -98,6 +98,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
       shift: { controller: composed.controller, store, signals: (pair) => composed.registry.get(pair)! },
       preflight: composed.preflight,
       signals: composed.registry,
+      metrics: [composed.metrics],
     };
     const app = await buildApp(services);
     closers.push(() => app.close());

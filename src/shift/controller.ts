@@ -620,9 +620,10 @@ export class ShiftController extends EventEmitter {
     return pair;
   }
 
-  /** The stage as of the last round (leader or not), without a query; null before the first. */
-  knownStage(id: string): string | null {
-    return this.cache.get(id)?.state?.stage ?? null;
+  /** The pair as of the last round (leader or not), without a query: stored state and Route 53's weights; nulls before the first. */
+  known(id: string): { state: PairState | null; observed: ObservedTraffic | null } {
+    const cache = this.cache.get(id);
+    return { state: cache?.state ?? null, observed: cache?.observed ?? null };
   }
 
   async state(id: string): Promise<PairState> {

@@ -1,5 +1,5 @@
 import { SIGNAL_STATUSES } from './assess.js';
-import type { MetricFamily, MetricsCollector } from './prometheus.js';
+import { metricFamily as family, type MetricFamily, type MetricsCollector } from './prometheus.js';
 import type { SignalRegistry } from './registry.js';
 
 /**
@@ -42,6 +42,3 @@ export function signalMetrics(registry: SignalRegistry): MetricsCollector {
   };
 }
 
-function family(name: string, help: string, type: MetricFamily['type']): MetricFamily {
-  return { name, help, type, samples: [] };
-}

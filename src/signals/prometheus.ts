@@ -24,6 +24,11 @@ export interface MetricsCollector {
   collect(): MetricFamily[] | Promise<MetricFamily[]>;
 }
 
+/** An empty family, to push samples into. */
+export function metricFamily(name: string, help: string, type: MetricType): MetricFamily {
+  return { name, help, type, samples: [] };
+}
+
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 

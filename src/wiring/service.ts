@@ -10,6 +10,8 @@ import { StateStorePreflightReports } from '../preflight/store.js';
 import { preflightPairFromConfig } from '../preflight/targets.js';
 import type { Direction } from '../replication/port.js';
 import { ShiftController } from '../shift/controller.js';
+import { controllerMetrics } from '../shift/metrics.js';
+import type { MetricsCollector } from '../signals/prometheus.js';
 import { findStage, planStages } from '../shift/stages.js';
 import { SignalRegistry } from '../signals/registry.js';
 import { PgLeaderLease } from '../store/lease.js';
@@ -20,6 +22,8 @@ import { pairWorld } from './pair-world.js';
 
 export interface ComposedPairs {
   controller: ShiftController;
+  /** The controller's contribution to /metrics. */
+  metrics: MetricsCollector;
   registry: SignalRegistry;
   preflight: PreflightService;
   /** Readiness detail: who leads. Throws when the state store cannot say. */
@@ -45,7 +49,7 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
   let controller: ShiftController | null = null;
   const directionOf = (pairId: string) => (): Direction | null => {
     const plan = plans.get(pairId)!;
-    const entry = findStage(plan, controller?.knownStage(pairId) ?? plan[0]!.stage) ?? plan[0]!;
+    const entry = findStage(plan, controller?.known(pairId).state?.stage ?? plan[0]!.stage) ?? plan[0]!;
     return entry.replication === 'none' ? null : entry.replication;
   };
 
@@ -111,6 +115,7 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
 
   return {
     controller: running,
+    metrics: controllerMetrics(running, plans),
     registry,
     preflight,
     async leadership() {

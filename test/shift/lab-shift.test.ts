@@ -3,7 +3,7 @@ import pg from 'pg';
 import * as D from '../../src/defaults.js';
 import { clientConfig, withClient } from '../../src/postgres/connect.js';
 import { startTestLab } from '../helpers/lab.js';
-import { calm, labApi, labServiceConfig, startLabService, standInWeights, type LabApi as Api } from '../helpers/lab-service.js';
+import { calm, labApi, labServiceConfig, operatorHeaders, startLabService, standInWeights, type LabApi as Api } from '../helpers/lab-service.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -38,6 +38,47 @@ async function resume(t: Test, client: Api): Promise<void> {
   const res = await client.post('/api/v1/pairs/demo/resume', { reason: 'test: cause removed' });
   t.equal(res.status, 200, 'resume clears the halt');
   t.equal(res.body.pair.halted, false);
+}
+
+interface Frame {
+  id: number | null;
+  event: string;
+  data: any;
+}
+
+/** Reads server-sent events from `path` until the returned stop() is called. */
+async function openStream(url: string, path: string, headers: Record<string, string>) {
+  const abort = new AbortController();
+  const res = await fetch(`${url}${path}`, { headers, signal: abort.signal });
+  const frames: Frame[] = [];
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+          const event = field('event');
+          if (event) frames.push({ id: field('id') ? Number(field('id')) : null, event, data: JSON.parse(field('data') ?? 'null') });
+        }
+      }
+    } catch {
+      // aborted by stop()
+    }
+  })();
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    frames,
+    async stop() {
+      abort.abort();
+      await reading;
+    },
+  };
 }
 
 t.test('the shift controller on the lab', async (t) => {
@@ -180,5 +221,75 @@ t.test('the shift controller on the lab', async (t) => {
     await withClient(green, (c) => c.query(`ALTER SUBSCRIPTION ${D.DEFAULT_SUBSCRIPTION} ENABLE`));
     await resume(t, client);
     await calm(client);
+  });
+
+  await t.test('records someone else edits pause the pair; pgshift does not overwrite them', async (t) => {
+    await advanceTo(t, client, 'baseline', 'reads-10');
+    const route53 = lab.route53!;
+    const reader = route53.standIn.store.recordSets(route53.zoneId).filter((r) => r.name.startsWith('reader.demo.'));
+    await route53.standIn.store.changeRecordSets(route53.zoneId, {
+      comment: 'a colleague, by hand',
+      changes: reader.map((r) => ({ action: 'UPSERT' as const, recordSet: { ...r, weight: r.setIdentifier === 'green' ? 30 : 70 } })),
+    });
+    const paused = await waitFor(
+      'the pair to pause on the drift',
+      async () => {
+        const view = (await client.get('/api/v1/pairs/demo')).body;
+        return view.paused ? view : undefined;
+      },
+      20_000,
+      100,
+    );
+    t.equal(paused.stage, 'reads-10', 'the stage stays');
+    t.same(paused.observed.reader, { blue: 70, green: 30 }, 'the API shows what Route 53 holds');
+    const events = (await client.get('/api/v1/pairs/demo/events?limit=10')).body.events as any[];
+    t.match(events.find((e) => e.action === 'drift-paused'), { reason: /reader/ });
+    await new Promise((r) => setTimeout(r, 2_000));
+    t.same(standInWeights(lab).reader, { blue: 70, green: 30 }, 'the edit is left alone');
+    const refused = await client.post('/api/v1/pairs/demo/advance', { expectedStage: 'reads-10' });
+    t.equal(refused.status, 409, 'no advance over records that differ from the stage');
+
+    const revert = await client.post('/api/v1/pairs/demo/revert', { reason: 'test: back from the drift' });
+    t.equal(revert.status, 200, 'an operator revert puts the records back to blue');
+    t.same(standInWeights(lab), ALL_BLUE);
+    await resume(t, client);
+  });
+
+  await t.test('the stream carries audit events, stage changes and samples; Last-Event-ID resumes', async (t) => {
+    await calm(client);
+    const headers = operatorHeaders(lab);
+    const stream = await openStream(service.url, '/api/v1/pairs/demo/stream', headers);
+    t.equal(stream.status, 200);
+    t.match(stream.contentType, /^text\/event-stream/);
+    await advanceTo(t, client, 'baseline', 'reads-10');
+    await waitFor('the advance on the stream', () =>
+      stream.frames.some((f) => f.event === 'event' && f.data.action === 'advance' && f.data.outcome === 'ok'),
+    );
+    await waitFor('a sample on the stream', () => stream.frames.some((f) => f.event === 'signals'));
+    await stream.stop();
+    t.equal(stream.frames[0]!.event, 'hello');
+    t.match(stream.frames.find((f) => f.event === 'stage')?.data, { pair: 'demo', from: 'baseline', to: 'reads-10', kind: 'advance' });
+    const events = stream.frames.filter((f) => f.event === 'event');
+    t.ok(events.every((f, i) => f.id === f.data.id && (i === 0 || f.id! > events[i - 1]!.id!)), 'audit events in order, with their ids');
+    t.match(stream.frames.find((f) => f.event === 'signals')?.data, { signals: Array, replication: { direction: 'blue->green' } });
+
+    const resumeFrom = events[0]!.id!;
+    const again = await openStream(service.url, '/api/v1/pairs/demo/stream', { ...headers, 'last-event-id': String(resumeFrom) });
+    await waitFor('the missed events', () => again.frames.filter((f) => f.event === 'event').length >= events.length - 1);
+    await again.stop();
+    t.same(
+      again.frames.filter((f) => f.event === 'event').map((f) => f.id).slice(0, events.length - 1),
+      events.slice(1).map((f) => f.id),
+      'a reconnect with Last-Event-ID gets what came after it, nothing twice',
+    );
+
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    t.match(metrics, 'pgshift_pair_stage{pair="demo",stage="reads-10"} 1');
+    t.match(metrics, 'pgshift_pair_green_percent{pair="demo",name="reader"} 10');
+    t.match(metrics, 'pgshift_pair_observed_green_percent{pair="demo",name="reader"} 10');
+    t.match(metrics, 'pgshift_pair_halted{pair="demo"} 0');
+    t.match(metrics, /^pgshift_leader 1$/m);
+    t.match(metrics, /pgshift_signal_status\{pair="demo",signal="replication.lag_seconds",status="healthy"\} 1/);
+    await client.post('/api/v1/pairs/demo/revert', { reason: 'test: reset' });
   });
 });
