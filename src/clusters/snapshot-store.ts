@@ -89,14 +89,12 @@ export class SnapshotStore {
 
   /** One snapshot, or null when there is none with this id. */
   async get(id: string): Promise<SnapshotManifest | null> {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(await readFile(join(this.folder(id), D.SNAPSHOT_MANIFEST_FILE), 'utf8'));
-    } catch {
-      return null;
-    }
-    if (!Value.Check(SnapshotManifestSchema, parsed)) return null;
-    if (parsed.status === 'creating' && this.isInterrupted(parsed)) {
+    const parsed = await this.read(id);
+    if (parsed?.status === 'creating' && this.isInterrupted(parsed)) {
+      // The dump may have finished between the read and the check: it writes its final
+      // manifest before it leaves `running`, so a second read tells.
+      const again = await this.read(id);
+      if (!again || again.status !== 'creating') return again;
       const failed: SnapshotManifest = {
         ...parsed,
         status: 'failed',
@@ -198,6 +196,16 @@ export class SnapshotStore {
         return final;
       });
     return { manifest: first, done };
+  }
+
+  private async read(id: string): Promise<SnapshotManifest | null> {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(join(this.folder(id), D.SNAPSHOT_MANIFEST_FILE), 'utf8'));
+    } catch {
+      return null;
+    }
+    return Value.Check(SnapshotManifestSchema, parsed) ? parsed : null;
   }
 
   private isInterrupted(manifest: SnapshotManifest): boolean {

@@ -103,6 +103,25 @@ t.test('PgClusters against the lab servers as plain PostgreSQL', async (t) => {
     t.equal(await catalog.lastSnapshot('green'), null);
   });
 
+  t.test('readers polling while a snapshot finishes never turn it failed', async (t) => {
+    for (let round = 0; round < 5; round++) {
+      let finished = false;
+      const statuses = new Set<string>();
+      const poll = async () => {
+        while (!finished) {
+          const last = await catalog.lastSnapshot('blue');
+          if (last) statuses.add(last.status);
+        }
+      };
+      const pollers = Array.from({ length: 8 }, poll);
+      const snapshot = await catalog.snapshot('blue', { id: `polled-${round}` }).finally(() => (finished = true));
+      await Promise.all(pollers);
+      t.equal(snapshot.status, 'available');
+      t.notOk(statuses.has('failed'), `round ${round}: readers saw ${[...statuses].join(', ')}`);
+      t.equal((await catalog.lastSnapshot('blue'))?.status, 'available', 'and it stays available');
+    }
+  });
+
   t.test('a stopped call leaves a failed snapshot, and a bad id is refused', async (t) => {
     await t.rejects(catalog.snapshot('green', { id: 'stopped-early', signal: AbortSignal.abort() }), { code: 'PGSHIFT_ERR_SNAPSHOT_ABORTED' });
     t.equal((await catalog.lastSnapshot('green'))?.status, 'failed');
