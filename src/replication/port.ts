@@ -1,3 +1,5 @@
+import type { SetupReport } from './setup.js';
+
 /**
  * The `Replication` port: everything pgshift does to the logical replication between
  * the two sides of a pair and to the application sessions around it. The controller
@@ -46,17 +48,7 @@ export interface SetUpOptions {
 
 export interface SetUpReport {
   direction: Direction;
-  databases: {
-    database: string;
-    rolesCreated: string[];
-    rolesWithoutPassword: string[];
-    databaseCreated: boolean;
-    schemaCopied: boolean;
-    publicationCreated: boolean;
-    subscriptionCreated: boolean;
-    slot: string;
-    tables: number;
-  }[];
+  databases: ({ database: string } & SetupReport)[];
 }
 
 export interface DropReport {
