@@ -13,20 +13,6 @@ export interface PreflightReportStore {
   last(pairId: string): Promise<PreflightReport | null>;
 }
 
-/** Keeps reports in this process only: they are gone after a restart. */
-export class InMemoryPreflightReportStore implements PreflightReportStore {
-  private readonly reports = new Map<string, PreflightReport>();
-
-  async save(report: PreflightReport): Promise<void> {
-    this.reports.set(report.pair, structuredClone(report));
-  }
-
-  async last(pairId: string): Promise<PreflightReport | null> {
-    const report = this.reports.get(pairId);
-    return report ? structuredClone(report) : null;
-  }
-}
-
 /** Keeps reports in pgshift's state database, so they survive restarts and every copy of the service reads the same. */
 export class StateStorePreflightReports implements PreflightReportStore {
   constructor(

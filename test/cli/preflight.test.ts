@@ -1,15 +1,8 @@
 import { createServer } from 'node:net';
 import t from 'tap';
-import YAML from 'yaml';
-import { buildApp } from '../../src/app.js';
-import { hashToken } from '../../src/api/auth.js';
-import { resolveConfig } from '../../src/config/load.js';
-import { createPreflightService } from '../../src/preflight/service.js';
-import { InMemoryPreflightReportStore } from '../../src/preflight/store.js';
-import { MINIMAL_ENV, minimalConfigYaml } from '../helpers/config.js';
-import { startTestLab, testLogger } from '../helpers/lab.js';
+import { startTestLab } from '../helpers/lab.js';
 import { runCli } from '../helpers/process.js';
-import { demoPair, labPreflightTargets, sql } from '../preflight/lab-preflight.js';
+import { preflightApp, sql } from '../preflight/lab-preflight.js';
 
 const TOKEN = 'operator-token-for-cli-tests';
 
@@ -24,19 +17,7 @@ async function closedPort(): Promise<number> {
 
 t.test('pgshift preflight, the CLI, against a listening service', async (t) => {
   const lab = await startTestLab(t);
-  const log = testLogger();
-  const config = resolveConfig(
-    YAML.parse(minimalConfigYaml({ top: `auth:\n  tokens:\n    - { name: op, role: operator, sha256: ${hashToken(TOKEN)} }\n` })),
-    MINIMAL_ENV,
-  );
-  const preflight = createPreflightService({
-    pairs: [demoPair(lab)],
-    targetsFor: () => labPreflightTargets(lab),
-    store: new InMemoryPreflightReportStore(),
-    log,
-  });
-  const app = await buildApp({ config, log, readiness: [], preflight });
-  t.teardown(() => app.close());
+  const app = await preflightApp(t, lab, { [TOKEN]: 'operator' });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const auth = ['--url', url, '--token', TOKEN];
 

@@ -12,18 +12,22 @@ export function testLogger(): Logger {
   return createLogger({ level: process.env.PGSHIFT_TEST_LOG ?? 'silent' });
 }
 
+/** An empty lab folder (reachable by the lab's OS user), removed when the test ends. */
+export async function testLabDir(t: Test, prefix = 'pgshift-test-lab-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 /**
- * A lab of its own for one test file: real servers in a fresh temp folder (reachable by
- * the lab's OS user), stopped and removed when the test ends.
+ * A lab of its own for one test file: real servers in a fresh temp folder, stopped and
+ * removed when the test ends.
  */
 export async function startTestLab(t: Test): Promise<Lab> {
-  const dir = await mkdtemp(join(tmpdir(), 'pgshift-test-lab-'));
-  await chmod(dir, 0o755);
+  const dir = await testLabDir(t);
   const lab = await Lab.start({ dir, log: testLogger() });
-  t.teardown(async () => {
-    await lab.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  t.teardown(() => lab.stop());
   return lab;
 }
 

@@ -1,11 +1,8 @@
 import t from 'tap';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { Lab } from '../../src/local/lab.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { testLogger } from '../helpers/lab.js';
+import { testLabDir, testLogger } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TABLES = ['customers', 'products', 'orders', 'order_lines', 'invoices'];
@@ -32,14 +29,10 @@ function orderOnGreen(lab: Lab, id: string): Promise<number | undefined> {
 }
 
 t.test('the lab', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'pgshift-lab-test-'));
-  await chmod(dir, 0o755);
+  const dir = await testLabDir(t, 'pgshift-lab-test-');
   const log = testLogger();
   let lab = await Lab.start({ dir, log });
-  t.teardown(async () => {
-    await lab.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  t.teardown(() => lab.stop());
 
   await t.test('runs blue on 13 and green on 14, as the servers themselves report', async (t) => {
     const versions = await lab.versions();

@@ -1,55 +1,10 @@
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import * as D from '../../src/defaults.js';
 import { labEndpoint } from '../../src/local/lab-endpoints.js';
+import { awsCli, findAwsCli } from '../helpers/aws-cli.js';
 import { startTestLab } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Debian's CLI v2 when installed (CI), else whatever `aws` is on PATH (v1 here). */
-function findAwsCli(): string | null {
-  if (existsSync('/usr/bin/aws')) return '/usr/bin/aws';
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir !== '' && existsSync(join(dir, 'aws'))) return join(dir, 'aws');
-  }
-  return null;
-}
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runAws(cli: string, endpoint: string, args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      cli,
-      ['--endpoint-url', endpoint, '--output', 'json', ...args],
-      {
-        env: {
-          ...process.env,
-          AWS_ACCESS_KEY_ID: D.LAB_AWS_ACCESS_KEY_ID,
-          AWS_SECRET_ACCESS_KEY: D.LAB_AWS_SECRET_ACCESS_KEY,
-          AWS_DEFAULT_REGION: 'us-east-1',
-          AWS_REGION: 'us-east-1',
-          AWS_EC2_METADATA_DISABLED: 'true',
-          AWS_PAGER: '',
-          AWS_CONFIG_FILE: '/dev/null',
-          AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-          AWS_MAX_ATTEMPTS: '1',
-        },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
 t.test('the AWS CLI parses the RDS stand-in', async (t) => {
   const cli = findAwsCli();
   if (!cli) {
@@ -59,12 +14,9 @@ t.test('the AWS CLI parses the RDS stand-in', async (t) => {
   const lab = await startTestLab(t);
   const url = lab.rds!.url;
   const versions = await lab.versions();
-  const aws = (...args: string[]) => runAws(cli, url, args);
-  const json = async (...args: string[]) => {
-    const result = await aws(...args);
-    if (result.code !== 0) throw new Error(`aws ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
-    return JSON.parse(result.stdout);
-  };
+  const standIn = awsCli(cli, url);
+  const aws = (...args: string[]) => standIn.run(args);
+  const json = async (...args: string[]): Promise<any> => standIn.json(args);
 
   t.test('describe-db-clusters lists both lab clusters', async (t) => {
     const out = await json('rds', 'describe-db-clusters');

@@ -1,34 +1,12 @@
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { systemClock } from '../../src/clock.js';
-import * as D from '../../src/defaults.js';
-import { createRoute53Client } from '../../src/traffic/route53-client.js';
 import { Route53Router } from '../../src/traffic/route53-router.js';
-import { FAST_INSYNC, FAST_RETRY, startStandIn } from '../traffic/route53-helpers.js';
+import { awsCli, findAwsCli } from '../helpers/aws-cli.js';
+import { FAST_INSYNC, FAST_RETRY, pgshiftClient, startStandIn } from '../traffic/route53-helpers.js';
 
 /** Debian's CLI v2 at /usr/bin/aws when CI installed it, else whatever `aws` is on PATH (v1 or v2). */
-function findAwsCli(): string | null {
-  const candidates = ['/usr/bin/aws', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'aws'))];
-  for (const path of candidates) {
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 t.test('the AWS CLI reads and changes the stand-in\'s records, and sees what pgshift set', async (t) => {
   const aws = findAwsCli();
   if (!aws) {
@@ -38,35 +16,9 @@ t.test('the AWS CLI reads and changes the stand-in\'s records, and sees what pgs
   const { standIn, dir } = await startStandIn(t, { insyncDelayMs: 0 });
   const zoneName = 'cli.test';
 
-  // A clean environment: fake keys, no profile, no IMDS probing, no pager (v2), no endpoint from the caller's shell.
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('AWS_')) env[key] = value;
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: D.LAB_AWS_ACCESS_KEY_ID,
-    AWS_SECRET_ACCESS_KEY: D.LAB_AWS_SECRET_ACCESS_KEY,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_REGION: 'us-east-1',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_PAGER: '',
-    AWS_CONFIG_FILE: join(dir, 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-credentials'),
-  });
-  const run = (args: string[]): Promise<CliResult> =>
-    new Promise((resolve) => {
-      execFile(aws, ['--endpoint-url', standIn.url, '--output', 'json', ...args], { env, timeout: 60_000 }, (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      });
-    });
-  const json = async (args: string[]) => {
-    const out = await run(args);
-    if (out.code !== 0) throw new Error(`aws ${args.join(' ')} exited ${out.code}: ${out.stderr}`);
-    return JSON.parse(out.stdout) as Record<string, any>;
-  };
-
-  const version = await new Promise<string>((resolve) =>
-    execFile(aws, ['--version'], { env }, (_err, stdout, stderr) => resolve(`${stdout}${stderr}`.trim())),
-  );
+  const cli = awsCli(aws, standIn.url);
+  const { run, json } = cli;
+  const version = await cli.version();
   t.match(version, /^aws-cli\/[12]\./, `using ${aws}: ${version}`);
 
   const created = await json(['route53', 'create-hosted-zone', '--name', zoneName, '--caller-reference', `cli-${process.pid}-${Date.now()}`]);
@@ -76,14 +28,7 @@ t.test('the AWS CLI reads and changes the stand-in\'s records, and sees what pgs
   const byName = await json(['route53', 'list-hosted-zones-by-name', '--dns-name', zoneName]);
   t.equal(byName.HostedZones[0].Id, zoneId);
 
-  const client = createRoute53Client({
-    region: 'us-east-1',
-    route53Endpoint: standIn.url,
-    accessKeyId: D.LAB_AWS_ACCESS_KEY_ID,
-    secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY,
-    maxAttempts: 5,
-  });
-  t.teardown(() => client.destroy());
+  const client = pgshiftClient(t, standIn.url);
   const reader = `reader.demo.${zoneName}`;
   const router = new Route53Router({
     client,

@@ -1,6 +1,5 @@
 import t from 'tap';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock } from '../../src/clock.js';
 import { readConfigDocument, resolveConfig } from '../../src/config/load.js';
@@ -11,17 +10,13 @@ import type { RunningService } from '../../src/main.js';
 import { createRoute53Client } from '../../src/traffic/route53-client.js';
 import { Route53Router } from '../../src/traffic/route53-router.js';
 import type { RecordTargets } from '../../src/traffic/router.js';
-import { testLogger } from '../helpers/lab.js';
+import { testLabDir, testLogger } from '../helpers/lab.js';
 
 t.test('the lab runs the Route 53 stand-in with the demo pair\'s records, and keeps them across restarts', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'pgshift-route53-lab-'));
-  await chmod(dir, 0o755);
+  const dir = await testLabDir(t, 'pgshift-route53-lab-');
   const log = testLogger();
   let lab = await Lab.start({ dir, log });
-  t.teardown(async () => {
-    await lab.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  t.teardown(() => lab.stop());
 
   const env = lab.env();
   t.match(env.PGSHIFT_LAB_ROUTE53_ENDPOINT, /^http:\/\/127\.0\.0\.1:\d+$/);

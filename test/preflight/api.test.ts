@@ -1,16 +1,9 @@
 import t from 'tap';
-import YAML from 'yaml';
 import Value from 'typebox/value';
-import { buildApp } from '../../src/app.js';
-import { hashToken } from '../../src/api/auth.js';
-import { resolveConfig } from '../../src/config/load.js';
 import { PreflightReportSchema, type PreflightReport } from '../../src/preflight/report.js';
-import { createPreflightService } from '../../src/preflight/service.js';
-import { InMemoryPreflightReportStore } from '../../src/preflight/store.js';
-import { MINIMAL_ENV, minimalConfigYaml } from '../helpers/config.js';
 import { startTestLab, testLogger } from '../helpers/lab.js';
 import { runPreflight } from '../../src/preflight/run.js';
-import { demoPair, labPreflightTargets, openSession, sql } from './lab-preflight.js';
+import { demoPair, labPreflightTargets, openSession, preflightApp, sql } from './lab-preflight.js';
 
 const OPERATOR = 'operator-token-for-preflight-tests';
 const VIEWER = 'viewer-token-for-preflight-tests';
@@ -18,22 +11,7 @@ const VIEWER = 'viewer-token-for-preflight-tests';
 t.test('preflight API', async (t) => {
   const lab = await startTestLab(t);
   const log = testLogger();
-  const config = resolveConfig(
-    YAML.parse(
-      minimalConfigYaml({
-        top: `auth:\n  tokens:\n    - { name: op, role: operator, sha256: ${hashToken(OPERATOR)} }\n    - { name: view, role: viewer, sha256: ${hashToken(VIEWER)} }\n`,
-      }),
-    ),
-    MINIMAL_ENV,
-  );
-  const preflight = createPreflightService({
-    pairs: [demoPair(lab)],
-    targetsFor: () => labPreflightTargets(lab),
-    store: new InMemoryPreflightReportStore(),
-    log,
-  });
-  const app = await buildApp({ config, log, readiness: [], preflight });
-  t.teardown(() => app.close());
+  const app = await preflightApp(t, lab, { [OPERATOR]: 'operator', [VIEWER]: 'viewer' });
   const as = (token: string) => ({ authorization: `Bearer ${token}` });
   const url = '/api/v1/pairs/demo/preflight';
 
@@ -61,6 +39,10 @@ t.test('preflight API', async (t) => {
     const last = await app.inject({ method: 'GET', url, headers: as(VIEWER) });
     t.equal(last.statusCode, 200);
     t.same(last.json(), first);
+
+    const restarted = await preflightApp(t, lab, { [VIEWER]: 'viewer' });
+    const kept = await restarted.inject({ method: 'GET', url, headers: as(VIEWER) });
+    t.same(kept.json(), first, 'the report is kept in the state store: another service instance reads it');
   });
 
   await t.test('unknown and malformed pairs are coded client errors', async (t) => {
@@ -128,7 +110,9 @@ t.test('preflight API', async (t) => {
   });
 
   await t.test('concurrent runs of one pair share a single run', async (t) => {
-    const [a, b] = await Promise.all([preflight.run('demo'), preflight.run('demo')]);
-    t.equal(a, b);
+    const run = () => app.inject({ method: 'POST', url, headers: as(OPERATOR) });
+    const [a, b] = await Promise.all([run(), run()]);
+    t.equal(a.statusCode, 200);
+    t.equal(a.json().startedAt, b.json().startedAt, 'both callers got the one run');
   });
 });

@@ -6,7 +6,18 @@ import type { Finding, PreflightReport } from '../../src/preflight/report.js';
 import { runPreflight } from '../../src/preflight/run.js';
 import type { PreflightPair, PreflightTargets } from '../../src/preflight/targets.js';
 import * as D from '../../src/defaults.js';
+import type { Test } from 'tap';
+import YAML from 'yaml';
+import { buildApp, type App } from '../../src/app.js';
+import { hashToken } from '../../src/api/auth.js';
+import { systemClock } from '../../src/clock.js';
+import { resolveConfig } from '../../src/config/load.js';
+import type { Role } from '../../src/config/schema.js';
+import { createPreflightService } from '../../src/preflight/service.js';
+import { StateStorePreflightReports } from '../../src/preflight/store.js';
+import { MINIMAL_ENV, minimalConfigYaml } from '../helpers/config.js';
 import { testLogger } from '../helpers/lab.js';
+import { labStateStore } from '../helpers/lab-service.js';
 
 /** Preflight's view of the lab: each side's database as pgshift's login or the admin. */
 export function labPreflightTargets(lab: Lab): PreflightTargets {
@@ -87,4 +98,26 @@ export async function restartWithSettings(lab: Lab, side: LabSide, settings: Rec
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl start failed (${code}): ${output}`))));
   });
+}
+
+/**
+ * The API with preflight only, over the lab, keeping reports where the service keeps
+ * them: in the lab's state store (migrated here). `tokens` maps each bearer token to
+ * its role.
+ */
+export async function preflightApp(t: Test, lab: Lab, tokens: Record<string, Role>): Promise<App> {
+  const log = testLogger();
+  const lines = Object.entries(tokens).map(([token, role], i) => `    - { name: ${role}-${i}, role: ${role}, sha256: ${hashToken(token)} }`);
+  const config = resolveConfig(YAML.parse(minimalConfigYaml({ top: `auth:\n  tokens:\n${lines.join('\n')}\n` })), MINIMAL_ENV);
+  const store = labStateStore(t, lab);
+  await store.migrate();
+  const preflight = createPreflightService({
+    pairs: [demoPair(lab)],
+    targetsFor: () => labPreflightTargets(lab),
+    store: new StateStorePreflightReports(store, systemClock),
+    log,
+  });
+  const app = await buildApp({ config, log, readiness: [], preflight });
+  t.teardown(() => app.close());
+  return app;
 }

@@ -5,6 +5,7 @@ import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53
 import type { Test } from 'tap';
 import * as D from '../../src/defaults.js';
 import { Route53StandIn, type Route53StandInOptions } from '../../src/local/route53/server.js';
+import { createRoute53Client } from '../../src/traffic/route53-client.js';
 import { testLogger } from '../helpers/lab.js';
 
 /** A Route 53 stand-in of its own for one test file, with its zone file in a temp folder. */
@@ -27,6 +28,19 @@ export function sdkClient(url: string, maxAttempts = 1): Route53Client {
     credentials: { accessKeyId: D.LAB_AWS_ACCESS_KEY_ID, secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY },
     maxAttempts,
   });
+}
+
+/** pgshift's own client (createRoute53Client, as the service builds it) pointed at the stand-in. */
+export function pgshiftClient(t: Test, url: string): Route53Client {
+  const client = createRoute53Client({
+    region: 'us-east-1',
+    route53Endpoint: url,
+    accessKeyId: D.LAB_AWS_ACCESS_KEY_ID,
+    secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY,
+    maxAttempts: 5,
+  });
+  t.teardown(() => client.destroy());
+  return client;
 }
 
 let zoneCounter = 0;

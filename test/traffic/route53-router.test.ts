@@ -7,14 +7,13 @@ import {
   type Route53Client,
 } from '@aws-sdk/client-route-53';
 import { systemClock } from '../../src/clock.js';
-import * as D from '../../src/defaults.js';
 import type { RequestLogEntry } from '../../src/local/route53/server.js';
 import { createRoute53Client } from '../../src/traffic/route53-client.js';
 import { Route53Router, type Route53RouterOptions } from '../../src/traffic/route53-router.js';
 import type { RecordTargets, Weights } from '../../src/traffic/router.js';
 import { ZoneQueue } from '../../src/traffic/zone-queue.js';
 import { createSeededRandom } from '../../src/local/route53/random.js';
-import { FAST_INSYNC, FAST_RETRY, awsError, createZone, rejection, startStandIn } from './route53-helpers.js';
+import { FAST_INSYNC, FAST_RETRY, awsError, createZone, pgshiftClient, rejection, startStandIn } from './route53-helpers.js';
 
 const ZONE = 'example.test';
 const TARGETS: RecordTargets = {
@@ -25,14 +24,7 @@ const ALL_BLUE: Weights = { reader: { blue: 100, green: 0 }, writer: { blue: 100
 
 t.test('Route53Router against the stand-in through the real SDK', async (t) => {
   const { standIn } = await startStandIn(t, { random: createSeededRandom(7) });
-  const client = createRoute53Client({
-    region: 'us-east-1',
-    route53Endpoint: standIn.url,
-    accessKeyId: D.LAB_AWS_ACCESS_KEY_ID,
-    secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY,
-    maxAttempts: 5,
-  });
-  t.teardown(() => client.destroy());
+  const client = pgshiftClient(t, standIn.url);
 
   const names = (pair: string) => ({ reader: { name: `reader.${pair}.${ZONE}`, ttl: 5 }, writer: { name: `writer.${pair}.${ZONE}`, ttl: 5 } });
   const router = (zoneId: string, options: Partial<Route53RouterOptions> = {}) =>

@@ -13,6 +13,7 @@ import type { LabClusterSource } from './lab-view.js';
 import { readQueryParams, readString } from './query.js';
 import { RdsState } from './state.js';
 import { renderError, renderResult } from './xml.js';
+import { BodyTooLarge, readBody } from '../http-body.js';
 
 export interface RdsStandInOptions {
   /** Folder for the stand-in's state and snapshots (inside the lab folder). */
@@ -103,7 +104,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, state: RdsState
     const url = new URL(req.url ?? '/', 'http://stand-in');
     if (url.pathname !== '/') throw new RdsApiError('InvalidAction', 404, `No RDS operation at path ${url.pathname}; POST to / with Action=...`);
     if (req.method !== 'POST' && req.method !== 'GET') throw new RdsApiError('InvalidAction', 405, `HTTP method ${req.method} is not supported`);
-    const params = readQueryParams(req.method === 'POST' ? await readBody(req) : '', url.search);
+    const params = readQueryParams(req.method === 'POST' ? await readBodyOrFault(req) : '', url.search);
     const name = readString(params, 'Action');
     if (name === undefined) throw new RdsApiError('MissingAction', 400, 'The request must contain the parameter Action');
     action = name;
@@ -127,21 +128,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, state: RdsState
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    // An oversized body is read to its end and dropped, so that the error answer still reaches the client.
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) reject(new RdsApiError('InvalidParameterValue', 413, `The request body is larger than ${MAX_BODY_BYTES} bytes`));
-      else resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-    req.on('error', reject);
-  });
+async function readBodyOrFault(req: IncomingMessage): Promise<string> {
+  try {
+    return await readBody(req, MAX_BODY_BYTES);
+  } catch (err) {
+    if (err instanceof BodyTooLarge) throw new RdsApiError('InvalidParameterValue', 413, `The request body is larger than ${MAX_BODY_BYTES} bytes`);
+    throw err;
+  }
 }
 
 function send(res: ServerResponse, status: number, body: string, requestId: string): void {

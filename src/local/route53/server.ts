@@ -9,6 +9,7 @@ import { Route53Fault, serverError, validationErrors } from './errors.js';
 import { FaultInjector, FaultPatchError } from './faults.js';
 import { STANDIN_NAME_SERVERS, Route53Store } from './store.js';
 import * as xml from './xml.js';
+import { BodyTooLarge, readBody } from '../http-body.js';
 
 export interface Route53StandInOptions {
   host?: string;
@@ -72,7 +73,6 @@ interface Reply {
 
 type Note = Partial<RequestLogEntry>;
 
-class BodyTooLarge extends Error {}
 
 /**
  * A local Route 53 on loopback that the real SDK clients and the AWS CLI talk to through
@@ -191,7 +191,7 @@ export class Route53StandIn {
       const idInPath = route.pattern.exec(url.pathname)?.[1];
       const id = idInPath === undefined ? undefined : decodeURIComponent(idInPath);
       if (id !== undefined) note[route.operation === 'GetChange' ? 'changeId' : 'zoneId'] = id;
-      const body = method === 'POST' ? await readBody(req) : '';
+      const body = method === 'POST' ? await readBody(req, D.ROUTE53_STANDIN_MAX_BODY_BYTES) : '';
       const fault = this.faults.pick(operation);
       if (fault) throw fault;
       for (const hook of this.hooks.get(route.operation)?.splice(0) ?? []) await hook();
@@ -309,7 +309,7 @@ export class Route53StandIn {
       if (path === '/_lab/faults' && method === 'POST') {
         let patch: unknown;
         try {
-          patch = JSON.parse((await readBody(req)) || '{}');
+          patch = JSON.parse((await readBody(req, D.ROUTE53_STANDIN_MAX_BODY_BYTES)) || '{}');
         } catch {
           return fail(400, 'PGSHIFT_ERR_STANDIN_BAD_JSON', 'the body is not JSON');
         }
@@ -338,19 +338,3 @@ function readMaxItems(query: URLSearchParams): number | undefined {
   return Number(raw);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    // Past the limit the rest is read and dropped, so that the error reply still arrives.
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= D.ROUTE53_STANDIN_MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > D.ROUTE53_STANDIN_MAX_BODY_BYTES) reject(new BodyTooLarge());
-      else resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-    req.on('error', reject);
-  });
-}
