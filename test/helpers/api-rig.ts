@@ -1,6 +1,7 @@
 import type { Test } from 'tap';
 import YAML from 'yaml';
 import { buildApp, type App } from '../../src/app.js';
+import type { Services } from '../../src/services.js';
 import { hashToken } from '../../src/api/auth.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { systemClock } from '../../src/clock.js';
@@ -20,8 +21,8 @@ export interface ApiRig {
   world: FakeWorld;
 }
 
-/** The API over a controller with in-memory ports (tier 2): pair `orders`, no bake time. */
-export async function apiRig(t: Test): Promise<ApiRig> {
+/** The API over a controller with in-memory ports (tier 2): pair `orders`, no bake time; `extra` adds more parts. */
+export async function apiRig(t: Test, extra: Partial<Pick<Services, 'preflight' | 'signals'>> = {}): Promise<ApiRig> {
   const tokens = `auth:\n  tokens:\n    - { name: alice, role: operator, sha256: ${hashToken(OPERATOR)} }\n    - { name: victor, role: viewer, sha256: ${hashToken(VIEWER)} }\n`;
   const config = resolveConfig(YAML.parse(minimalConfigYaml({ top: tokens })), MINIMAL_ENV);
   const store = new MemoryShiftStore();
@@ -41,6 +42,7 @@ export async function apiRig(t: Test): Promise<ApiRig> {
     log: silentLogger(),
     readiness: [],
     shift: { controller, store, signals: () => world.signals },
+    ...extra,
   });
   t.teardown(async () => {
     await app.close();
