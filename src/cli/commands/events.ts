@@ -21,9 +21,10 @@ export const eventsCommand: CliCommand = {
   usage: `[--pair P] [--limit N] [--before ID] [--json]\n\n${PAIR_USAGE}\n  --limit N    how many (default 20, at most 500)\n  --before ID  older than event ID (for paging)`,
   options: { ...PAIR_OPTION, limit: { type: 'string' }, before: { type: 'string' } },
   async run(ctx) {
-    const pair = await choosePair(ctx);
+    // Usage errors before the service is asked anything.
     const limit = positiveInt(ctx.options.limit, '--limit') ?? 20;
     const before = positiveInt(ctx.options.before, '--before');
+    const pair = await choosePair(ctx);
     const page = await ctx.api.get<{ events: AuditEvent[]; nextBefore: number | null }>(
       pairPath(pair, `/events?limit=${limit}${before === undefined ? '' : `&before=${before}`}`),
     );
