@@ -7,7 +7,7 @@ import { createLogger, type Logger } from './log.js';
 import { Lab } from './local/lab.js';
 import type { Services } from './services.js';
 import { PgShiftStore } from './store/pg-store.js';
-import { createStatePool, pingState } from './store/state-db.js';
+import { createStatePool, migrateState, pingState } from './store/state-db.js';
 import { composePairs, instanceIdOf } from './wiring/service.js';
 
 export interface StartOptions {
@@ -82,7 +82,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     const statePool = createStatePool(config.state.url, log);
     closers.push(() => statePool.end());
     const store = new PgShiftStore(statePool);
-    const applied = await store.migrate();
+    const applied = await migrateState(store, config.state.url);
     if (applied.length > 0) log.info({ migrations: applied }, 'state schema migrated');
 
     const composed = await composePairs(config, log, store, instanceIdOf(options.env));

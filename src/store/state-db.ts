@@ -29,3 +29,25 @@ export async function pingState(pool: pg.Pool): Promise<void> {
     });
   }
 }
+
+/** Where the state database is, for messages: host, port and database of state.url, never the credentials. */
+export function stateLocation(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
+  } catch {
+    return '(state.url is not a URL)';
+  }
+}
+
+/** Applies the state schema's migrations; an unreachable database is a coded error that says which one (state.url). */
+export async function migrateState(store: { migrate(): Promise<number[]> }, url: string): Promise<number[]> {
+  try {
+    return await store.migrate();
+  } catch (err) {
+    throw new PgshiftError('PGSHIFT_ERR_STATE_UNREACHABLE', `cannot prepare the state database at ${stateLocation(url)} (state.url): ${(err as Error).message}`, {
+      status: 503,
+      cause: err,
+    });
+  }
+}

@@ -49,6 +49,15 @@ t.test('pgshift processes on the lab', async (t) => {
   const route53 = lab.route53!.standIn;
   const pair = async (): Promise<PairState> => (await store.getPair('demo'))!;
 
+  await t.test('a cluster RDS does not know stops the start with a clear error, exit 1', async (t) => {
+    const wrong = await labServiceConfig(t, { bakeSeconds: 0, blue: { rdsClusterId: 'demo-blu' } }, 'info');
+    const child = runTs('src/server.ts', ['--config', wrong, '--port', '0'], labServiceEnv(lab, 'mistyped'));
+    const exit = await child.exited;
+    t.equal(exit.code, 1);
+    t.match(child.stderr(), /pgshift failed to start: .*demo-blu/);
+    t.notMatch(child.stderr(), /^\s+at /m, 'no stack trace');
+  });
+
   await t.test('SIGKILL after the change was submitted: the restarted service finishes the transition', async (t) => {
     const first = await startChild(t, lab, config, 'doomed');
     t.equal((await call(first, lab, 'POST', '/api/v1/pairs/demo/preflight')).status, 200);
