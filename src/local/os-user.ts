@@ -1,6 +1,5 @@
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { userInfo } from 'node:os';
 import { PgshiftError } from '../errors.js';
 import * as D from '../defaults.js';
 
@@ -51,8 +50,4 @@ export async function canAccessAs(user: OsUser, path: string, mode: 'r' | 'w' | 
     child.on('error', () => resolve(false));
     child.on('exit', (code) => resolve(code === 0));
   });
-}
-
-export function currentUserName(): string {
-  return userInfo().username;
 }

@@ -1,5 +1,4 @@
 import type { PairConfig } from '../config/schema.js';
-import { PgshiftError } from '../errors.js';
 import type { ConnectTarget } from '../postgres/connect.js';
 
 export type PreflightSide = 'blue' | 'green';
@@ -43,30 +42,5 @@ export function preflightPairFromConfig(pair: PairConfig): PreflightPair {
     publication: pair.replication.publication,
     subscription: pair.replication.subscription,
     expectedMajor: { blue: pair.blue.expectedMajor, green: pair.green.expectedMajor },
-  };
-}
-
-/**
- * Targets for clusters given as host and port in the configuration (no RDS lookup).
- * Logins are referenced, not copied, so their non-enumerable passwords stay readable.
- */
-export function configuredPreflightTargets(pair: PairConfig): PreflightTargets {
-  return {
-    target(side, database, login) {
-      const cluster = pair[side];
-      if (cluster.host === undefined || cluster.port === undefined) {
-        throw new PgshiftError(
-          'PGSHIFT_ERR_PREFLIGHT_NO_ADDRESS',
-          `pair ${pair.id}: ${side} has no host and port in the configuration (an RDS cluster needs the cluster catalog)`,
-          { status: 500 },
-        );
-      }
-      return {
-        endpoint: { host: cluster.host, port: cluster.port },
-        database,
-        login: login === 'admin' ? cluster.adminLogin : cluster.login,
-        ssl: cluster.ssl,
-      };
-    },
   };
 }

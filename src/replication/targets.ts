@@ -1,5 +1,4 @@
-import type { ClusterConfig, Login, PairConfig, SslMode } from '../config/schema.js';
-import { PgshiftError } from '../errors.js';
+import type { Login, SslMode } from '../config/schema.js';
 import type { ConnectTarget, Endpoint } from '../postgres/connect.js';
 import type { Side } from './port.js';
 
@@ -51,31 +50,4 @@ export function fixedReplicationTargets(sides: Record<Side, FixedSide>): Replica
     subscriptionSource: (publisher, _subscriber, database) =>
       make(publisher, sides[publisher].writerForPeer ?? sides[publisher].writer, database, sides[publisher].adminLogin),
   };
-}
-
-/**
- * Targets for a pair whose clusters are given as host and port in the configuration.
- * Throws PGSHIFT_ERR_REPLICATION_NO_ADDRESS (400) when a side is known by RDS
- * identifier only: then the cluster catalog must supply the endpoints.
- */
-export function configuredReplicationTargets(pair: PairConfig): ReplicationTargets {
-  const side = (name: Side): FixedSide => {
-    const cluster: ClusterConfig = pair[name];
-    if (cluster.host === undefined || cluster.port === undefined) {
-      throw new PgshiftError(
-        'PGSHIFT_ERR_REPLICATION_NO_ADDRESS',
-        `pair ${pair.id}: ${name} has no host and port in the configuration (an RDS cluster needs the cluster catalog)`,
-        { status: 400 },
-      );
-    }
-    const writer = { host: cluster.host, port: cluster.port };
-    return {
-      writer,
-      reader: { host: cluster.readerHost ?? cluster.host, port: cluster.readerPort ?? cluster.port },
-      login: cluster.login,
-      adminLogin: cluster.adminLogin,
-      ssl: cluster.ssl,
-    };
-  };
-  return fixedReplicationTargets({ blue: side('blue'), green: side('green') });
 }
