@@ -4,8 +4,9 @@ import type { ConnectTarget, Endpoint } from '../postgres/connect.js';
 import type { PreflightTargets } from '../preflight/targets.js';
 import type { ReplicationTargets } from '../replication/targets.js';
 import type { RecordTargets } from '../traffic/router.js';
-import { SIDES, type ClusterCatalog, type ClusterInfo, type Side } from './catalog.js';
+import { type ClusterCatalog, type ClusterInfo } from './catalog.js';
 import { buildConnectTarget, type HostOverrides } from './dial.js';
+import { SIDES, type Side } from '../shift/model.js';
 
 /**
  * Where a pair's clusters answer, as the cluster catalog last described them: the

@@ -1,4 +1,5 @@
 import type { Endpoint } from '../postgres/connect.js';
+import type { Side } from '../shift/model.js';
 
 /**
  * The clusters of a pair as pgshift sees them: what engine and version each side runs,
@@ -6,9 +7,6 @@ import type { Endpoint } from '../postgres/connect.js';
  * a side stops taking writes. Implementations: RdsClusters (Amazon RDS / Aurora) and
  * PgClusters (plain PostgreSQL from config); createClusterCatalog picks per side.
  */
-
-export const SIDES = ['blue', 'green'] as const;
-export type Side = (typeof SIDES)[number];
 
 export interface ClusterMember {
   /** DBInstanceIdentifier on RDS, `host:port` for plain PostgreSQL. */

@@ -4,8 +4,9 @@ import * as D from '../defaults.js';
 import { describeError, isPgshiftError, PgshiftError, type ErrorCode } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
 import { withClient, type Endpoint } from '../postgres/connect.js';
-import { parseMajor, SIDES, UNREACHABLE_STATUS, type ClusterCatalog, type ClusterInfo, type Side } from './catalog.js';
+import { parseMajor, UNREACHABLE_STATUS, type ClusterCatalog, type ClusterInfo } from './catalog.js';
 import { buildConnectTarget, type HostOverrides } from './dial.js';
+import { SIDES, type Side } from '../shift/model.js';
 
 /**
  * The checks run at start and before every stage change: each side is the configured

@@ -2,10 +2,11 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import type { Config, PairConfig } from '../config/schema.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { ClusterCatalog, Side } from './catalog.js';
+import type { ClusterCatalog } from './catalog.js';
 import { PgClusters } from './pg-clusters.js';
 import { createRdsClient } from './rds-client.js';
 import { RdsClusters } from './rds-clusters.js';
+import { type Side } from '../shift/model.js';
 
 export interface ClusterCatalogDeps {
   /** Shared by every pair; created from config.aws when a pair needs RDS and none is given. */

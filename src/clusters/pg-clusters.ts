@@ -4,18 +4,11 @@ import { describeError, PgshiftError } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 import { withClient, type Endpoint } from '../postgres/connect.js';
-import {
-  parseMajor,
-  UNREACHABLE_STATUS,
-  type ClusterCatalog,
-  type ClusterInfo,
-  type Side,
-  type SnapshotInfo,
-  type SnapshotOptions,
-} from './catalog.js';
+import { parseMajor, UNREACHABLE_STATUS, type ClusterCatalog, type ClusterInfo, type SnapshotInfo, type SnapshotOptions } from './catalog.js';
 import { buildConnectTarget, type HostOverrides } from './dial.js';
 import { createSnapshotId, isValidSnapshotId, SNAPSHOT_ID_RULE } from './snapshot-id.js';
 import { SnapshotStore, type SnapshotManifest } from './snapshot-store.js';
+import { type Side } from '../shift/model.js';
 
 export interface PgClustersOptions {
   pair: PairConfig;

@@ -1,6 +1,7 @@
 import Type from 'typebox';
 import { describeError, isPgshiftError } from '../errors.js';
-import { SIDES, type ClusterCatalog, type ClusterInfo, type Side, type SnapshotInfo } from './catalog.js';
+import { type ClusterCatalog, type ClusterInfo, type SnapshotInfo } from './catalog.js';
+import { SIDES, type Side } from '../shift/model.js';
 
 /**
  * What the pair detail of the API shows about the clusters: both sides (version,

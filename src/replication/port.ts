@@ -1,4 +1,5 @@
 import type { SetupReport } from './setup.js';
+import type { Side } from '../shift/model.js';
 
 /**
  * The `Replication` port: everything pgshift does to the logical replication between
@@ -11,9 +12,6 @@ import type { SetupReport } from './setup.js';
  * FOR ALL TABLES, ALTER DATABASE and setval on application sequences. Each method says
  * which it uses.
  */
-
-export const SIDES = ['blue', 'green'] as const;
-export type Side = (typeof SIDES)[number];
 
 /** Which way rows flow: publisher `->` subscriber. */
 export const DIRECTIONS = ['blue->green', 'green->blue'] as const;

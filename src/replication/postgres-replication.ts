@@ -9,30 +9,13 @@ import { ensureLedger, hasLedger, ledgerKey, readLedger, recordAndRevokeLogin, r
 import { HeartbeatHistory, heartbeatKey } from './heartbeat.js';
 import { measureDatabaseLag } from './lag.js';
 import { PoolSet } from './pool-set.js';
-import {
-  endsOf,
-  otherSide,
-  reverseOf,
-  type Direction,
-  type DrainOptions,
-  type DrainReport,
-  type DropReport,
-  type FenceReport,
-  type FreezeReport,
-  type LagReading,
-  type Replication,
-  type ReplicationState,
-  type SequenceCopyReport,
-  type SetUpOptions,
-  type SetUpReport,
-  type Side,
-  type UnfreezeReport,
-} from './port.js';
+import { endsOf, otherSide, reverseOf, type Direction, type DrainOptions, type DrainReport, type DropReport, type FenceReport, type FreezeReport, type LagReading, type Replication, type ReplicationState, type SequenceCopyReport, type SetUpOptions, type SetUpReport, type UnfreezeReport } from './port.js';
 import { applySequenceValues, planSequenceCopy, readSequences } from './sequences.js';
 import { endSessions, terminateSessions } from './sessions.js';
 import { setUpReplication, slotName } from './setup.js';
 import { readDatabaseState, readSubscriber } from './subscription.js';
 import type { ReplicationTargets } from './targets.js';
+import { type Side } from '../shift/model.js';
 
 export interface PostgresReplicationOptions {
   pairId: string;

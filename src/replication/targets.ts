@@ -1,6 +1,6 @@
 import type { Login, SslMode } from '../config/schema.js';
 import type { ConnectTarget, Endpoint } from '../postgres/connect.js';
-import type { Side } from './port.js';
+import { type Side } from '../shift/model.js';
 
 /** `pgshift`: the pair's routine login. `admin`: the pair's adminLogin (master user). */
 export type ReplicationLogin = 'pgshift' | 'admin';

@@ -9,16 +9,8 @@ import type { Intent, IntentAction, NewAuditEvent, PairState, Transition, Transi
 import type { ShiftStore } from '../store/store.js';
 import { evaluateGuards, failingGuards, revertTriggers, type Guard } from './guards.js';
 import type { ClusterCheck, ObservedTraffic, PairWorld, PreflightStatus, SignalStatus } from './ports.js';
-import {
-  desiredWeights,
-  findStage,
-  nextStage,
-  sameSplit,
-  sameWeights,
-  takesTrafficFromGreen,
-  type StagePlanEntry,
-  type Weights,
-} from './stages.js';
+import { desiredWeights, findStage, nextStage, takesTrafficFromGreen, type StagePlanEntry } from './stages.js';
+import { type Weights, sameSplit, sameWeights } from './model.js';
 
 export interface ControlledPair {
   id: string;

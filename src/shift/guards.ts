@@ -1,6 +1,7 @@
 import type { PairState } from '../store/schemas.js';
 import type { ClusterCheck, ObservedTraffic, PreflightStatus, SignalStatus } from './ports.js';
-import { desiredWeights, sameSplit, type StagePlanEntry } from './stages.js';
+import { desiredWeights, type StagePlanEntry } from './stages.js';
+import { sameSplit } from './model.js';
 
 export interface Guard {
   name: string;

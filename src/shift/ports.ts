@@ -1,11 +1,10 @@
-import type { Split, Weights } from './stages.js';
+import type { Side, Split, Weights } from './model.js';
 
 /**
  * What the controller needs of the world, per pair, as small ports. main.ts adapts the
  * real parts (traffic/, clusters/, replication/, signals/, preflight/) to these; the
  * controller's tick tests use in-memory versions. Nothing here knows of an SDK or pg.
  */
-export type Side = 'blue' | 'green';
 
 export interface ObservedTraffic {
   reader: Split | null;

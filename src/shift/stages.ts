@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import type { Split, Weights } from './model.js';
 
 /**
  * The stage machine as data. A pair is always at one stage; each stage says what share
@@ -31,19 +32,6 @@ export type StageKind = (typeof STAGE_KINDS)[keyof typeof STAGE_KINDS];
 export type Stage = 'baseline' | `reads-${number}` | 'cutover' | 'green' | 'finalized';
 
 export const StageSchema = Type.String({ pattern: '^(baseline|reads-([1-9][0-9]?|100)|cutover|green|finalized)$' });
-
-export interface Split {
-  blue: number;
-  green: number;
-}
-
-export interface Weights {
-  reader: Split;
-  writer: Split;
-}
-
-export const SplitSchema = Type.Object({ blue: Type.Integer(), green: Type.Integer() });
-export const WeightsSchema = Type.Object({ reader: SplitSchema, writer: SplitSchema });
 
 export type ReplicationDirection = 'blue->green' | 'green->blue' | 'none';
 
@@ -92,14 +80,6 @@ export function nextStage(plan: readonly StagePlanEntry[], stage: string): Stage
 
 export function desiredWeights(plan: readonly StagePlanEntry[], stage: string): Weights | undefined {
   return findStage(plan, stage)?.weights;
-}
-
-export function sameSplit(a: Split, b: Split): boolean {
-  return a.blue === b.blue && a.green === b.green;
-}
-
-export function sameWeights(a: Weights, b: Weights): boolean {
-  return sameSplit(a.reader, b.reader) && sameSplit(a.writer, b.writer);
 }
 
 /** Whether moving from `from` to `to` takes a class of traffic away from green. */

@@ -2,13 +2,14 @@ import { systemClock, type Clock } from '../clock.js';
 import type { SignalsConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { PoolSet } from '../replication/pool-set.js';
-import { SIDES, type Direction, type Replication } from '../replication/port.js';
+import { type Direction, type Replication } from '../replication/port.js';
 import type { ReplicationTargets } from '../replication/targets.js';
 import { AppMetricsInbox, appErrorSignal } from './app-metrics.js';
 import { dbErrorSignal } from './db-errors.js';
 import { PairSignals } from './pair-signals.js';
 import { Prober, probeSignals, type ProbeEndpoint } from './probe.js';
 import { replicationSignals } from './replication-signals.js';
+import { SIDES } from '../shift/model.js';
 
 export interface PairSignalsWiring {
   pairId: string;

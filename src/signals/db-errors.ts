@@ -1,8 +1,8 @@
 import { systemClock, type Clock } from '../clock.js';
 import type { ConnectTarget } from '../postgres/connect.js';
 import type { PoolSet } from '../replication/pool-set.js';
-import type { Side } from '../replication/port.js';
 import { measureSafely, SIGNAL_NAMES, signalId, type SignalProvider } from './port.js';
+import { type Side } from '../shift/model.js';
 
 /**
  * The server's own error count: deltas of pg_stat_database over the pair's databases

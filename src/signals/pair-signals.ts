@@ -4,12 +4,12 @@ import type { SignalsConfig } from '../config/schema.js';
 import * as D from '../defaults.js';
 import { describeError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Side } from '../replication/port.js';
 import type { AppMetricsInbox, AppMetricsPush } from './app-metrics.js';
 import { assessSignal, type Assessment, type SignalLimit } from './assess.js';
 import { limitFor } from './limits.js';
 import { SIGNAL_NAMES, SIGNAL_UNITS, type Measurement, type SignalName, type SignalProvider } from './port.js';
 import { RingBuffer } from './ring-buffer.js';
+import { type Side } from '../shift/model.js';
 
 export interface SignalSnapshot {
   id: string;

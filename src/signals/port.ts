@@ -1,4 +1,4 @@
-import type { Side } from '../replication/port.js';
+import { type Side } from '../shift/model.js';
 
 /**
  * One reading of a signal. `value` null means no reading (then `error` says why);

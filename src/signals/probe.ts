@@ -5,10 +5,10 @@ import * as D from '../defaults.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { clientConfig, type ConnectTarget } from '../postgres/connect.js';
-import type { Side } from '../replication/port.js';
 import { formatNumber } from './assess.js';
 import { SIGNAL_NAMES, signalId, type Measurement, type SignalProvider } from './port.js';
 import { RingBuffer } from './ring-buffer.js';
+import { type Side } from '../shift/model.js';
 
 /**
  * Canary queries against each side's writer and reader endpoints, the way an

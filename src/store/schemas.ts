@@ -1,5 +1,6 @@
 import Type from 'typebox';
-import { StageSchema, WeightsSchema } from '../shift/stages.js';
+import { StageSchema } from '../shift/stages.js';
+import { WeightsSchema } from '../shift/model.js';
 
 /**
  * What pgshift stores, as schemas: rows are checked against these when read back, and

@@ -1,6 +1,7 @@
 import type { ListResourceRecordSetsCommandOutput, ResourceRecordSet } from '@aws-sdk/client-route-53';
-import { SIDES, type ObservedName, type ObservedRecord, type Side } from './router.js';
+import { type ObservedName, type ObservedRecord } from './router.js';
 import { splitOf } from './weights.js';
+import { SIDES, type Side } from '../shift/model.js';
 
 /** `Reader.Example.com` -> `reader.example.com.`: how Route 53 returns names. */
 export function fqdn(name: string): string {

@@ -15,21 +15,10 @@ import { silentLogger, type Logger } from '../log.js';
 import { callWithRetry, RetryFailure, type RetryPolicy } from './retry.js';
 import { isRetryableRoute53Error, wrapRoute53Error } from './route53-errors.js';
 import { assessName, readRecordsAt, type ListStart } from './route53-records.js';
-import {
-  RECORD_KINDS,
-  SIDES,
-  type ChangeReport,
-  type ObservedName,
-  type ObservedWeights,
-  type RecordKind,
-  type RecordTargets,
-  type SetWeightsOptions,
-  type TrafficRouter,
-  type VerifyResult,
-  type Weights,
-} from './router.js';
-import { checkDesiredWeights, checkWeights, describeSplit, recordWeightsOf } from './weights.js';
+import { type ChangeReport, type ObservedName, type ObservedWeights, type RecordTargets, type SetWeightsOptions, type TrafficRouter, type VerifyResult } from './router.js';
+import { checkDesiredWeights, checkWeights, recordWeightsOf } from './weights.js';
 import { sharedZoneQueue, zoneKey, type ZoneQueue } from './zone-queue.js';
+import { RECORD_KINDS, type RecordKind, SIDES, type Weights, describeSplit } from '../shift/model.js';
 
 export interface InsyncPolicy {
   /** Longest wait from submission to INSYNC. */

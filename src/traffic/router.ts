@@ -1,25 +1,10 @@
 import Type from 'typebox';
+import { WeightsSchema, type RecordKind, type Side, type Split, type Weights } from '../shift/model.js';
 
 /**
  * The traffic port: how the controller reads and moves the share of queries that each
  * of a pair's two DNS names sends to blue and to green. pgshift works in percent.
  */
-
-export const SIDES = ['blue', 'green'] as const;
-export type Side = (typeof SIDES)[number];
-
-/** The two names of a pair: reads go through `reader`, writes through `writer`. */
-export const RECORD_KINDS = ['reader', 'writer'] as const;
-export type RecordKind = (typeof RECORD_KINDS)[number];
-
-const Percent = Type.Integer({ minimum: 0, maximum: 100 });
-
-/** Percent of one name's traffic per side; blue + green = 100, never both 0. */
-export const SplitSchema = Type.Object({ blue: Percent, green: Percent }, { additionalProperties: false });
-export type Split = Type.Static<typeof SplitSchema>;
-
-export const WeightsSchema = Type.Object({ reader: SplitSchema, writer: SplitSchema }, { additionalProperties: false });
-export type Weights = Type.Static<typeof WeightsSchema>;
 
 /** CNAME values (cluster endpoints) each record points at. */
 export interface RecordTargets {

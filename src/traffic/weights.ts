@@ -1,5 +1,5 @@
 import { PgshiftError } from '../errors.js';
-import { RECORD_KINDS, type RecordKind, type Side, type Split, type Weights } from './router.js';
+import { RECORD_KINDS, type RecordKind, type Side, type Split, type Weights } from '../shift/model.js';
 
 /**
  * Percent splits and Route 53 weights. pgshift writes percent p directly as weight p, so
@@ -74,12 +74,4 @@ export function splitOf(weights: Record<Side, number>): Split {
   if (sum === 0) return { blue: 50, green: 50 };
   const green = Math.round((100 * weights.green) / sum);
   return { blue: 100 - green, green };
-}
-
-export function describeSplit(split: Split): string {
-  return `blue ${split.blue} / green ${split.green}`;
-}
-
-export function sameSplit(a: Split, b: Split): boolean {
-  return a.blue === b.blue && a.green === b.green;
 }

@@ -1,6 +1,5 @@
 import type { PairConfig } from '../config/schema.js';
 import type { ClusterCatalog } from '../clusters/catalog.js';
-import { SIDES } from '../clusters/catalog.js';
 import { checkClusters } from '../clusters/checks.js';
 import type { HostOverrides } from '../clusters/dial.js';
 import { readClustersView } from '../clusters/view.js';
@@ -10,6 +9,7 @@ import type { Replication } from '../replication/port.js';
 import type { PairSignals } from '../shift/ports.js';
 import type { PairWorld } from '../shift/ports.js';
 import type { TrafficRouter } from '../traffic/router.js';
+import { SIDES } from '../shift/model.js';
 
 export interface PairWorldParts {
   pair: PairConfig;

@@ -2,16 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { Clock } from '../../src/clock.js';
 import { PgshiftError } from '../../src/errors.js';
 import type { LeaderLease } from '../../src/store/lease.js';
-import type {
-  ClusterCheck,
-  ObservedTraffic,
-  PairWorld,
-  PreflightStatus,
-  ReplicationView,
-  SignalStatus,
-  TrafficChange,
-} from '../../src/shift/ports.js';
-import type { Weights } from '../../src/shift/stages.js';
+import type { ClusterCheck, ObservedTraffic, PairWorld, PreflightStatus, ReplicationView, SignalStatus, TrafficChange } from '../../src/shift/ports.js';
+import { type Weights } from '../../src/shift/model.js';
 
 /**
  * In-memory versions of the controller's own ports (STYLE.md tier 2): they record what

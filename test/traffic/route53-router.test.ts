@@ -10,10 +10,11 @@ import { systemClock } from '../../src/clock.js';
 import type { RequestLogEntry } from '../../src/local/route53/server.js';
 import { createRoute53Client } from '../../src/traffic/route53-client.js';
 import { Route53Router, type Route53RouterOptions } from '../../src/traffic/route53-router.js';
-import type { RecordTargets, Weights } from '../../src/traffic/router.js';
+import type { RecordTargets } from '../../src/traffic/router.js';
 import { ZoneQueue } from '../../src/traffic/zone-queue.js';
 import { createSeededRandom } from '../../src/local/route53/random.js';
 import { FAST_INSYNC, FAST_RETRY, awsError, createZone, pgshiftClient, rejection, startStandIn } from './route53-helpers.js';
+import { type Weights } from '../../src/shift/model.js';
 
 const ZONE = 'example.test';
 const TARGETS: RecordTargets = {
