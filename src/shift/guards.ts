@@ -94,9 +94,7 @@ export function failingGuards(guards: readonly Guard[]): Guard[] {
 
 /** Signals whose breach must send traffic back to blue now. */
 export function revertTriggers(signals: readonly SignalStatus[]): SignalStatus[] {
-  return signals.filter(
-    (s) => s.state === 'breached' && (s.immediate || s.consecutiveBreaches >= s.breachesToRevert),
-  );
+  return signals.filter((s) => s.reverts);
 }
 
 function seconds(ms: number): string {

@@ -44,6 +44,11 @@ export interface SignalStatus {
   breachesToRevert: number;
   /** A breach of this signal reverts at once, whatever the count (replication broken). */
   immediate: boolean;
+  /**
+   * The assessment's verdict, decided once in signals/: this signal sends traffic back
+   * to blue now. `summary` then says why, with the numbers.
+   */
+  reverts: boolean;
   value: number | null;
   limit: number | null;
   unit: string;

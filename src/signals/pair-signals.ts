@@ -178,6 +178,7 @@ export class PairSignals {
       consecutiveBreaches: s.assessment.consecutiveBreaches,
       breachesToRevert: s.limit.consecutiveBreaches,
       immediate: s.limit.consecutiveBreaches === 1,
+      reverts: s.assessment.status === 'breached' && s.assessment.consecutiveBreaches >= s.limit.consecutiveBreaches,
       value: s.assessment.value,
       limit: s.limit.max,
       unit: SIGNAL_UNITS[s.name],

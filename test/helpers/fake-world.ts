@@ -70,6 +70,7 @@ export function healthySignal(name: string, at: number): SignalStatus {
     consecutiveBreaches: 0,
     breachesToRevert: 3,
     immediate: false,
+    reverts: false,
     value: 0.1,
     limit: 5,
     unit: 's',
@@ -102,7 +103,7 @@ export class ScriptedSignals {
   breach(name: string, value: number, consecutive: number, at: number): void {
     this.statuses = this.statuses.map((s) =>
       s.name === name
-        ? { ...s, state: 'breached', value, consecutiveBreaches: consecutive, at, summary: `${name} ${value} s > ${s.limit} s for ${consecutive} samples` }
+        ? { ...s, state: 'breached', reverts: consecutive >= s.breachesToRevert, value, consecutiveBreaches: consecutive, at, summary: `${name} ${value} s > ${s.limit} s for ${consecutive} samples` }
         : s,
     );
     this.emitter.emit('sample');

@@ -122,7 +122,7 @@ t.test('a broken replication reverts at once, without waiting for consecutive sa
   const r = await rig(t, { bakeSeconds: 0 });
   await r.controller.tickOnce();
   await advance(r);
-  r.world.signals.statuses = [{ ...r.world.signals.statuses[0]!, name: 'replication-health', state: 'breached', immediate: true, consecutiveBreaches: 1, summary: 'subscription disabled' }];
+  r.world.signals.statuses = [{ ...r.world.signals.statuses[0]!, name: 'replication-health', state: 'breached', immediate: true, reverts: true, consecutiveBreaches: 1, summary: 'subscription disabled' }];
   await r.controller.tickOnce();
   t.equal(await stage(r), 'baseline');
   t.ok((await r.store.getPair('demo'))!.halted);
