@@ -5,7 +5,7 @@ import type { SignalRegistry } from './signals/registry.js';
 import type { PreflightService } from './preflight/service.js';
 import type { ShiftController } from './shift/controller.js';
 import type { PairSignals } from './shift/ports.js';
-import type { ShiftStore } from './store/store.js';
+import type { ShiftStore } from './shift/store.js';
 
 /** One named readiness condition; resolves (optionally with a detail) or throws why not. */
 export interface ReadinessCheck {

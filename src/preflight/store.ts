@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { ShiftStore } from '../store/store.js';
+import type { ShiftStore } from '../shift/store.js';
 import { parsePreflightReport, type PreflightReport } from './report.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { PairState } from '../store/schemas.js';
+import type { PairState } from './state.js';
 import type { ClusterCheck, ObservedTraffic, PreflightStatus, SignalStatus } from './ports.js';
 import { desiredWeights, type StagePlanEntry } from './stages.js';
 import { sameSplit } from './model.js';

@@ -1,24 +1,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from '../log.js';
-
-/**
- * Only one running copy of pgshift acts; the others serve reads. The leader is whoever
- * holds an advisory lock on a dedicated session of the state database. The session
- * *is* the lease: when the leader dies, PostgreSQL drops its connection and the lock
- * with it; when the leader loses the connection, it stops acting at once.
- */
-export interface LeaderLease {
-  /** Tries to become (or stay) the leader; true when this process holds the lease now. Never throws. */
-  tryAcquire(): Promise<boolean>;
-  /** Whether the lease is held, confirmed with the database right now. Never throws. */
-  confirm(): Promise<boolean>;
-  /** The last known answer, without asking the database. */
-  readonly held: boolean;
-  /** Emitted with a reason when a held lease is lost. */
-  on(event: 'lost', listener: (reason: string) => void): this;
-  release(): Promise<void>;
-}
+import type { LeaderLease } from '../shift/store.js';
 
 /** Lock key shared by every pgshift process on one state database. */
 export const LEADER_LOCK_KEY = 0x7067_7366; // "pgsf"

@@ -15,8 +15,8 @@ import {
   type LeaderInfo,
   type NewAuditEvent,
   type PairState,
-} from './schemas.js';
-import type { EventPage, NewIntent, PairPatch, ShiftStore } from './store.js';
+} from '../shift/state.js';
+import type { EventPage, NewIntent, PairPatch, ShiftStore } from '../shift/store.js';
 
 const PAIR_COLUMNS = `id, stage, paused, halted, halt_reason, stage_entered_at, version, transition, last_transition, updated_at`;
 

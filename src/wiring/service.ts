@@ -15,7 +15,7 @@ import type { MetricsCollector } from '../signals/prometheus.js';
 import { findStage, planStages } from '../shift/stages.js';
 import { SignalRegistry } from '../signals/registry.js';
 import { PgLeaderLease } from '../store/lease.js';
-import type { ShiftStore } from '../store/store.js';
+import type { ShiftStore } from '../shift/store.js';
 import { createRoute53Client } from '../traffic/route53-client.js';
 import { buildPairParts, type PairParts } from './pair.js';
 import { pairWorld } from './pair-world.js';

@@ -12,7 +12,7 @@ import { fixedReplicationTargets } from '../../src/replication/targets.js';
 import type { Services } from '../../src/services.js';
 import { createPairSignals } from '../../src/signals/create.js';
 import { SignalRegistry } from '../../src/signals/registry.js';
-import type { ShiftStore } from '../../src/store/store.js';
+import type { ShiftStore } from '../../src/shift/store.js';
 import { MINIMAL_ENV, minimalConfigYaml } from '../helpers/config.js';
 import { MemoryShiftStore } from '../helpers/memory-store.js';
 import type { InjectOptions } from 'fastify';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../../src/clock.js';
 import { PgshiftError } from '../../src/errors.js';
-import type { LeaderLease } from '../../src/store/lease.js';
+import type { LeaderLease } from '../../src/shift/store.js';
 import type { ClusterCheck, ObservedTraffic, PairWorld, PreflightStatus, ReplicationView, SignalStatus, TrafficChange } from '../../src/shift/ports.js';
 import { type Weights } from '../../src/shift/model.js';
 

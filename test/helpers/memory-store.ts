@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PgshiftError } from '../../src/errors.js';
-import type { AuditEvent, Intent, IntentStatus, LeaderInfo, NewAuditEvent, PairState } from '../../src/store/schemas.js';
-import type { EventPage, NewIntent, PairPatch, ShiftStore } from '../../src/store/store.js';
+import type { AuditEvent, Intent, IntentStatus, LeaderInfo, NewAuditEvent, PairState } from '../../src/shift/state.js';
+import type { EventPage, NewIntent, PairPatch, ShiftStore } from '../../src/shift/store.js';
 
 /**
  * ShiftStore in memory, for the controller's tick-by-tick tests (STYLE.md tier 2). The

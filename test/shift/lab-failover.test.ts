@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import type { Lab } from '../../src/local/lab.js';
-import type { PairState } from '../../src/store/schemas.js';
+import type { PairState } from '../../src/shift/state.js';
 import { startTestLab } from '../helpers/lab.js';
 import { calm, labApi, labServiceConfig, labServiceEnv, labStateStore, standInWeights } from '../helpers/lab-service.js';
 import { runTs, type RunningProcess } from '../helpers/process.js';

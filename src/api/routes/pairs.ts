@@ -4,9 +4,9 @@ import Type from 'typebox';
 import * as D from '../../defaults.js';
 import { PgshiftError } from '../../errors.js';
 import type { ShiftController } from '../../shift/controller.js';
-import type { Intent, IntentAction } from '../../store/schemas.js';
-import { AuditEventSchema, IntentSchema } from '../../store/schemas.js';
-import type { ShiftStore } from '../../store/store.js';
+import type { Intent, IntentAction } from '../../shift/state.js';
+import { AuditEventSchema, IntentSchema } from '../../shift/state.js';
+import type { ShiftStore } from '../../shift/store.js';
 import { StageSchema } from '../../shift/stages.js';
 
 export const PairParamsSchema = Type.Object({ pair: Type.String({ minLength: 1, maxLength: 63 }) }, { additionalProperties: false });

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import * as D from '../../defaults.js';
 import type { ControllerEvents, ShiftController } from '../../shift/controller.js';
 import type { PairSignals } from '../../shift/ports.js';
-import type { ShiftStore } from '../../store/store.js';
+import type { ShiftStore } from '../../shift/store.js';
 import { PairParamsSchema } from './pairs.js';
 
 export interface StreamOptions {

@@ -1,5 +1,5 @@
-import type { Stage } from '../shift/stages.js';
-import type { AuditEvent, Intent, IntentAction, IntentStatus, LeaderInfo, NewAuditEvent, PairState, Transition } from './schemas.js';
+import type { Stage } from './stages.js';
+import type { AuditEvent, Intent, IntentAction, IntentStatus, LeaderInfo, NewAuditEvent, PairState, Transition } from './state.js';
 
 export type PairPatch = Partial<Pick<PairState, 'stage' | 'paused' | 'halted' | 'haltReason' | 'stageEnteredAt' | 'transition' | 'lastTransition'>>;
 
@@ -72,3 +72,21 @@ export interface ShiftStore {
 }
 
 export type { AuditEvent, Intent, LeaderInfo, PairState, Stage, Transition };
+
+/**
+ * Only one running copy of pgshift acts; the others serve reads. The leader is whoever
+ * holds an advisory lock on a dedicated session of the state database. The session
+ * *is* the lease: when the leader dies, PostgreSQL drops its connection and the lock
+ * with it; when the leader loses the connection, it stops acting at once.
+ */
+export interface LeaderLease {
+  /** Tries to become (or stay) the leader; true when this process holds the lease now. Never throws. */
+  tryAcquire(): Promise<boolean>;
+  /** Whether the lease is held, confirmed with the database right now. Never throws. */
+  confirm(): Promise<boolean>;
+  /** The last known answer, without asking the database. */
+  readonly held: boolean;
+  /** Emitted with a reason when a held lease is lost. */
+  on(event: 'lost', listener: (reason: string) => void): this;
+  release(): Promise<void>;
+}

@@ -1,6 +1,6 @@
 import Type from 'typebox';
-import { StageSchema } from '../shift/stages.js';
-import { WeightsSchema } from '../shift/model.js';
+import { StageSchema } from './stages.js';
+import { WeightsSchema } from './model.js';
 
 /**
  * What pgshift stores, as schemas: rows are checked against these when read back, and
