@@ -31,6 +31,10 @@ export const DEFAULT_MAX_PROBE_P95_MS = 500;
 export const DEFAULT_PROBE_TIMEOUT_MS = 1_000;
 export const DEFAULT_MAX_DB_ERROR_RATE = 0.2;
 export const DEFAULT_MAX_APP_ERROR_RATE = 0.05;
+/** Relative limits (green against blue, the control), when configured without their own figures. */
+export const DEFAULT_RELATIVE_FACTOR = 2;
+export const DEFAULT_RELATIVE_P95_MARGIN_MS = 50;
+export const DEFAULT_RELATIVE_ERROR_RATE_MARGIN = 0.02;
 
 // postgres connections
 export const PG_CONNECT_TIMEOUT_MS = 5_000;
@@ -96,6 +100,24 @@ export const ROUTE53_LIST_PAGE_SIZE = 100;
 /** ChangeBatch.Comment is at most 256 characters. */
 export const ROUTE53_COMMENT_MAX_LENGTH = 256;
 
+// traffic: the account-wide Route 53 budget and shared observation (issue 11)
+/**
+ * pgshift's own token bucket for every Route 53 call of the process (config:
+ * aws.route53.requestsPerSecond / burst). Route 53 gives the whole ACCOUNT a bucket of
+ * 50 refilling at 10/s (aws-api.md 1.7), shared with every other tool: take half the rate
+ * and under half the burst, leaving the rest to Terraform, external-dns and people.
+ */
+export const ROUTE53_REQUESTS_PER_SECOND = 5;
+export const ROUTE53_BURST = 20;
+/** How old a zone listing may be when the controller reads weights (config: aws.route53.observeMs). */
+export const ROUTE53_OBSERVE_MS = 5_000;
+/** Shortest time between the starts of two listings of one zone, however many fresh reads are asked for (config: aws.route53.minListIntervalMs). */
+export const ROUTE53_MIN_LIST_INTERVAL_MS = 1_000;
+/** Page size of the zone watcher's listing: the API's maximum, so a round is as few calls as possible. */
+export const ROUTE53_WATCH_PAGE_SIZE = 300;
+/** Changes the process remembers as INSYNC, so a late waiter needs no GetChange. */
+export const ROUTE53_INSYNC_MEMORY = 1_000;
+
 // embedded lab: Route 53 stand-in (issue 3)
 export const LAB_ROUTE53_HOST = '127.0.0.1';
 /** How long a change stays PENDING in the lab's stand-in (tests set their own). */
@@ -113,6 +135,9 @@ export const ROUTE53_MAX_VALUE_CHARS_PER_BATCH = 32_000;
 export const ROUTE53_MAX_WEIGHTED_PER_GROUP = 100;
 export const ROUTE53_APEX_SOA_TTL = 900;
 export const ROUTE53_APEX_NS_TTL = 172_800;
+/** The account limits the stand-in enforces by default, as Route 53 documents them (aws-api.md 1.7). */
+export const LAB_ROUTE53_ACCOUNT_BURST = 50;
+export const LAB_ROUTE53_ACCOUNT_PER_SECOND = 10;
 
 // preflight (issue 5)
 /** Each preflight query gets this long; a check that needs longer is reported as failed, not passed. */
@@ -134,6 +159,10 @@ export const CONTROLLER_TICK_MS = 1_000;
 /** Route 53 allows about 10 requests/s per account, shared by every tool: read weights sparingly. */
 export const CONTROLLER_OBSERVE_MS = 5_000;
 export const INTENT_POLL_MS = 100;
+/** Bookkeeping after traffic moved (a revert while the state store is down) retries from this pause... */
+export const STORE_RETRY_MIN_MS = 200;
+/** ...doubling up to this one, until the state store takes it. */
+export const STORE_RETRY_MAX_MS = 5_000;
 /** How long an API call waits for the loop to carry out its intent before answering 202. */
 export const INTENT_WAIT_MS = 30_000;
 export const LEASE_CONFIRM_TIMEOUT_MS = 2_000;
@@ -171,6 +200,12 @@ export const SEQUENCE_READ_BATCH = 200;
 export const PROBE_APPLICATION_NAME = 'pgshift-probe';
 export const DEFAULT_PROBE_INTERVAL_MS = 1_000;
 export const DEFAULT_PROBE_WINDOW_SECONDS = 10;
+/**
+ * A fresh connection per endpoint every this many probe rounds (1: every round), so a
+ * side that refuses or hangs new connections is caught as soon as a dead one. Each costs
+ * the server a backend and a SCRAM exchange (and TLS when configured): see bench/README.md.
+ */
+export const DEFAULT_PROBE_CONNECT_EVERY_ROUNDS = 1;
 export const DEFAULT_APP_WINDOW_SECONDS = 30;
 /** Consecutive failed measurements (no data) that count as a breach. */
 export const DEFAULT_CONSECUTIVE_ERRORS = 5;

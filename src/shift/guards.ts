@@ -1,13 +1,10 @@
-import type { PairState } from './state.js';
-import type { ClusterCheck, ObservedTraffic, PreflightStatus, SignalStatus } from './ports.js';
-import { desiredWeights, type StagePlanEntry } from './stages.js';
 import { sameSplit } from './model.js';
+import type { ClusterCheck } from './ports.js';
+import { desiredWeights, type StagePlanEntry } from './stages.js';
+import type { PairState } from './state.js';
+import type { Guard, ObservedTraffic, PreflightStatus, SignalStatus } from './view-schemas.js';
 
-export interface Guard {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
+export type { Guard };
 
 export interface GuardInput {
   state: PairState;

@@ -1,68 +1,50 @@
-import type { Side, Split, Weights } from './model.js';
+import type { Side, Weights } from './model.js';
+import type { ClustersView, ObservedTraffic, PreflightStatus, ReplicationView, SignalStatus } from './view-schemas.js';
 
 /**
- * What the controller needs of the world, per pair, as small ports. main.ts adapts the
+ * What the controller needs of the world, per pair, as small ports. wiring/ adapts the
  * real parts (traffic/, clusters/, replication/, signals/, preflight/) to these; the
  * controller's tick tests use in-memory versions. Nothing here knows of an SDK or pg.
  */
 
-export interface ObservedTraffic {
-  reader: Split | null;
-  writer: Split | null;
+/** A change batch Route 53 accepted. */
+export interface SubmittedChange {
+  changeId: string;
+  /** When Route 53 accepted it: the moment traffic starts to move. */
+  submittedAt: number;
+  /** From the first attempt to acceptance, waiting for the request budget included. */
+  submitMs: number;
 }
 
-export interface TrafficChange {
-  changeId: string;
-  submittedAt: number;
+export interface InsyncChange {
   insyncAt: number;
-  submitMs: number;
+  /** Accepted -> INSYNC. */
   insyncMs: number;
 }
 
+export interface SubmitOptions {
+  /** Stored with the change in Route 53. */
+  comment: string;
+  /** A revert: first in line for the request budget, and nothing is read before it goes. */
+  urgent: boolean;
+  /** Aborts a submission still waiting to go out; one already sent stays sent. */
+  signal?: AbortSignal;
+}
+
 export interface PairTraffic {
-  /** The weights in Route 53 now; a name is null when its records are missing. May throw. */
-  observe(): Promise<ObservedTraffic>;
   /**
-   * Sets both names to `weights` in one atomic change batch and waits until INSYNC.
-   * Idempotent (UPSERT of the same weights). `onSubmitted` fires once the change is
-   * accepted, before the wait. Throws a coded error when the change is refused or
-   * does not reach INSYNC in time.
+   * The weights as of a listing no older than `maxAgeMs`. Listings are shared by every
+   * pair of a hosted zone, so this usually costs no call. May throw (Route 53 unreadable).
    */
-  apply(weights: Weights, comment: string, onSubmitted?: (changeId: string, at: number) => void): Promise<TrafficChange>;
-}
-
-export type SignalState = 'healthy' | 'breached' | 'unknown';
-
-/** One signal's latest assessment, as the signals part reports it. */
-export interface SignalStatus {
-  name: string;
-  side: Side | 'both';
-  state: SignalState;
-  /** Consecutive samples over the limit (the auto-revert trigger). */
-  consecutiveBreaches: number;
-  /** How many consecutive breaches trigger an auto-revert. */
-  breachesToRevert: number;
-  /** A breach of this signal reverts at once, whatever the count (replication broken). */
-  immediate: boolean;
+  observe(maxAgeMs: number): Promise<ObservedTraffic>;
   /**
-   * The assessment's verdict, decided once in signals/: this signal sends traffic back
-   * to blue now. `summary` then says why, with the numbers.
+   * Sets both names to `weights` in one atomic change batch; returns once Route 53
+   * accepted it. Idempotent (an UPSERT of the same weights). Throws a coded error when
+   * the change is refused, or aborted before it went out.
    */
-  reverts: boolean;
-  value: number | null;
-  limit: number | null;
-  unit: string;
-  /** When the newest sample was taken. */
-  at: number | null;
-  /** Readable summary, e.g. "lag 12.4 s > 5 s for 3 samples". */
-  summary: string;
-}
-
-export interface ReplicationView {
-  direction: string;
-  lagSeconds: number | null;
-  lagBytes: number | null;
-  healthy: boolean | null;
+  submit(weights: Weights, options: SubmitOptions): Promise<SubmittedChange>;
+  /** Waits until the change is INSYNC. Throws on timeout (the change still applies) or abort. */
+  waitInsync(change: SubmittedChange, signal?: AbortSignal): Promise<InsyncChange>;
 }
 
 export interface PairSignals {
@@ -83,13 +65,7 @@ export interface PairClusters {
   /** Both clusters are the expected majors, available and reachable. Never throws. */
   check(): Promise<ClusterCheck>;
   /** Both clusters and the last snapshot, as the API shows them. Never throws. */
-  view(): Promise<unknown>;
-}
-
-export interface PreflightStatus {
-  ok: boolean;
-  blockers: number;
-  at: number;
+  view(): Promise<ClustersView>;
 }
 
 export interface PairPreflight {
@@ -112,3 +88,5 @@ export interface PairWorld {
   preflight: PairPreflight;
   sessions: PairSessions;
 }
+
+export type { ObservedTraffic, PreflightStatus, ReplicationView, SignalStatus };

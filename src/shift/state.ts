@@ -13,6 +13,20 @@ export const TransitionKindSchema = Type.Union([
 ]);
 export type TransitionKind = Type.Static<typeof TransitionKindSchema>;
 
+export const StepStatusSchema = Type.Union([Type.Literal('started'), Type.Literal('done'), Type.Literal('undone')]);
+export type StepStatus = Type.Static<typeof StepStatusSchema>;
+
+/** One step of a transition as journaled: written before it starts and after it ends. */
+export const StepRecordSchema = Type.Object({
+  name: Type.String(),
+  status: StepStatusSchema,
+  startedAt: Type.Number(),
+  endedAt: Type.Optional(Type.Number()),
+  /** What the step wants a resumed run to know (a submitted change id) or reports (timings). */
+  detail: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type StepRecord = Type.Static<typeof StepRecordSchema>;
+
 /** A stage change in flight, journaled before anything moves. */
 export const TransitionSchema = Type.Object({
   id: Type.String(),
@@ -27,8 +41,26 @@ export const TransitionSchema = Type.Object({
   changeId: Type.Optional(Type.String()),
   submittedAt: Type.Optional(Type.Number()),
   details: Type.Optional(Type.Unknown()),
+  /** The step journal, in order of the transition's plan. */
+  steps: Type.Optional(Type.Array(StepRecordSchema)),
+  /**
+   * Past the point of no return: a process that finds this transition unfinished
+   * completes it; before it, one rolls it back to `from`.
+   */
+  committed: Type.Optional(Type.Boolean()),
 });
 export type Transition = Type.Static<typeof TransitionSchema>;
+
+/**
+ * Application sessions to end on a side once clients have had a TTL to re-resolve:
+ * stored with its due time so that whichever process leads then carries it out.
+ */
+export const PendingDrainSchema = Type.Object({
+  side: Type.Union([Type.Literal('blue'), Type.Literal('green')]),
+  dueAt: Type.Number(),
+  reason: Type.String(),
+});
+export type PendingDrain = Type.Static<typeof PendingDrainSchema>;
 
 export const PairStateSchema = Type.Object({
   id: Type.String(),
@@ -40,6 +72,7 @@ export const PairStateSchema = Type.Object({
   version: Type.Integer(),
   transition: Type.Union([TransitionSchema, Type.Null()]),
   lastTransition: Type.Union([TransitionSchema, Type.Null()]),
+  drain: Type.Union([PendingDrainSchema, Type.Null()]),
   updatedAt: Type.Number(),
 });
 export type PairState = Type.Static<typeof PairStateSchema>;

@@ -1,7 +1,7 @@
 import type { Stage } from './stages.js';
 import type { AuditEvent, Intent, IntentAction, IntentStatus, LeaderInfo, NewAuditEvent, PairState, Transition } from './state.js';
 
-export type PairPatch = Partial<Pick<PairState, 'stage' | 'paused' | 'halted' | 'haltReason' | 'stageEnteredAt' | 'transition' | 'lastTransition'>>;
+export type PairPatch = Partial<Pick<PairState, 'stage' | 'paused' | 'halted' | 'haltReason' | 'stageEnteredAt' | 'transition' | 'lastTransition' | 'drain'>>;
 
 export interface NewIntent {
   pair: string;
@@ -86,6 +86,8 @@ export interface LeaderLease {
   confirm(): Promise<boolean>;
   /** The last known answer, without asking the database. */
   readonly held: boolean;
+  /** Whether the last attempt to reach the state database got an answer (false: unreachable). */
+  readonly reachable: boolean;
   /** Emitted with a reason when a held lease is lost. */
   on(event: 'lost', listener: (reason: string) => void): this;
   release(): Promise<void>;

@@ -16,6 +16,7 @@ export interface PgLeaderLeaseOptions {
 export class PgLeaderLease extends EventEmitter implements LeaderLease {
   private client: pg.Client | null = null;
   private holding = false;
+  private answered = true;
 
   constructor(private readonly options: PgLeaderLeaseOptions) {
     super();
@@ -25,14 +26,20 @@ export class PgLeaderLease extends EventEmitter implements LeaderLease {
     return this.holding;
   }
 
+  get reachable(): boolean {
+    return this.answered;
+  }
+
   async tryAcquire(): Promise<boolean> {
     if (this.holding) return this.confirm();
     try {
       const client = await this.connect();
       const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [LEADER_LOCK_KEY]);
       this.holding = rows[0]?.locked === true;
+      this.answered = true;
       return this.holding;
     } catch (err) {
+      this.answered = false;
       this.drop(`cannot reach the state database: ${(err as Error).message}`);
       return false;
     }
@@ -43,8 +50,10 @@ export class PgLeaderLease extends EventEmitter implements LeaderLease {
     const client = this.client;
     try {
       await withTimeout(client.query('SELECT 1'), this.options.confirmTimeoutMs);
+      this.answered = true;
       return this.holding;
     } catch (err) {
+      this.answered = false;
       this.drop(`lease session failed: ${(err as Error).message}`);
       return false;
     }
@@ -69,8 +78,8 @@ export class PgLeaderLease extends EventEmitter implements LeaderLease {
       connectionTimeoutMillis: this.options.confirmTimeoutMs,
     });
     // The lease session dying is the lease ending: stop acting, never crash.
-    client.on('error', (err) => this.drop(`lease session error: ${err.message}`));
-    client.on('end', () => this.drop('lease session ended'));
+    client.on('error', (err) => this.lose(`lease session error: ${err.message}`));
+    client.on('end', () => this.lose('lease session ended'));
     this.client = client;
     try {
       await client.connect();
@@ -79,6 +88,12 @@ export class PgLeaderLease extends EventEmitter implements LeaderLease {
       throw err;
     }
     return client;
+  }
+
+  /** The session died under us: until the database answers again, nobody can say who leads. */
+  private lose(reason: string): void {
+    if (this.client) this.answered = false;
+    this.drop(reason);
   }
 
   private drop(reason: string): void {

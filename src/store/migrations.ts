@@ -64,6 +64,11 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'drains stored with their due time',
+    sql: `ALTER TABLE ${STATE_SCHEMA}.pairs ADD COLUMN drain jsonb;`,
+  },
 ];
 
 /** A fixed advisory lock key so that concurrent starts migrate one at a time. */

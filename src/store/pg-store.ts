@@ -8,6 +8,7 @@ import {
   AuditEventSchema,
   IntentSchema,
   PairStateSchema,
+  PendingDrainSchema,
   TransitionSchema,
   type AuditEvent,
   type Intent,
@@ -18,7 +19,7 @@ import {
 } from '../shift/state.js';
 import type { EventPage, NewIntent, PairPatch, ShiftStore } from '../shift/store.js';
 
-const PAIR_COLUMNS = `id, stage, paused, halted, halt_reason, stage_entered_at, version, transition, last_transition, updated_at`;
+const PAIR_COLUMNS = `id, stage, paused, halted, halt_reason, stage_entered_at, version, transition, last_transition, drain, updated_at`;
 
 /** ShiftStore on PostgreSQL (the lab's state server, or a URL from config in production). */
 export class PgShiftStore implements ShiftStore {
@@ -74,6 +75,7 @@ export class PgShiftStore implements ShiftStore {
     if (patch.lastTransition !== undefined) {
       set('last_transition', patch.lastTransition === null ? null : JSON.stringify(patch.lastTransition), '::jsonb');
     }
+    if (patch.drain !== undefined) set('drain', patch.drain === null ? null : JSON.stringify(patch.drain), '::jsonb');
     return this.inTransaction(async (client) => {
       const { rows } = await client.query(
         `UPDATE ${S}.pairs SET ${[...sets, 'version = version + 1', 'updated_at = to_timestamp($3 / 1000.0)'].join(', ')}
@@ -252,6 +254,7 @@ function toPair(row: Record<string, any>): PairState {
       version: row.version,
       transition: row.transition === null ? null : checked(TransitionSchema, row.transition, 'transition'),
       lastTransition: row.last_transition === null ? null : checked(TransitionSchema, row.last_transition, 'transition'),
+      drain: row.drain === null ? null : checked(PendingDrainSchema, row.drain, 'drain'),
       updatedAt: row.updated_at.getTime(),
     },
     'pair',

@@ -2,8 +2,20 @@ import { EventEmitter } from 'node:events';
 import type { Clock } from '../../src/clock.js';
 import { PgshiftError } from '../../src/errors.js';
 import type { LeaderLease } from '../../src/shift/store.js';
-import type { ClusterCheck, ObservedTraffic, PairWorld, PreflightStatus, ReplicationView, SignalStatus, TrafficChange } from '../../src/shift/ports.js';
+import type {
+  ClusterCheck,
+  InsyncChange,
+  ObservedTraffic,
+  PairTraffic,
+  PairWorld,
+  PreflightStatus,
+  ReplicationView,
+  SignalStatus,
+  SubmitOptions,
+  SubmittedChange,
+} from '../../src/shift/ports.js';
 import { type Weights } from '../../src/shift/model.js';
+import type { ClusterView } from '../../src/shift/view-schemas.js';
 
 /**
  * In-memory versions of the controller's own ports (STYLE.md tier 2): they record what
@@ -15,49 +27,61 @@ export class FakeClock implements Clock {
   now(): number {
     return this.current;
   }
+  /** Moves time on and yields to timers and I/O, so a retry loop on fake time never starves the test. */
   async sleep(ms: number): Promise<void> {
     this.current += ms;
+    await new Promise((resolve) => setImmediate(resolve));
   }
   advance(seconds: number): void {
     this.current += seconds * 1000;
   }
 }
 
-export class MemoryTraffic {
-  weights: ObservedTraffic = { reader: { blue: 100, green: 0 }, writer: { blue: 100, green: 0 } };
-  readonly applied: { weights: Weights; comment: string }[] = [];
+export class MemoryTraffic implements PairTraffic {
+  weights: Omit<ObservedTraffic, 'at'> = { reader: { blue: 100, green: 0 }, writer: { blue: 100, green: 0 } };
+  readonly applied: { weights: Weights; comment: string; urgent: boolean }[] = [];
+  /** Every call in order: `observe`, `submit`, `insync`. */
+  readonly calls: string[] = [];
   failNext: Error | null = null;
-  /** Throws after the change is submitted (the process "dies" waiting for INSYNC). */
+  /** Throws while waiting for INSYNC, after the change went out (the process "dies" waiting). */
   failAfterSubmit: Error | null = null;
+  /** While set, listing the records fails (Route 53 throttles or times out the reads). */
+  failObserve: Error | null = null;
   private changes = 0;
 
   constructor(private readonly clock: FakeClock) {}
 
   async observe(): Promise<ObservedTraffic> {
-    return structuredClone(this.weights);
+    this.calls.push('observe');
+    if (this.failObserve) throw this.failObserve;
+    return { ...structuredClone(this.weights), at: this.clock.now() };
   }
 
-  async apply(weights: Weights, comment: string, onSubmitted?: (changeId: string, at: number) => void): Promise<TrafficChange> {
+  async submit(weights: Weights, options: SubmitOptions): Promise<SubmittedChange> {
+    this.calls.push('submit');
+    if (options.signal?.aborted) throw options.signal.reason;
     if (this.failNext) {
       const err = this.failNext;
       this.failNext = null;
       throw err;
     }
-    const changeId = `/change/C${++this.changes}`;
-    const submittedAt = this.clock.now();
     this.weights = structuredClone(weights);
-    this.applied.push({ weights: structuredClone(weights), comment });
-    onSubmitted?.(changeId, submittedAt);
+    this.applied.push({ weights: structuredClone(weights), comment: options.comment, urgent: options.urgent });
+    return { changeId: `/change/C${++this.changes}`, submittedAt: this.clock.now(), submitMs: 1 };
+  }
+
+  async waitInsync(change: SubmittedChange): Promise<InsyncChange> {
+    this.calls.push('insync');
     if (this.failAfterSubmit) {
       const err = this.failAfterSubmit;
       this.failAfterSubmit = null;
       throw err;
     }
-    return { changeId, submittedAt, insyncAt: submittedAt + 5, submitMs: 1, insyncMs: 5 };
+    return { insyncAt: change.submittedAt + 5, insyncMs: 5 };
   }
 
   /** Someone edits the records by hand. */
-  edit(weights: ObservedTraffic): void {
+  edit(weights: Omit<ObservedTraffic, 'at'>): void {
     this.weights = structuredClone(weights);
   }
 }
@@ -118,6 +142,8 @@ export class StaticLease extends EventEmitter implements LeaderLease {
   constructor(public holding = true) {
     super();
   }
+  /** Whether the state database answers; a stopped one leaves a former leader allowed to revert. */
+  reachable = true;
   get held(): boolean {
     return this.holding;
   }
@@ -151,7 +177,7 @@ export function fakeWorld(clock: FakeClock): FakeWorld {
     preflightStatus: { ok: true, blockers: 0, at: clock.now() },
     clusters: {
       check: async () => world.clusterCheck,
-      view: async () => ({ blue: { version: '13.23' }, green: { version: '14.23' } }),
+      view: async () => ({ blue: fakeCluster('13.23'), green: fakeCluster('14.23'), lastSnapshot: null, pitr: null }),
     },
     preflight: {
       last: async () => world.preflightStatus,
@@ -167,3 +193,7 @@ export function fakeWorld(clock: FakeClock): FakeWorld {
 }
 
 export const unavailable = (message: string) => new PgshiftError('PGSHIFT_ERR_ROUTE53_UNAVAILABLE', message, { status: 503 });
+
+function fakeCluster(version: string): ClusterView {
+  return { id: `c-${version}`, engine: 'aurora-postgresql', version, major: Number.parseInt(version, 10), writer: null, reader: null, status: 'available', available: true };
+}

@@ -33,6 +33,7 @@ export class MemoryShiftStore implements ShiftStore {
         version: 1,
         transition: null,
         lastTransition: null,
+        drain: null,
         updatedAt: now,
       });
     }

@@ -3,6 +3,7 @@ import { ShiftController, type ControlledPair } from '../../src/shift/controller
 import { planStages } from '../../src/shift/stages.js';
 import { silentLogger } from '../../src/log.js';
 import { MemoryShiftStore } from '../helpers/memory-store.js';
+import { waitFor } from '../helpers/wait.js';
 import { FakeClock, StaticLease, fakeWorld, unavailable, type FakeWorld } from '../helpers/fake-world.js';
 
 const STEPS = [10, 25, 50, 100];
@@ -35,7 +36,7 @@ async function advance(r: Rig, expectedStage?: string) {
 }
 
 const stage = async (r: Rig) => (await r.store.getPair('demo'))!.stage;
-const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+const peek = async (r: Rig) => (await r.store.getPair('demo'))!;
 
 t.test('walks baseline -> reads-10 -> ... -> reads-100, one verified change batch per step', async (t) => {
   const r = await rig(t);
@@ -107,7 +108,8 @@ t.test('a breach for N samples sends reads back to blue, drains green after the 
   t.same(r.world.traffic.weights, { reader: { blue: 100, green: 0 }, writer: { blue: 100, green: 0 } });
   const event = r.store.events.find((e) => e.action === 'auto-revert')!;
   t.match(event.details, { triggers: [{ signal: 'lag-seconds', value: 12.4, limit: 5, consecutiveBreaches: 3 }], breachToSubmitMs: 0 });
-  await settle();
+  t.same(r.world.drained, [], 'green is drained one TTL later, by a tick');
+  await r.controller.tickOnce();
   t.same(r.world.drained, ['green']);
   t.ok(r.store.events.some((e) => e.action === 'drain' && e.outcome === 'ok'));
 
@@ -128,24 +130,78 @@ t.test('a broken replication reverts at once, without waiting for consecutive sa
   t.ok((await r.store.getPair('demo'))!.halted);
 });
 
-t.test('the revert happens even when the state store cannot record it', async (t) => {
+t.test('the revert goes out before any store or Route 53 read, and is recorded once the store is back', async (t) => {
   const r = await rig(t, { bakeSeconds: 0 });
   await r.controller.tickOnce();
   await advance(r);
   await advance(r);
+  r.store.failing = 'state database down';
+  r.world.traffic.failObserve = unavailable('ListResourceRecordSets throttled');
+  r.world.traffic.calls.length = 0;
   r.world.signals.breach('lag-seconds', 30, 3, r.clock.now());
-  // The store fails after the tick read the pair: the revert must still reach Route 53.
-  const originalUpdate = r.store.updatePair.bind(r.store);
-  r.store.updatePair = async () => {
-    throw unavailable('state database down');
-  };
-  await r.controller.tickOnce();
+  t.same(r.world.traffic.calls, ['submit'], 'the change batch went out from memory, synchronously with the sample');
+  await waitFor('the urgent change', () => r.world.traffic.applied.at(-1)?.urgent);
   t.same(r.world.traffic.weights.reader, { blue: 100, green: 0 }, 'reads are back on blue');
-  r.store.updatePair = originalUpdate;
+  t.equal(r.store.pairs.get('demo')!.stage, 'reads-25', 'nothing recorded while the store is down');
+  r.store.failing = null;
+  r.world.traffic.failObserve = null;
   await r.controller.tickOnce();
-  const pair = (await r.store.getPair('demo'))!;
-  t.equal(pair.stage, 'baseline', 'the next round records it');
+  const pair = await peek(r);
+  t.equal(pair.stage, 'baseline', 'the bookkeeping is retried until stored');
   t.ok(pair.halted);
+  t.equal(pair.transition, null);
+  t.equal(r.world.traffic.applied.filter((a) => a.urgent).length, 1, 'one revert, not one per retry');
+});
+
+t.test('a store failure after the change went out is retried until stored, never an unhandled rejection', async (t) => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => void process.off('unhandledRejection', onUnhandled));
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  const intent = await r.controller.request('demo', 'advance', { actor: 'ops' });
+  const realUpdate = r.store.updatePair.bind(r.store);
+  let failures = 0;
+  r.store.updatePair = async (...args) => {
+    // The journal goes in; every write after the change went out fails until the store is back.
+    if (r.world.traffic.applied.length > 0) {
+      failures += 1;
+      throw unavailable('state database down');
+    }
+    return realUpdate(...args);
+  };
+  const tick = r.controller.tickOnce();
+  await waitFor('the store to fail a few times', () => failures >= 3);
+  t.same(unhandled, [], 'no unhandled rejection');
+  t.equal(r.store.pairs.get('demo')!.stage, 'baseline', 'not recorded yet');
+  r.store.updatePair = realUpdate;
+  await tick;
+  t.same(unhandled, []);
+  const pair = await peek(r);
+  t.equal(pair.stage, 'reads-10', 'past its point of no return: finished once the store takes it');
+  t.equal(pair.transition, null);
+  t.equal((await r.store.getIntent(intent.id))!.status, 'done');
+});
+
+t.test('a drain due survives a restart: the next leader carries it out', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0, ttlSeconds: 30 });
+  await r.controller.tickOnce();
+  await advance(r);
+  await r.controller.request('demo', 'revert', { actor: 'ops' });
+  await r.controller.tickOnce();
+  t.match((await peek(r)).drain, { side: 'green', dueAt: r.clock.now() + 30_000 });
+  await r.controller.stop();
+  const next = new ShiftController({ store: r.store, lease: r.lease, clock: r.clock, log: silentLogger(), instanceId: 'test-2', pairs: [r.pair] });
+  await next.prepare();
+  t.teardown(() => next.stop());
+  r.clock.advance(29);
+  await next.tickOnce();
+  t.same(r.world.drained, [], 'not before the TTL');
+  r.clock.advance(1);
+  await next.tickOnce();
+  t.same(r.world.drained, ['green']);
+  t.equal((await peek(r)).drain, null);
 });
 
 t.test('an operator revert goes back to baseline and overtakes a queued advance', async (t) => {
@@ -160,7 +216,7 @@ t.test('an operator revert goes back to baseline and overtakes a queued advance'
   t.equal((await r.store.getIntent(queued.id))!.status, 'rejected');
   t.equal((await r.store.getIntent(revert.id))!.status, 'done');
   t.notOk((await r.store.getPair('demo'))!.halted, 'an operator revert does not halt');
-  await settle();
+  await r.controller.tickOnce();
   t.same(r.world.drained, ['green']);
 });
 
@@ -202,7 +258,8 @@ t.test('an advance interrupted before its change was submitted is rolled back', 
   await r.controller.tickOnce();
   let pair = (await r.store.getPair('demo'))!;
   t.equal(pair.transition?.to, 'reads-25', 'the transition is journaled');
-  t.equal(pair.transition?.changeId, undefined);
+  t.equal(pair.transition?.steps?.[0]?.detail?.changeId, undefined);
+  t.notOk(pair.transition?.committed, 'not past its point of no return');
   await r.controller.tickOnce();
   pair = (await r.store.getPair('demo'))!;
   t.equal(pair.stage, 'reads-10');
@@ -219,7 +276,9 @@ t.test('an advance interrupted after its change was submitted is finished', asyn
   r.world.traffic.failAfterSubmit = unavailable('INSYNC not reached in time');
   const intent = await r.controller.request('demo', 'advance', { actor: 'ops' });
   await r.controller.tickOnce();
-  t.ok((await r.store.getPair('demo'))!.transition?.changeId, 'the change id is journaled');
+  const journaled = (await r.store.getPair('demo'))!.transition;
+  t.ok(journaled?.steps?.[0]?.detail?.changeId, 'the change id is journaled');
+  t.ok(journaled?.committed, 'past its point of no return');
   await r.controller.tickOnce();
   const pair = (await r.store.getPair('demo'))!;
   t.equal(pair.stage, 'reads-25');

@@ -1,0 +1,166 @@
+import { evaluateGuards, failingGuards, revertTriggers } from './guards.js';
+import { describeWeights, sameWeights, type Weights } from './model.js';
+import type { ClusterCheck } from './ports.js';
+import { findStage, nextStage, type StagePlanEntry } from './stages.js';
+import type { Intent, PairState, PendingDrain, Transition } from './state.js';
+import type { ObservedTraffic, PreflightStatus, SignalStatus } from './view-schemas.js';
+
+/** A pair's configuration as far as decisions go. */
+export interface PairPlan {
+  id: string;
+  plan: StagePlanEntry[];
+  bakeSeconds: number;
+  autoAdvance: boolean;
+}
+
+/** Everything one decision reads: the stored state, what was last seen of the world, the pending intents. */
+export interface DecideInput {
+  pair: PairPlan;
+  state: PairState;
+  observed: ObservedTraffic | null;
+  signals: SignalStatus[];
+  clusters: ClusterCheck | null;
+  preflight: PreflightStatus | null;
+  /** Pending intents, oldest first. */
+  intents: Intent[];
+  /** A drift already paused the pair and was reported. */
+  driftReported: boolean;
+  now: number;
+}
+
+/** Advances queued before a revert: rejected, since nobody wants them carried out first. */
+type Overtaken = { overtaken: Intent[] };
+
+/** At most one thing a tick does for a pair. */
+export type Action =
+  | { type: 'idle' }
+  | { type: 'resume-transition'; transition: Transition }
+  | { type: 'auto-revert'; triggers: SignalStatus[]; reason: string }
+  | { type: 'adopt-revert'; observed: ObservedTraffic; reason: string }
+  | { type: 'pause-for-drift'; observed: ObservedTraffic; desired: Weights; reason: string }
+  | { type: 'drain'; drain: PendingDrain }
+  | ({ type: 'transition'; kind: 'advance' | 'revert'; to: StagePlanEntry; intent: Intent | null; reason: string | null } & Overtaken)
+  | ({ type: 'set-flags'; intent: Intent; patch: Partial<Pick<PairState, 'paused' | 'halted' | 'haltReason'>> } & Overtaken)
+  | ({ type: 'finish-intent'; intent: Intent; note: string } & Overtaken)
+  | ({ type: 'reject'; intent: Intent; reason: string; details: unknown } & Overtaken);
+
+/** Whether a breached signal at this stage sends traffic back to blue (green takes reads, blue still takes writes). */
+export function autoRevertable(entry: StagePlanEntry): boolean {
+  return entry.kind === 'reads';
+}
+
+/**
+ * The one decision of a tick, pure: the same input gives the same action. In order: an
+ * unfinished transition is finished or rolled back; a revert trigger sends reads back;
+ * Route 53 differing from the stage is adopted or reported; a due drain runs; an
+ * operator's intent is carried out; auto-advance moves on when every guard holds.
+ */
+export function decide(input: DecideInput): Action {
+  const { pair, state } = input;
+  if (state.transition) return { type: 'resume-transition', transition: state.transition };
+  const entry = findStage(pair.plan, state.stage);
+  if (!entry) throw new Error(`pair ${pair.id} is at stage ${state.stage}, which its plan does not have`);
+
+  if (autoRevertable(entry)) {
+    const triggers = revertTriggers(input.signals);
+    if (triggers.length > 0) return { type: 'auto-revert', triggers, reason: triggers.map((t) => t.summary).join('; ') };
+  }
+
+  const drift = assessDrift(input, entry);
+  if (drift.adopt) return drift.adopt;
+  if (drift.report && !input.driftReported) return drift.report;
+
+  if (state.drain && state.drain.dueAt <= input.now) return { type: 'drain', drain: state.drain };
+
+  if (input.intents.length > 0) return decideIntent(input, entry, drift.drifted);
+
+  if (pair.autoAdvance && !state.paused && !state.halted && !drift.drifted) {
+    const next = nextStage(pair.plan, state.stage);
+    if (next && failingGuards(guardsOf(input)).length === 0) {
+      return { type: 'transition', kind: 'advance', to: next, intent: null, reason: 'every guard holds', overtaken: [] };
+    }
+  }
+  return { type: 'idle' };
+}
+
+/** The guards of moving the pair one stage forward, from the decision's input. */
+export function guardsOf(input: Omit<DecideInput, 'intents' | 'driftReported'>) {
+  return evaluateGuards({
+    state: input.state,
+    plan: input.pair.plan,
+    next: nextStage(input.pair.plan, input.state.stage),
+    now: input.now,
+    bakeSeconds: input.pair.bakeSeconds,
+    observed: input.observed,
+    signals: input.signals,
+    clusters: input.clusters,
+    preflight: input.preflight,
+  });
+}
+
+interface Drift {
+  drifted: boolean;
+  adopt?: Action;
+  report?: Action;
+}
+
+/**
+ * Route 53 differs from the stage and pgshift did not do it. Traffic found all on blue
+ * during a read stage is an interrupted revert (the safe direction): adopted. Any other
+ * difference pauses the pair and is reported, never overwritten.
+ */
+function assessDrift(input: DecideInput, entry: StagePlanEntry): Drift {
+  const observed = input.observed;
+  if (!observed) return { drifted: false };
+  const seen = observed.reader && observed.writer ? { reader: observed.reader, writer: observed.writer } : null;
+  if (seen && sameWeights(seen, entry.weights)) return { drifted: false };
+  const baseline = input.pair.plan[0]!;
+  if (entry.kind === 'reads' && seen && sameWeights(seen, baseline.weights)) {
+    const reason = 'Route 53 already sends every read to blue (an interrupted revert); adopted as a revert and halted';
+    return { drifted: true, adopt: { type: 'adopt-revert', observed, reason } };
+  }
+  const reason = `Route 53 differs from stage ${input.state.stage} and pgshift did not change it: ${describeObserved(observed)}; the stage wants ${describeWeights(entry.weights)}`;
+  return { drifted: true, report: { type: 'pause-for-drift', observed, desired: entry.weights, reason } };
+}
+
+function decideIntent(input: DecideInput, entry: StagePlanEntry, drifted: boolean): Action {
+  const { intents, state, pair } = input;
+  const revert = intents.find((i) => i.action === 'revert');
+  const overtaken = revert ? intents.slice(0, intents.indexOf(revert)).filter((i) => i.action === 'advance') : [];
+  const intent = revert ?? intents[0]!;
+  const reject = (reason: string, details: unknown = null): Action => ({ type: 'reject', intent, reason, details, overtaken });
+
+  switch (intent.action) {
+    case 'pause':
+      return { type: 'set-flags', intent, patch: { paused: true }, overtaken };
+    case 'resume':
+      return { type: 'set-flags', intent, patch: { paused: false, halted: false, haltReason: null }, overtaken };
+    case 'revert': {
+      const baseline = pair.plan[0]!;
+      if (entry.kind === 'baseline') {
+        const o = input.observed;
+        if (o?.reader && o.writer && sameWeights({ reader: o.reader, writer: o.writer }, baseline.weights)) {
+          return { type: 'finish-intent', intent, note: 'already at baseline', overtaken };
+        }
+      } else if (entry.kind !== 'reads') {
+        return reject(`reverting from ${state.stage} needs the write cutover, which is not available yet`);
+      }
+      return { type: 'transition', kind: 'revert', to: baseline, intent, reason: intent.reason, overtaken };
+    }
+    case 'advance': {
+      if (intent.expectedStage !== null && intent.expectedStage !== state.stage) {
+        return reject(`expected stage ${intent.expectedStage} but the pair is at ${state.stage}`);
+      }
+      const failing = failingGuards(guardsOf(input));
+      if (drifted || failing.length > 0) {
+        return reject(failing.map((g) => `${g.name}: ${g.detail}`).join('; ') || 'weights drifted', { guards: failing });
+      }
+      return { type: 'transition', kind: 'advance', to: nextStage(pair.plan, state.stage)!, intent, reason: intent.reason, overtaken };
+    }
+  }
+}
+
+export function describeObserved(o: ObservedTraffic): string {
+  const part = (name: string, s: { blue: number; green: number } | null) => (s ? `${name} blue ${s.blue} / green ${s.green}` : `${name} records missing`);
+  return `${part('reader', o.reader)}, ${part('writer', o.writer)}`;
+}

@@ -1,0 +1,80 @@
+import { PgshiftError } from '../errors.js';
+import { describeWeights, sameWeights, type Weights } from './model.js';
+import type { SubmittedChange } from './ports.js';
+import type { PairRuntime } from './runtime.js';
+import { desiredWeights, type StagePlanEntry } from './stages.js';
+import type { StepRecord, Transition } from './state.js';
+import { describeObserved } from './decide.js';
+
+export interface StepContext {
+  runtime: PairRuntime;
+  transition: Transition;
+  /** This step's journal entry as last written. */
+  record: StepRecord;
+  /** Aborted when an auto-revert overtakes the transition. */
+  signal: AbortSignal;
+  /**
+   * Journals `detail` for this step now and waits until it is stored; with `commit`,
+   * also marks the point of no return (a resumed run then finishes, never rolls back).
+   */
+  note(detail: Record<string, unknown>, options?: { commit?: boolean }): Promise<void>;
+}
+
+/**
+ * One step of a transition. `run` must be safe to repeat (a crash may come anywhere in
+ * it); `undo` puts back what `run` changed and is as safe to repeat. What `run` returns
+ * is kept in the step's journal entry.
+ */
+export interface TransitionStep {
+  name: string;
+  run(ctx: StepContext): Promise<Record<string, unknown> | void>;
+  undo?(ctx: StepContext): Promise<void>;
+}
+
+/** A change that went out before the transition was journaled (the revert fast path). */
+export interface Presubmitted {
+  change: SubmittedChange;
+}
+
+/**
+ * The steps of a transition between two stages. Read stages are one step: move the
+ * traffic. The write cutover (a later stage kind) brings its own list.
+ */
+export function stepsFor(plan: readonly StagePlanEntry[], transition: Transition, presubmitted?: Presubmitted): TransitionStep[] {
+  const back = desiredWeights(plan, transition.from);
+  const urgent = transition.kind !== 'advance';
+  return [moveTraffic(transition.weights, back ?? null, urgent, presubmitted)];
+}
+
+export const MOVE_TRAFFIC = 'move-traffic';
+
+/**
+ * Sets both records in one change batch, journals the change id as soon as Route 53
+ * took it (the point of no return of a read transition), waits for INSYNC and reads the
+ * records back. Undo sets the weights of the stage the transition left.
+ */
+function moveTraffic(weights: Weights, back: Weights | null, urgent: boolean, presubmitted?: Presubmitted): TransitionStep {
+  const move = async (ctx: StepContext, target: Weights, journal: boolean, change?: SubmittedChange) => {
+    const traffic = ctx.runtime.pair.world.traffic;
+    const comment = `pgshift ${ctx.runtime.id}: ${ctx.transition.kind} ${ctx.transition.from} -> ${ctx.transition.to}`.slice(0, 256);
+    const submitted = change ?? (await traffic.submit(target, { comment, urgent, signal: ctx.signal }));
+    if (journal && !change) await ctx.note({ changeId: submitted.changeId, submittedAt: submitted.submittedAt }, { commit: true });
+    const insync = await traffic.waitInsync(submitted, ctx.signal);
+    const observed = await traffic.observe(0);
+    ctx.runtime.observed = observed;
+    const seen = observed.reader && observed.writer ? { reader: observed.reader, writer: observed.writer } : null;
+    if (!seen || !sameWeights(seen, target)) {
+      throw new PgshiftError(
+        'PGSHIFT_ERR_VERIFY_FAILED',
+        `after change ${submitted.changeId} Route 53 holds ${describeObserved(observed)}, not ${describeWeights(target)}; will retry`,
+        { status: 503 },
+      );
+    }
+    return { changeId: submitted.changeId, submittedAt: submitted.submittedAt, submitMs: submitted.submitMs, insyncMs: insync.insyncMs };
+  };
+  return {
+    name: MOVE_TRAFFIC,
+    run: (ctx) => move(ctx, weights, true, presubmitted?.change),
+    ...(back ? { undo: async (ctx: StepContext) => void (await move(ctx, back, false)) } : {}),
+  };
+}

@@ -1,0 +1,142 @@
+import Type from 'typebox';
+import { SplitSchema, WeightsSchema } from './model.js';
+import { StageSchema } from './stages.js';
+import { PendingDrainSchema, TransitionSchema } from './state.js';
+
+/**
+ * What the API shows of a pair, as schemas: the read model the controller answers with
+ * and the shapes the world's ports report (signals, clusters, replication). The parts
+ * that implement those ports (signals/, clusters/) produce these types; the API and the
+ * CLI answer and read them.
+ */
+const Nullable = <T extends Type.TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/**
+ * The clusters: both sides (version, endpoints, status), the newest snapshot of either
+ * side, and the point-in-time restore window of that snapshot's side (blue's when there
+ * is no snapshot yet).
+ */
+export const EndpointViewSchema = Type.Object({ host: Type.String(), port: Type.Integer() });
+
+export const ClusterViewSchema = Type.Object({
+  id: Nullable(Type.String()),
+  engine: Nullable(Type.String()),
+  version: Nullable(Type.String()),
+  major: Nullable(Type.Integer()),
+  writer: Nullable(EndpointViewSchema),
+  reader: Nullable(EndpointViewSchema),
+  status: Type.String({ description: 'RDS status, or available / in-recovery / unreachable for plain PostgreSQL, or error' }),
+  available: Type.Boolean(),
+  statusDetail: Type.Optional(Type.String()),
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+});
+export type ClusterView = Type.Static<typeof ClusterViewSchema>;
+
+export const SnapshotViewSchema = Type.Object({
+  id: Type.String(),
+  side: Type.Union([Type.Literal('blue'), Type.Literal('green')]),
+  clusterId: Type.String(),
+  status: Type.Union([Type.Literal('creating'), Type.Literal('available'), Type.Literal('failed')]),
+  progress: Type.Integer({ minimum: 0, maximum: 100 }),
+  createdAt: Type.String({ format: 'date-time' }),
+  engineVersion: Type.Optional(Type.String()),
+  location: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String()),
+});
+export type SnapshotView = Type.Static<typeof SnapshotViewSchema>;
+
+export const PitrViewSchema = Type.Object({
+  side: Type.Union([Type.Literal('blue'), Type.Literal('green')]),
+  earliest: Nullable(Type.String({ format: 'date-time' })),
+  latest: Nullable(Type.String({ format: 'date-time' })),
+});
+export type PitrView = Type.Static<typeof PitrViewSchema>;
+
+export const ClustersViewSchema = Type.Object({
+  blue: ClusterViewSchema,
+  green: ClusterViewSchema,
+  lastSnapshot: Nullable(SnapshotViewSchema),
+  pitr: Nullable(PitrViewSchema),
+});
+export type ClustersView = Type.Static<typeof ClustersViewSchema>;
+
+
+export const SignalStateSchema = Type.Union([Type.Literal('healthy'), Type.Literal('breached'), Type.Literal('unknown')]);
+export type SignalState = Type.Static<typeof SignalStateSchema>;
+
+/** One signal's latest assessment, as the signals part reports it. */
+export const SignalStatusSchema = Type.Object({
+  name: Type.String(),
+  side: Type.Union([Type.Literal('blue'), Type.Literal('green'), Type.Literal('both')]),
+  state: SignalStateSchema,
+  /** Consecutive samples over the limit (the auto-revert trigger). */
+  consecutiveBreaches: Type.Integer(),
+  /** How many consecutive breaches trigger an auto-revert. */
+  breachesToRevert: Type.Integer(),
+  /** A breach of this signal reverts at once, whatever the count (replication broken). */
+  immediate: Type.Boolean(),
+  /**
+   * The assessment's verdict, decided once in signals/: this signal sends traffic back
+   * to blue now. `summary` then says why, with the numbers.
+   */
+  reverts: Type.Boolean(),
+  value: Nullable(Type.Number()),
+  limit: Nullable(Type.Number()),
+  unit: Type.String(),
+  /** When the newest sample was taken. */
+  at: Nullable(Type.Number()),
+  /** Readable summary, e.g. "lag 12.4 s > 5 s for 3 samples". */
+  summary: Type.String(),
+});
+export type SignalStatus = Type.Static<typeof SignalStatusSchema>;
+
+export const ReplicationViewSchema = Type.Object({
+  direction: Type.String(),
+  lagSeconds: Nullable(Type.Number()),
+  lagBytes: Nullable(Type.Number()),
+  healthy: Nullable(Type.Boolean()),
+});
+export type ReplicationView = Type.Static<typeof ReplicationViewSchema>;
+
+export const PreflightStatusSchema = Type.Object({ ok: Type.Boolean(), blockers: Type.Integer(), at: Type.Number() });
+export type PreflightStatus = Type.Static<typeof PreflightStatusSchema>;
+
+/** One condition of moving a pair forward, with the reason it holds or fails. */
+export const GuardSchema = Type.Object({ name: Type.String(), ok: Type.Boolean(), detail: Type.String() });
+export type Guard = Type.Static<typeof GuardSchema>;
+
+/** The weights Route 53 holds; a name is null when its records are missing or misshaped. */
+export const ObservedTrafficSchema = Type.Object({
+  reader: Nullable(SplitSchema),
+  writer: Nullable(SplitSchema),
+  /** When Route 53 was read. */
+  at: Type.Number(),
+});
+export type ObservedTraffic = Type.Static<typeof ObservedTrafficSchema>;
+
+export const PairViewSchema = Type.Object({
+  id: Type.String(),
+  stage: StageSchema,
+  paused: Type.Boolean(),
+  halted: Type.Boolean(),
+  haltReason: Nullable(Type.String()),
+  stageEnteredAt: Type.Number(),
+  /** What the stage wants Route 53 to hold. */
+  weights: Nullable(WeightsSchema),
+  /** What Route 53 held when last read. */
+  observed: Nullable(ObservedTrafficSchema),
+  clusters: Nullable(ClustersViewSchema),
+  replication: Nullable(ReplicationViewSchema),
+  signals: Type.Array(SignalStatusSchema),
+  guards: Type.Array(GuardSchema),
+  preflight: Nullable(PreflightStatusSchema),
+  transition: Nullable(TransitionSchema),
+  lastTransition: Nullable(TransitionSchema),
+  /** Application sessions still to be ended on a side, and when. */
+  drain: Nullable(PendingDrainSchema),
+  stages: Type.Array(StageSchema),
+  autoAdvance: Type.Boolean(),
+  bakeSeconds: Type.Number(),
+  lastError: Nullable(Type.String()),
+});
+export type PairView = Type.Static<typeof PairViewSchema>;
