@@ -174,6 +174,7 @@ export class TransitionExecutor {
     const plan = runtime.pair.plan;
     const moved = (transition.steps ?? []).find((s) => s.detail?.changeId !== undefined)?.detail ?? {};
     const action = outcome === 'rolled-back' ? `${transition.kind}-rolled-back` : transition.kind;
+    const insyncAt = typeof moved.submittedAt === 'number' && typeof moved.insyncMs === 'number' ? moved.submittedAt + moved.insyncMs : null;
     const done: Transition = { ...transition, ...(typeof moved.changeId === 'string' ? { changeId: moved.changeId } : {}) };
     const patch: PairPatch = { stage: landing as PairState['stage'], stageEnteredAt: now, transition: null, lastTransition: done };
     if (transition.kind === 'auto-revert' && outcome === 'finished') {
@@ -193,7 +194,12 @@ export class TransitionExecutor {
         to: landing,
         outcome: 'ok',
         reason: transition.reason,
-        details: { ...moved, transitionId: transition.id, ...asRecord(transition.details) },
+        details: {
+          ...moved,
+          transitionId: transition.id,
+          ...asRecord(transition.details),
+          ...(transition.kind === 'auto-revert' && insyncAt !== null ? { breachToInsyncMs: insyncAt - transition.startedAt } : {}),
+        },
         actor: transition.actor,
       }),
       { retry: true },
