@@ -76,7 +76,32 @@ export function storeRecordSource(store: Route53Store, zoneId: string): RecordSo
   };
 }
 
-/** Reads through the Route 53 API (the stand-in or the real service). */
+/**
+ * Reads the stand-in's records over its DNS-like control path (`GET /_lab/records`), for
+ * clients in another process. Like real DNS resolution, this spends none of the Route 53
+ * API budget (the stand-in does not count it against the account limit).
+ */
+export function labDnsRecordSource(standInUrl: string, zoneId: string): RecordSource {
+  return {
+    readName: async (name) => {
+      const url = new URL('/_lab/records', standInUrl);
+      url.searchParams.set('zone', zoneId.replace(/^\/?hostedzone\//, ''));
+      url.searchParams.set('name', fqdn(name));
+      const res = await fetch(url);
+      if (!res.ok) {
+        throw new PgshiftError('PGSHIFT_ERR_LAB_RESOLVE_FAILED', `the Route 53 stand-in answered ${res.status} for ${fqdn(name)}: ${await res.text()}`, { status: 502 });
+      }
+      const records = (await res.json()) as { type: string; ttl?: number; setIdentifier?: string; weight?: number; values?: string[] }[];
+      return toNameRecords(records.map((r) => ({ ...r, ...(r.values?.[0] !== undefined ? { value: r.values[0] } : {}) })));
+    },
+  };
+}
+
+/**
+ * Reads through the Route 53 API (the stand-in or the real service). Every lookup is a
+ * ListResourceRecordSets and spends the account's API budget: tests of the API only; the
+ * lab's clients resolve with storeRecordSource or labDnsRecordSource.
+ */
 export function route53RecordSource(client: Route53Client, zoneId: string): RecordSource {
   return {
     readName: async (name) => {

@@ -9,6 +9,21 @@ export function fqdn(name: string): string {
   return lower.endsWith('.') ? lower : `${lower}.`;
 }
 
+/**
+ * The order ListResourceRecordSets returns names in: by name with the labels reversed
+ * (`www.example.com.` sorts as `com.example.www.`), aws-api.md 1.5. Both arguments as
+ * fqdn() gives them.
+ */
+export function compareRoute53Names(a: string, b: string): number {
+  const ra = reversedLabels(a);
+  const rb = reversedLabels(b);
+  return ra < rb ? -1 : ra > rb ? 1 : 0;
+}
+
+function reversedLabels(name: string): string {
+  return `${name.slice(0, -1).split('.').reverse().join('.')}.`;
+}
+
 /** A CNAME value for comparison: case and a trailing dot do not matter to DNS. */
 function hostOf(value: string): string {
   return fqdn(value).slice(0, -1);

@@ -1,33 +1,28 @@
-import {
-  ChangeResourceRecordSetsCommand,
-  GetChangeCommand,
-  ListResourceRecordSetsCommand,
-  type Change,
-  type ChangeInfo,
-  type Route53Client,
-  type RRType,
-} from '@aws-sdk/client-route-53';
-import type { Clock } from '../clock.js';
+import { ChangeResourceRecordSetsCommand, type Change, type ResourceRecordSet, type RRType } from '@aws-sdk/client-route-53';
 import type { PairConfig } from '../config/schema.js';
 import * as D from '../defaults.js';
 import { PgshiftError, describeError, isPgshiftError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { callWithRetry, RetryFailure, type RetryPolicy } from './retry.js';
+import { backoffDelay, type RetryPolicy } from './retry.js';
+import { isClosed, type Route53Account } from './route53-account.js';
 import { isRetryableRoute53Error, wrapRoute53Error } from './route53-errors.js';
-import { assessName, readRecordsAt, type ListStart } from './route53-records.js';
-import { type ChangeReport, type ObservedName, type ObservedWeights, type RecordTargets, type SetWeightsOptions, type TrafficRouter, type VerifyResult } from './router.js';
+import { assessName, fqdn } from './route53-records.js';
+import type {
+  ChangeReport,
+  ObserveOptions,
+  ObservedName,
+  ObservedWeights,
+  RecordTargets,
+  SetWeightsOptions,
+  SubmitOptions,
+  SubmittedChange,
+  TrafficRouter,
+  VerifyResult,
+} from './router.js';
 import { checkDesiredWeights, checkWeights, recordWeightsOf } from './weights.js';
-import { sharedZoneQueue, zoneKey, type ZoneQueue } from './zone-queue.js';
-import { RECORD_KINDS, type RecordKind, SIDES, type Weights, describeSplit } from '../shift/model.js';
-
-export interface InsyncPolicy {
-  /** Longest wait from submission to INSYNC. */
-  timeoutMs: number;
-  /** First pause between GetChange polls, its growth factor and its ceiling. */
-  pollMs: number;
-  pollFactor: number;
-  pollMaxMs: number;
-}
+import { supersededError, zoneKey, type ZoneGate } from './zone-gate.js';
+import type { ZoneListing, ZoneWatcher } from './zone-watcher.js';
+import { RECORD_KINDS, type RecordKind, SIDES, type Side, type Weights, describeSplit } from '../shift/model.js';
 
 export interface RecordSpec {
   name: string;
@@ -35,63 +30,49 @@ export interface RecordSpec {
 }
 
 export interface Route53RouterOptions {
-  /** Create with createRoute53Client (SDK retries off: this router retries itself). */
-  client: Route53Client;
-  clock: Clock;
+  /** The process's one Route53Account: budget, zone watchers, gates, GetChange polling. */
+  account: Route53Account;
   /** `Z...` or `/hostedzone/Z...`. */
   hostedZoneId: string;
   records: Record<RecordKind, RecordSpec>;
   log?: Logger;
+  /** Overrides the account's retry policy for this router's changes and reads. */
   retry?: Partial<RetryPolicy>;
-  insync?: Partial<InsyncPolicy>;
-  /** ListResourceRecordSets page size. */
-  listPageSize?: number;
-  /** Defaults to the queue shared by every router in the process. */
-  queue?: ZoneQueue;
-  /** Jitter source. */
-  random?: () => number;
 }
 
 /**
  * The traffic port on Route 53: each of a pair's names is two weighted CNAMEs with set
- * identifiers `blue` and `green`, and a percent p is written as weight p. Every change is
- * one atomic change batch, queued per hosted zone, followed by a bounded wait for INSYNC.
+ * identifiers `blue` and `green`, and a percent p is written as weight p. Reads come from
+ * the hosted zone's shared watcher; every change is one atomic batch of UPSERTs of
+ * complete records, submitted through the zone's gate (zone-gate.ts says what waits for
+ * what), and INSYNC is followed separately (waitInsync).
  */
 export class Route53Router implements TrafficRouter {
-  private readonly client: Route53Client;
-  private readonly clock: Clock;
+  private readonly account: Route53Account;
   private readonly zoneId: string;
   private readonly records: Record<RecordKind, RecordSpec>;
+  private readonly names: string[];
   private readonly log: Logger;
   private readonly retry: RetryPolicy;
-  private readonly insync: InsyncPolicy;
-  private readonly pageSize: number;
-  private readonly queue: ZoneQueue;
-  private readonly random: () => number;
+  private readonly watcher: ZoneWatcher;
+  private readonly gate: ZoneGate;
+  private readonly unwatch: () => void;
   private targets: RecordTargets | null = null;
+  private submits = 0;
+  /** Sequence number of this router's latest urgent submit; normal submits numbered lower that have not gone out are superseded. */
+  private lastUrgent = 0;
+  private observedCache: { listing: ZoneListing; targets: RecordTargets | null; observed: ObservedWeights } | null = null;
 
   constructor(options: Route53RouterOptions) {
-    this.client = options.client;
-    this.clock = options.clock;
+    this.account = options.account;
     this.zoneId = zoneKey(options.hostedZoneId);
     this.records = options.records;
-    this.log = (options.log ?? silentLogger()).child({ component: 'route53', zoneId: this.zoneId });
-    this.retry = {
-      maxAttempts: D.ROUTE53_MAX_ATTEMPTS,
-      baseDelayMs: D.ROUTE53_RETRY_BASE_MS,
-      maxDelayMs: D.ROUTE53_RETRY_MAX_DELAY_MS,
-      ...options.retry,
-    };
-    this.insync = {
-      timeoutMs: D.ROUTE53_INSYNC_TIMEOUT_MS,
-      pollMs: D.ROUTE53_INSYNC_POLL_MS,
-      pollFactor: D.ROUTE53_INSYNC_POLL_FACTOR,
-      pollMaxMs: D.ROUTE53_INSYNC_POLL_MAX_MS,
-      ...options.insync,
-    };
-    this.pageSize = options.listPageSize ?? D.ROUTE53_LIST_PAGE_SIZE;
-    this.queue = options.queue ?? sharedZoneQueue;
-    this.random = options.random ?? Math.random;
+    this.names = RECORD_KINDS.map((kind) => fqdn(options.records[kind].name));
+    this.log = (options.log ?? this.account.log).child({ component: 'route53', zoneId: this.zoneId });
+    this.retry = { ...this.account.retry, ...options.retry };
+    this.watcher = this.account.watcher(this.zoneId);
+    this.gate = this.account.gate(this.zoneId);
+    this.unwatch = this.watcher.watch(this.names);
   }
 
   /** A router for one configured pair. */
@@ -111,105 +92,128 @@ export class Route53Router implements TrafficRouter {
     checkTargets(targets);
     // Remembered even if this call fails, so later shifts check the values against them.
     this.targets = targets;
-    return this.queue.run(this.zoneId, async () => {
-      const observed = await this.observeNames(RECORD_KINDS, targets);
-      const misshaped = RECORD_KINDS.filter((kind) => observed[kind].problems.length > 0);
-      if (misshaped.length > 0) throw misshapedError(misshaped.map((kind) => observed[kind]));
+    const observed = (await this.observe()).names;
+    const misshaped = RECORD_KINDS.filter((kind) => observed[kind].problems.length > 0);
+    if (misshaped.length > 0) throw misshapedError(misshaped.map((kind) => observed[kind]));
 
-      const missing = RECORD_KINDS.filter((kind) => observed[kind].records.length === 0);
-      if (missing.length > 0) {
-        const initial = { blue: 100 - D.INITIAL_GREEN_PERCENT, green: D.INITIAL_GREEN_PERCENT };
-        const changes = missing.flatMap((kind) =>
-          SIDES.map((side): Change => ({
-            // CREATE, not UPSERT: records someone made meanwhile fail the batch instead of being overwritten.
-            Action: 'CREATE',
-            ResourceRecordSet: this.recordSet(kind, side, recordWeightsOf(initial)[side], targets[kind][side]),
-          })),
-        );
-        const comment = `pgshift: create ${missing.join(' and ')} records at ${describeSplit(initial)}`;
-        const submitted = await this.submit(changes, comment);
-        await this.waitInsync(submitted.changeInfo, submitted.submittedAt);
-        this.log.info({ names: missing.map((k) => this.records[k].name), changeId: submitted.changeInfo.Id }, 'weighted records created');
-      }
-      const after = missing.length > 0 ? await this.observeNames(RECORD_KINDS, targets) : observed;
-      const reader = after.reader.split;
-      const writer = after.writer.split;
-      if (!reader || !writer) throw misshapedError([after.reader, after.writer].filter((n) => !n.split));
-      return { reader, writer };
-    });
-  }
-
-  async observe(): Promise<ObservedWeights> {
-    const names = await this.observeNames(RECORD_KINDS, this.targets ?? undefined);
-    return { reader: names.reader.split, writer: names.writer.split, names, observedAt: this.clock.now() };
-  }
-
-  async setWeights(desired: Partial<Weights>, options: SetWeightsOptions): Promise<ChangeReport> {
-    const kinds = checkDesiredWeights(desired);
-    const comment = (options.comment || 'pgshift: set weights').slice(0, D.ROUTE53_COMMENT_MAX_LENGTH);
-    const { signal } = options;
-    const enqueuedAt = this.clock.now();
-    try {
-      return await this.queue.run(
-        this.zoneId,
-        async () => {
-          const startedAt = this.clock.now();
-          const observed = await this.observeNames(kinds, this.targets ?? undefined, signal);
-          const missing = kinds.filter((kind) => observed[kind].records.length === 0);
-          if (missing.length > 0) {
-            throw new PgshiftError(
-              'PGSHIFT_ERR_DNS_RECORDS_MISSING',
-              `no weighted records at ${missing.map((k) => observed[k].name).join(' and ')}: create them first (ensureRecords)`,
-              { status: 409, details: { names: missing.map((k) => observed[k].name) } },
-            );
-          }
-          const misshaped = kinds.filter((kind) => observed[kind].problems.length > 0);
-          if (misshaped.length > 0) throw misshapedError(misshaped.map((kind) => observed[kind]));
-
-          const changes = kinds.flatMap((kind) => {
-            const weights = recordWeightsOf(desired[kind]!);
-            return SIDES.map((side): Change => {
-              const current = observed[kind].records.find((r) => r.setIdentifier === side)!;
-              return {
-                Action: 'UPSERT',
-                ResourceRecordSet: this.recordSet(kind, side, weights[side], current.values[0]!),
-              };
-            });
-          });
-          const submitted = await this.submit(changes, comment, signal);
-          try {
-            options.onSubmitted?.(submitted.changeInfo.Id!, submitted.submittedAt);
-          } catch (err) {
-            this.log.error({ err: describeError(err) }, 'onSubmitted callback failed');
-          }
-          const insyncAt = await this.waitInsync(submitted.changeInfo, submitted.submittedAt, signal);
-          const report: ChangeReport = {
-            changeId: submitted.changeInfo.Id!,
-            comment,
-            weights: Object.fromEntries(kinds.map((k) => [k, { ...desired[k]! }])),
-            submittedAt: submitted.submittedAt,
-            insyncAt,
-            submitMs: submitted.submittedAt - startedAt,
-            insyncMs: insyncAt - submitted.submittedAt,
-            queuedMs: startedAt - enqueuedAt,
-            attempts: submitted.attempts,
-          };
-          this.log.info(
-            { ...report, weights: kinds.map((k) => `${k} ${describeSplit(desired[k]!)}`).join(', ') },
-            'weights set and INSYNC',
-          );
-          return report;
-        },
-        signal,
+    let after = observed;
+    const missing = RECORD_KINDS.filter((kind) => observed[kind].records.length === 0);
+    if (missing.length > 0) {
+      const initial = { blue: 100 - D.INITIAL_GREEN_PERCENT, green: D.INITIAL_GREEN_PERCENT };
+      const changes = missing.flatMap((kind) =>
+        SIDES.map((side): Change => ({
+          // CREATE, not UPSERT: records someone made meanwhile fail the batch instead of being overwritten.
+          Action: 'CREATE',
+          ResourceRecordSet: this.recordSet(kind, side, recordWeightsOf(initial)[side], targets[kind][side]),
+        })),
       );
-    } catch (err) {
-      throw this.abortedOr(err, signal);
+      const comment = `pgshift: create ${missing.join(' and ')} records at ${describeSplit(initial)}`;
+      const submitted = await this.submitChanges(changes, comment, Object.fromEntries(missing.map((k) => [k, initial])), {});
+      await this.waitInsync(submitted);
+      this.log.info({ names: missing.map((k) => this.records[k].name), changeId: submitted.changeId }, 'weighted records created');
+      after = (await this.observe()).names;
+    }
+    const reader = after.reader.split;
+    const writer = after.writer.split;
+    if (!reader || !writer) throw misshapedError([after.reader, after.writer].filter((n) => !n.split));
+    return { reader, writer };
+  }
+
+  async observe(options: ObserveOptions = {}): Promise<ObservedWeights> {
+    const listing = await this.watcher.read(this.names, {
+      maxAgeMs: options.maxAgeMs ?? 0,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return this.observedFrom(listing);
+  }
+
+  lastObserved(): ObservedWeights | null {
+    try {
+      const listing = this.watcher.latest(this.names);
+      return listing ? this.observedFrom(listing) : null;
+    } catch {
+      return null;
     }
   }
 
-  async verify(desired: Weights): Promise<VerifyResult> {
+  async submit(desired: Partial<Weights>, options: SubmitOptions): Promise<SubmittedChange> {
+    const kinds = checkDesiredWeights(desired);
+    const comment = (options.comment || 'pgshift: set weights').slice(0, D.ROUTE53_COMMENT_MAX_LENGTH);
+    const urgent = options.urgent === true;
+    const { signal } = options;
+    try {
+      // Memory first: the targets given to ensureRecords, the zone's last listing.
+      let known = this.lastObserved();
+      if (!urgent) {
+        known ??= await this.observe({ maxAgeMs: this.account.observeMs, ...(signal ? { signal } : {}) });
+        checkInPlace(kinds.map((kind) => known!.names[kind]));
+      }
+      let values = this.valuesFor(kinds, known);
+      if (!values) {
+        // Only an urgent submit of a router that never saw its records gets here: it must read once.
+        known = await this.observe({ maxAgeMs: this.account.observeMs, ...(signal ? { signal } : {}) });
+        checkInPlace(kinds.map((kind) => known!.names[kind]));
+        values = this.valuesFor(kinds, known)!;
+      }
+      const changes = kinds.flatMap((kind) => {
+        const weights = recordWeightsOf(desired[kind]!);
+        return SIDES.map((side): Change => ({ Action: 'UPSERT', ResourceRecordSet: this.recordSet(kind, side, weights[side], values![kind]![side]) }));
+      });
+      const weights = Object.fromEntries(kinds.map((k) => [k, { ...desired[k]! }])) as Partial<Weights>;
+      const submitted = await this.submitChanges(changes, comment, weights, { urgent, ...(signal ? { signal } : {}) });
+      this.log.info(
+        { changeId: submitted.changeId, urgent, queuedMs: submitted.queuedMs, submitMs: submitted.submitMs, attempts: submitted.attempts, weights: kinds.map((k) => `${k} ${describeSplit(desired[k]!)}`).join(', ') },
+        urgent ? 'urgent weight change submitted' : 'weight change submitted',
+      );
+      return submitted;
+    } catch (err) {
+      throw abortedOr(err, signal, 'submitting the weights was aborted: nothing was accepted unless the request had already gone out (observe to know)');
+    }
+  }
+
+  async waitInsync(change: SubmittedChange, options: { signal?: AbortSignal } = {}): Promise<ChangeReport> {
+    const { signal } = options;
+    let insyncAt: number;
+    try {
+      insyncAt =
+        change.status === 'INSYNC'
+          ? change.submittedAt
+          : await this.account.changes.waitInsync(change.changeId, {
+              submittedAt: change.submittedAt,
+              urgent: change.urgent,
+              ...(signal ? { signal } : {}),
+            });
+    } catch (err) {
+      throw abortedOr(err, signal, 'waiting for INSYNC was aborted; the submitted change still applies');
+    }
+    const report: ChangeReport = {
+      changeId: change.changeId,
+      comment: change.comment,
+      weights: change.weights,
+      submittedAt: change.submittedAt,
+      insyncAt,
+      submitMs: change.submitMs,
+      insyncMs: insyncAt - change.submittedAt,
+      queuedMs: change.queuedMs,
+      attempts: change.attempts,
+    };
+    this.log.info({ changeId: change.changeId, insyncMs: report.insyncMs }, 'weight change INSYNC');
+    return report;
+  }
+
+  async setWeights(desired: Partial<Weights>, options: SetWeightsOptions): Promise<ChangeReport> {
+    const submitted = await this.submit(desired, options);
+    try {
+      options.onSubmitted?.(submitted.changeId, submitted.submittedAt);
+    } catch (err) {
+      this.log.error({ err: describeError(err) }, 'onSubmitted callback failed');
+    }
+    return this.waitInsync(submitted, options.signal ? { signal: options.signal } : {});
+  }
+
+  async verify(desired: Weights, options: ObserveOptions = {}): Promise<VerifyResult> {
     checkWeights(desired);
-    const observed = await this.observe();
+    const observed = await this.observe(options);
     const differences: string[] = [];
     for (const kind of RECORD_KINDS) {
       const name = observed.names[kind];
@@ -228,7 +232,44 @@ export class Route53Router implements TrafficRouter {
     return { ok: differences.length === 0, observed, differences };
   }
 
-  private recordSet(kind: RecordKind, side: (typeof SIDES)[number], weight: number, value: string) {
+  close(): void {
+    this.unwatch();
+  }
+
+  private observedFrom(listing: ZoneListing): ObservedWeights {
+    const cached = this.observedCache;
+    if (cached && cached.listing === listing && cached.targets === this.targets) return cached.observed;
+    const names = Object.fromEntries(
+      RECORD_KINDS.map((kind, i) => {
+        const spec = this.records[kind];
+        const expect = { ttl: spec.ttl, ...(this.targets ? { targets: this.targets[kind] } : {}) };
+        return [kind, assessName(spec.name, listing.records.get(this.names[i]!) ?? [], expect)];
+      }),
+    ) as Record<RecordKind, ObservedName>;
+    const observed: ObservedWeights = { reader: names.reader.split, writer: names.writer.split, names, observedAt: listing.startedAt };
+    this.observedCache = { listing, targets: this.targets, observed };
+    return observed;
+  }
+
+  /** The value each record of `kinds` points at: the targets given to ensureRecords, else the last listing's; null when unknown. */
+  private valuesFor(kinds: RecordKind[], known: ObservedWeights | null): Partial<Record<RecordKind, Record<Side, string>>> | null {
+    const out: Partial<Record<RecordKind, Record<Side, string>>> = {};
+    for (const kind of kinds) {
+      const fromTargets = this.targets?.[kind];
+      if (fromTargets) {
+        out[kind] = fromTargets;
+        continue;
+      }
+      const records = known?.names[kind].records ?? [];
+      const blue = records.find((r) => r.setIdentifier === 'blue')?.values[0];
+      const green = records.find((r) => r.setIdentifier === 'green')?.values[0];
+      if (blue === undefined || green === undefined) return null;
+      out[kind] = { blue, green };
+    }
+    return out;
+  }
+
+  private recordSet(kind: RecordKind, side: Side, weight: number, value: string): ResourceRecordSet {
     return {
       Name: this.records[kind].name,
       Type: 'CNAME' as RRType,
@@ -239,91 +280,109 @@ export class Route53Router implements TrafficRouter {
     };
   }
 
-  private async observeNames(
-    kinds: readonly RecordKind[],
-    targets?: RecordTargets,
-    signal?: AbortSignal,
-  ): Promise<Record<RecordKind, ObservedName>> {
-    const entries = await Promise.all(
-      kinds.map(async (kind) => {
-        const spec = this.records[kind];
-        const records = await readRecordsAt(spec.name, (start) => this.listPage(start, signal));
-        const expect = { ttl: spec.ttl, ...(targets ? { targets: targets[kind] } : {}) };
-        return [kind, assessName(spec.name, records, expect)] as const;
-      }),
-    );
-    return Object.fromEntries(entries) as Record<RecordKind, ObservedName>;
-  }
-
-  private async listPage(start: ListStart, signal?: AbortSignal) {
-    const command = new ListResourceRecordSetsCommand({
-      HostedZoneId: this.zoneId,
-      StartRecordName: start.name,
-      ...(start.type ? { StartRecordType: start.type as RRType } : {}),
-      ...(start.identifier ? { StartRecordIdentifier: start.identifier } : {}),
-      MaxItems: this.pageSize,
-    });
-    const { value } = await this.call(`ListResourceRecordSets from ${start.name}`, () => this.client.send(command, signal ? { abortSignal: signal } : {}), signal);
-    return value;
-  }
-
-  private async submit(changes: Change[], comment: string, signal?: AbortSignal) {
+  /**
+   * Submits one batch through the zone's gate: each attempt holds the gate only while it
+   * runs; between retries the gate goes to whoever ranks first (an urgent change) and
+   * this change queues again at the front of its class.
+   */
+  private async submitChanges(
+    changes: Change[],
+    comment: string,
+    weights: Partial<Weights>,
+    options: { urgent?: boolean; signal?: AbortSignal },
+  ): Promise<SubmittedChange> {
+    const { signal } = options;
+    const urgent = options.urgent === true;
+    const clock = this.account.clock;
+    const sequence = ++this.submits;
+    if (urgent) this.lastUrgent = sequence;
+    const stillWanted = urgent ? undefined : () => (this.lastUrgent > sequence ? supersededError(comment) : null);
+    const calledAt = clock.now();
+    let grantedAt = calledAt;
+    let grantedOnce = false;
+    /** Queues at the front of its class again: after a failed attempt, or after yielding to an urgent change. */
+    let requeued = false;
     const command = new ChangeResourceRecordSetsCommand({ HostedZoneId: this.zoneId, ChangeBatch: { Comment: comment, Changes: changes } });
-    const { value, attempts } = await this.call('ChangeResourceRecordSets', () => this.client.send(command, signal ? { abortSignal: signal } : {}), signal);
-    const changeInfo = value.ChangeInfo;
-    if (!changeInfo?.Id) {
-      throw new PgshiftError('PGSHIFT_ERR_ROUTE53_FAILED', 'Route 53 accepted a change but returned no change id', { status: 502 });
-    }
-    return { changeInfo, submittedAt: this.clock.now(), attempts };
-  }
-
-  /** Polls GetChange until INSYNC, with growing pauses, at most insync.timeoutMs after submission. */
-  private async waitInsync(changeInfo: ChangeInfo, submittedAt: number, signal?: AbortSignal): Promise<number> {
-    if (changeInfo.Status === 'INSYNC') return this.clock.now();
-    const changeId = changeInfo.Id!;
-    const deadline = submittedAt + this.insync.timeoutMs;
-    let pause = this.insync.pollMs;
-    for (;;) {
-      const now = this.clock.now();
-      if (now >= deadline) {
-        throw new PgshiftError(
-          'PGSHIFT_ERR_DNS_INSYNC_TIMEOUT',
-          `Route 53 change ${changeId} was not INSYNC ${this.insync.timeoutMs} ms after submission; it is submitted and will still apply`,
-          { status: 504, details: { changeId, timeoutMs: this.insync.timeoutMs, waitedMs: now - submittedAt } },
-        );
-      }
-      await this.clock.sleep(Math.min(pause, deadline - now), signal);
-      pause = Math.min(pause * this.insync.pollFactor, this.insync.pollMaxMs);
-      const command = new GetChangeCommand({ Id: changeId });
-      const { value } = await this.call(`GetChange ${changeId}`, () => this.client.send(command, signal ? { abortSignal: signal } : {}), signal);
-      if (value.ChangeInfo?.Status === 'INSYNC') return this.clock.now();
-    }
-  }
-
-  private async call<T>(what: string, send: () => Promise<T>, signal?: AbortSignal): Promise<{ value: T; attempts: number }> {
-    try {
-      return await callWithRetry(send, {
-        policy: this.retry,
-        clock: this.clock,
-        random: this.random,
-        isRetryable: isRetryableRoute53Error,
+    for (let attempt = 1; ; attempt++) {
+      const lease = await this.gate.acquire({
+        urgent,
+        front: requeued,
         ...(signal ? { signal } : {}),
-        onRetry: (err, attempt, delayMs) =>
-          this.log.warn({ what, attempt, delayMs, awsCode: (err as { name?: string }).name }, 'Route 53 call failed; retrying'),
+        ...(stillWanted ? { stillWanted } : {}),
       });
-    } catch (err) {
-      if (err instanceof RetryFailure) throw wrapRoute53Error(err.cause, `${what} on zone ${this.zoneId}`, err.attempts, { zoneId: this.zoneId });
-      throw err;
+      if (!grantedOnce) grantedAt = clock.now();
+      // A normal holder still waiting for its budget token yields to an urgent change of the zone.
+      const preempt = new AbortController();
+      const stopListening = lease.onUrgentWaiting(() => preempt.abort(new Error('an urgent change waits for the zone')));
+      try {
+        await this.account.takeToken({ urgent, signal: signal ? AbortSignal.any([signal, preempt.signal]) : preempt.signal });
+      } catch (err) {
+        stopListening();
+        lease.release();
+        if (signal?.aborted) throw signal.reason;
+        if (preempt.signal.aborted) {
+          attempt--;
+          requeued = true;
+          continue;
+        }
+        throw err;
+      }
+      stopListening();
+      grantedOnce = true;
+      let accepted;
+      try {
+        accepted = await this.account.sendWithToken((s) => this.account.client.send(command, { abortSignal: s }), signal);
+      } catch (err) {
+        lease.release();
+        if (signal?.aborted) throw signal.reason;
+        if (isClosed(err)) throw err;
+        if (!isRetryableRoute53Error(err) || attempt >= this.retry.maxAttempts) {
+          throw wrapRoute53Error(err, `ChangeResourceRecordSets on zone ${this.zoneId}`, attempt, { zoneId: this.zoneId });
+        }
+        requeued = true;
+        const delayMs = backoffDelay(attempt, this.retry, this.account.random);
+        this.log.warn({ attempt, delayMs, urgent, awsCode: (err as { name?: string }).name }, 'ChangeResourceRecordSets failed; retrying');
+        await clock.sleep(delayMs, signal);
+        continue;
+      }
+      const submittedAt = clock.now();
+      const info = accepted.ChangeInfo;
+      const insync = info?.Status === 'INSYNC';
+      if (info?.Id) {
+        this.gate.notePending(info.Id, submittedAt, insync);
+        if (insync) this.account.changes.noteInsync(info.Id, submittedAt);
+      }
+      lease.release();
+      if (!info?.Id) {
+        throw new PgshiftError('PGSHIFT_ERR_ROUTE53_FAILED', 'Route 53 accepted a change but returned no change id', { status: 502 });
+      }
+      return {
+        changeId: info.Id,
+        comment,
+        weights,
+        urgent,
+        submittedAt,
+        submitMs: submittedAt - grantedAt,
+        queuedMs: grantedAt - calledAt,
+        attempts: attempt,
+        status: insync ? 'INSYNC' : 'PENDING',
+      };
     }
   }
+}
 
-  private abortedOr(err: unknown, signal?: AbortSignal): unknown {
-    if (!signal?.aborted || isPgshiftError(err)) return err;
-    return new PgshiftError('PGSHIFT_ERR_DNS_ABORTED', 'setting weights was aborted; a change already submitted still applies', {
-      status: 503,
-      cause: err,
-    });
+/** Refuses a change to names that do not hold pgshift's pair (as the last listing shows them). */
+function checkInPlace(names: ObservedName[]): void {
+  const missing = names.filter((n) => n.records.length === 0);
+  if (missing.length > 0) {
+    throw new PgshiftError(
+      'PGSHIFT_ERR_DNS_RECORDS_MISSING',
+      `no weighted records at ${missing.map((n) => n.name).join(' and ')}: create them first (ensureRecords)`,
+      { status: 409, details: { names: missing.map((n) => n.name) } },
+    );
   }
+  const misshaped = names.filter((n) => n.problems.length > 0);
+  if (misshaped.length > 0) throw misshapedError(misshaped);
 }
 
 function checkTargets(targets: RecordTargets): void {
@@ -353,4 +412,9 @@ function misshapedError(names: ObservedName[]): PgshiftError {
     `records are not the blue/green weighted pair pgshift manages, so pgshift leaves them alone: ${problems.join('; ')}`,
     { status: 409, details: { names: names.map((n) => ({ name: n.name, problems: n.problems, records: n.records })) } },
   );
+}
+
+function abortedOr(err: unknown, signal: AbortSignal | undefined, message: string): unknown {
+  if (!signal?.aborted || isPgshiftError(err)) return err;
+  return new PgshiftError('PGSHIFT_ERR_DNS_ABORTED', message, { status: 503, cause: err });
 }

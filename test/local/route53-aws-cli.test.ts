@@ -1,10 +1,9 @@
 import t from 'tap';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { systemClock } from '../../src/clock.js';
 import { Route53Router } from '../../src/traffic/route53-router.js';
 import { awsCli, findAwsCli } from '../helpers/aws-cli.js';
-import { FAST_INSYNC, FAST_RETRY, pgshiftClient, startStandIn } from '../traffic/route53-helpers.js';
+import { pgshiftClient, startStandIn, testAccount } from '../traffic/route53-helpers.js';
 
 /** Debian's CLI v2 at /usr/bin/aws when CI installed it, else whatever `aws` is on PATH (v1 or v2). */
 t.test('the AWS CLI reads and changes the stand-in\'s records, and sees what pgshift set', async (t) => {
@@ -31,12 +30,9 @@ t.test('the AWS CLI reads and changes the stand-in\'s records, and sees what pgs
   const client = pgshiftClient(t, standIn.url);
   const reader = `reader.demo.${zoneName}`;
   const router = new Route53Router({
-    client,
-    clock: systemClock,
+    account: testAccount(t, client),
     hostedZoneId: zoneId,
     records: { reader: { name: reader, ttl: 5 }, writer: { name: `writer.demo.${zoneName}`, ttl: 5 } },
-    retry: FAST_RETRY,
-    insync: FAST_INSYNC,
   });
   const targets = {
     reader: { blue: 'demo-blue.cluster-ro.example.org', green: 'demo-green.cluster-ro.example.org' },

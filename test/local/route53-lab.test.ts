@@ -6,8 +6,8 @@ import { readConfigDocument, resolveConfig } from '../../src/config/load.js';
 import { labBanner } from '../../src/local/banner.js';
 import { LAB_HOSTED_ZONE, labClusterId, labEndpoint, labRecordName } from '../../src/local/lab-endpoints.js';
 import { Lab } from '../../src/local/lab.js';
-import type { RunningService } from '../../src/main.js';
 import { createRoute53Client } from '../../src/traffic/route53-client.js';
+import { Route53Account, accountOptionsOf } from '../../src/traffic/route53-account.js';
 import { Route53Router } from '../../src/traffic/route53-router.js';
 import type { RecordTargets } from '../../src/traffic/router.js';
 import { testLabDir, testLogger } from '../helpers/lab.js';
@@ -35,9 +35,13 @@ t.test('the lab runs the Route 53 stand-in with the demo pair\'s records, and ke
     reader: { blue: labEndpoint(labClusterId('blue'), 'reader'), green: labEndpoint(labClusterId('green'), 'reader') },
     writer: { blue: labEndpoint(labClusterId('blue'), 'writer'), green: labEndpoint(labClusterId('green'), 'writer') },
   };
+  t.same(config.aws.route53, { requestsPerSecond: 5, burst: 20, observeMs: 5_000, minListIntervalMs: 1_000 }, 'the Route 53 budget defaults, well under the account limit');
   const client = createRoute53Client(config.aws);
   t.teardown(() => client.destroy());
-  const router = Route53Router.forPair(pair, { client, clock: systemClock, log, retry: { maxAttempts: 10, baseDelayMs: 50, maxDelayMs: 500 } });
+  // As the service builds it: one account from the config (budget, observation), the lab's stand-in enforcing the account limits.
+  const account = new Route53Account({ ...accountOptionsOf(config.aws), client, clock: systemClock, log, retry: { maxAttempts: 10, baseDelayMs: 50, maxDelayMs: 500 }, minListIntervalMs: 0 });
+  t.teardown(() => account.close());
+  const router = Route53Router.forPair(pair, { account, log });
 
   const observed = await router.observe();
   t.same([observed.reader, observed.writer], [{ blue: 100, green: 0 }, { blue: 100, green: 0 }], 'the lab created both names at blue 100 / green 0');
@@ -54,8 +58,7 @@ t.test('the lab runs the Route 53 stand-in with the demo pair\'s records, and ke
   t.same(await router.ensureRecords(targets), { reader: { blue: 100, green: 0 }, writer: { blue: 100, green: 0 } }, 'pgshift accepts the lab\'s records as its own');
   await router.setWeights({ reader: { blue: 90, green: 10 } }, { comment: 'before the restart' });
 
-  const service = { lab, url: 'http://127.0.0.1:7070' } as unknown as RunningService;
-  t.match(await labBanner(service), new RegExp(`Route 53 +${env.PGSHIFT_LAB_ROUTE53_ENDPOINT!.replace(/\./g, '\\.')}.*hosted zone ${env.PGSHIFT_LAB_HOSTED_ZONE_ID}`), 'the banner shows the stand-in');
+  t.match(await labBanner(lab, 'http://127.0.0.1:7070'), new RegExp(`Route 53 +${env.PGSHIFT_LAB_ROUTE53_ENDPOINT!.replace(/\./g, '\\.')}.*hosted zone ${env.PGSHIFT_LAB_HOSTED_ZONE_ID}`), 'the banner shows the stand-in');
 
   await lab.stop();
   lab = await Lab.start({ dir, log });

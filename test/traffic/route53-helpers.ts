@@ -5,6 +5,8 @@ import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53
 import type { Test } from 'tap';
 import * as D from '../../src/defaults.js';
 import { Route53StandIn, type Route53StandInOptions } from '../../src/local/route53/server.js';
+import { systemClock } from '../../src/clock.js';
+import { Route53Account, type Route53AccountOptions } from '../../src/traffic/route53-account.js';
 import { createRoute53Client } from '../../src/traffic/route53-client.js';
 import { testLogger } from '../helpers/lab.js';
 
@@ -91,3 +93,24 @@ export async function rejection(call: Promise<unknown>): Promise<Error & { code?
 /** Retry settings that keep tests fast; deterministic jitter at the ceiling. */
 export const FAST_RETRY = { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20 };
 export const FAST_INSYNC = { timeoutMs: 10_000, pollMs: 10, pollFactor: 1.5, pollMaxMs: 50 };
+
+/**
+ * A Route53Account for functional tests: fast retries and INSYNC polls, no pause between
+ * listings, and a budget high enough not to slow them (the budget has tests of its own);
+ * closed at the end of the test.
+ */
+export function testAccount(t: Test, client: Route53Client, options: Partial<Route53AccountOptions> = {}): Route53Account {
+  const account = new Route53Account({
+    client,
+    clock: systemClock,
+    log: testLogger(),
+    retry: FAST_RETRY,
+    insync: FAST_INSYNC,
+    minListIntervalMs: 0,
+    budget: { requestsPerSecond: 1_000, burst: 1_000 },
+    random: () => 1,
+    ...options,
+  });
+  t.teardown(() => account.close());
+  return account;
+}

@@ -6,14 +6,13 @@ import {
   type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import { systemClock } from '../../src/clock.js';
 import type { RequestLogEntry } from '../../src/local/route53/server.js';
 import { createRoute53Client } from '../../src/traffic/route53-client.js';
+import type { Route53Account } from '../../src/traffic/route53-account.js';
 import { Route53Router, type Route53RouterOptions } from '../../src/traffic/route53-router.js';
 import type { RecordTargets } from '../../src/traffic/router.js';
-import { ZoneQueue } from '../../src/traffic/zone-queue.js';
 import { createSeededRandom } from '../../src/local/route53/random.js';
-import { FAST_INSYNC, FAST_RETRY, awsError, createZone, pgshiftClient, rejection, startStandIn } from './route53-helpers.js';
+import { FAST_INSYNC, FAST_RETRY, awsError, createZone, pgshiftClient, rejection, startStandIn, testAccount } from './route53-helpers.js';
 import { type Weights } from '../../src/shift/model.js';
 
 const ZONE = 'example.test';
@@ -24,19 +23,17 @@ const TARGETS: RecordTargets = {
 const ALL_BLUE: Weights = { reader: { blue: 100, green: 0 }, writer: { blue: 100, green: 0 } };
 
 t.test('Route53Router against the stand-in through the real SDK', async (t) => {
-  const { standIn } = await startStandIn(t, { random: createSeededRandom(7) });
+  // Functional behaviour only: the account limit has tests of its own (route53-budget, route53-limits).
+  const { standIn } = await startStandIn(t, { random: createSeededRandom(7), accountLimit: false });
   const client = pgshiftClient(t, standIn.url);
+  const account = testAccount(t, client);
 
   const names = (pair: string) => ({ reader: { name: `reader.${pair}.${ZONE}`, ttl: 5 }, writer: { name: `writer.${pair}.${ZONE}`, ttl: 5 } });
   const router = (zoneId: string, options: Partial<Route53RouterOptions> = {}) =>
     new Route53Router({
-      client,
-      clock: systemClock,
+      account,
       hostedZoneId: zoneId,
       records: names('demo'),
-      retry: FAST_RETRY,
-      insync: FAST_INSYNC,
-      random: () => 1,
       ...options,
     });
   const rawRecords = async (zoneId: string): Promise<ResourceRecordSet[]> =>
@@ -48,7 +45,7 @@ t.test('Route53Router against the stand-in through the real SDK', async (t) => {
   const lastSeq = () => standIn.requests().at(-1)?.seq ?? 0;
   t.afterEach(() => {
     standIn.faults.reset();
-    standIn.faults.set({ insyncDelayMs: 0 });
+    standIn.faults.set({ insyncDelayMs: 0, accountLimit: false });
   });
 
   t.test('creates the pair at blue 100 / green 0, reads it, shifts it in one batch and verifies', async (t) => {
@@ -189,7 +186,8 @@ t.test('Route53Router against the stand-in through the real SDK', async (t) => {
 
     standIn.faults.reset();
     standIn.faults.set({ insyncDelayMs: 0, throttleRate: 0.4 });
-    const patient = router(zoneId, { retry: { maxAttempts: 12, baseDelayMs: 2, maxDelayMs: 10 } });
+    const patientAccount: Route53Account = testAccount(t, client, { retry: { maxAttempts: 12, baseDelayMs: 2, maxDelayMs: 10 } });
+    const patient = router(zoneId, { account: patientAccount });
     seq = lastSeq();
     for (const green of [60, 70, 80]) await patient.setWeights({ reader: { blue: 100 - green, green } }, { comment: `share ${green}` });
     t.ok(callsSince(seq).some((e) => e.errorCode === 'Throttling'), 'a share of all calls was throttled');
@@ -252,7 +250,7 @@ t.test('Route53Router against the stand-in through the real SDK', async (t) => {
 
     standIn.faults.set({ insyncDelayMs: 0 });
     const slowZone = await createZone(client, ZONE);
-    const bounded = router(slowZone, { insync: { ...FAST_INSYNC, timeoutMs: 200 } });
+    const bounded = router(slowZone, { account: testAccount(t, client, { insync: { ...FAST_INSYNC, timeoutMs: 200 } }) });
     await bounded.ensureRecords(TARGETS);
     standIn.faults.set({ insyncDelayMs: 60_000 });
     const timeout = await rejection(bounded.setWeights({ reader: { blue: 80, green: 20 } }, { comment: 'never insync' }));
@@ -309,9 +307,9 @@ t.test('Route53Router against the stand-in through the real SDK', async (t) => {
     t.ok((await one.verify({ reader: { blue: 90, green: 10 }, writer: { blue: 0, green: 100 } })).ok);
     t.ok((await two.verify({ reader: { blue: 75, green: 25 }, writer: { blue: 100, green: 0 } })).ok);
 
-    // The same check catches interleaving: routers with queues of their own collide.
-    const loneOne = router(zoneId, { records: names('one'), queue: new ZoneQueue(), retry: { maxAttempts: 40, baseDelayMs: 10, maxDelayMs: 50 } });
-    const loneTwo = router(zoneId, { records: names('two'), queue: new ZoneQueue(), retry: { maxAttempts: 40, baseDelayMs: 10, maxDelayMs: 50 } });
+    // The same check catches interleaving: routers of two accounts (two processes) collide.
+    const loneOne = router(zoneId, { account: testAccount(t, client), records: names('one'), retry: { maxAttempts: 40, baseDelayMs: 10, maxDelayMs: 50 } });
+    const loneTwo = router(zoneId, { account: testAccount(t, client), records: names('two'), retry: { maxAttempts: 40, baseDelayMs: 10, maxDelayMs: 50 } });
     standIn.faults.set({ insyncDelayMs: 1_000 });
     seq = lastSeq();
     await Promise.all([
@@ -429,7 +427,7 @@ t.test('Route53Router against the stand-in through the real SDK', async (t) => {
     await router(zoneId).setWeights({ reader: { blue: 35, green: 65 } }, { comment: 'paging' });
 
     const seq = lastSeq();
-    const paged = router(zoneId, { listPageSize: 1 });
+    const paged = router(zoneId, { account: testAccount(t, client, { listPageSize: 1 }) });
     const observed = await paged.observe();
     t.same([observed.reader, observed.writer], [{ blue: 35, green: 65 }, { blue: 100, green: 0 }]);
     const lists = callsSince(seq, 'ListResourceRecordSets');

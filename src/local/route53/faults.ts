@@ -1,10 +1,12 @@
 import Type from 'typebox';
 import Value from 'typebox/value';
+import * as D from '../../defaults.js';
 import { serverError, throttling, type Route53Fault } from './errors.js';
 
 /**
  * Switchable misbehaviour for tests: throttle or fail a share of calls or the next N,
- * keep changes PENDING longer, turn PriorRequestNotComplete on or off. Settable in the
+ * keep changes PENDING longer, turn PriorRequestNotComplete on or off, answer slowly,
+ * and the account request limit (on by default, as in Route 53). Settable in the
  * process (`standIn.faults.set(...)`) and over HTTP (`POST /_lab/faults`), so a test can
  * flip them for a stand-in that runs in another process.
  */
@@ -25,6 +27,20 @@ export const FaultSettingsSchema = Type.Object(
     priorRequestCheck: Type.Boolean(),
     /** Operations the throttle and 5xx faults apply to (e.g. `ChangeResourceRecordSets`); empty means all. */
     operations: Type.Array(Type.String({ minLength: 1 })),
+    /**
+     * Extra time before answering, per operation (e.g. `{ "ListResourceRecordSets": 3000 }`):
+     * a slow Route 53. Applies to every call of the operation, answered or refused.
+     */
+    delayMs: Type.Record(Type.String({ minLength: 1 }), Type.Integer({ minimum: 0 })),
+    /**
+     * Route 53's account-wide request limit (aws-api.md 1.7): a token bucket of
+     * `accountBurst` refilling at `accountPerSecond`, across every API call the stand-in
+     * serves; a call that finds it empty is answered 400 Throttling "Rate exceeded". On by
+     * default, so a design that exceeds the real limits fails in tests.
+     */
+    accountLimit: Type.Boolean(),
+    accountBurst: Type.Integer({ minimum: 1 }),
+    accountPerSecond: Type.Number({ exclusiveMinimum: 0 }),
   },
   { additionalProperties: false },
 );
@@ -47,7 +63,10 @@ export class FaultInjector {
   private current: FaultSettings;
   private readonly random: () => number;
 
-  constructor(base: { insyncDelayMs: number; priorRequestCheck: boolean }, random: () => number) {
+  constructor(
+    base: { insyncDelayMs: number; priorRequestCheck: boolean; accountLimit?: boolean; accountBurst?: number; accountPerSecond?: number },
+    random: () => number,
+  ) {
     this.initial = {
       throttleRate: 0,
       throttleNext: 0,
@@ -57,6 +76,10 @@ export class FaultInjector {
       insyncDelayMs: base.insyncDelayMs,
       priorRequestCheck: base.priorRequestCheck,
       operations: [],
+      delayMs: {},
+      accountLimit: base.accountLimit ?? true,
+      accountBurst: base.accountBurst ?? D.LAB_ROUTE53_ACCOUNT_BURST,
+      accountPerSecond: base.accountPerSecond ?? D.LAB_ROUTE53_ACCOUNT_PER_SECOND,
     };
     this.current = structuredClone(this.initial);
     this.random = random;
@@ -101,5 +124,31 @@ export class FaultInjector {
     if (s.serverErrorRate > 0 && this.random() < s.serverErrorRate) return serverError(s.serverErrorStatus);
     if (s.throttleRate > 0 && this.random() < s.throttleRate) return throttling();
     return null;
+  }
+}
+
+/**
+ * Route 53's account-wide token bucket, as the stand-in enforces it: `admit` answers
+ * whether one more API call may be served now (spending a token) or must be refused
+ * with Throttling. Refused calls spend nothing.
+ */
+export class AccountLimiter {
+  private tokens: number | null = null;
+  private at = 0;
+
+  admit(now: number, settings: Pick<FaultSettings, 'accountLimit' | 'accountBurst' | 'accountPerSecond'>): boolean {
+    if (!settings.accountLimit) {
+      this.tokens = null;
+      return true;
+    }
+    const previous = this.tokens ?? settings.accountBurst;
+    const refilled = Math.min(settings.accountBurst, previous + (Math.max(0, now - this.at) * settings.accountPerSecond) / 1000);
+    this.at = Math.max(this.at, now);
+    if (refilled < 1) {
+      this.tokens = refilled;
+      return false;
+    }
+    this.tokens = refilled - 1;
+    return true;
   }
 }

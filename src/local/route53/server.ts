@@ -5,9 +5,10 @@ import { systemClock, type Clock } from '../../clock.js';
 import * as D from '../../defaults.js';
 import { describeError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
-import { Route53Fault, serverError, validationErrors } from './errors.js';
-import { FaultInjector, FaultPatchError } from './faults.js';
+import { Route53Fault, serverError, throttling, validationErrors } from './errors.js';
+import { AccountLimiter, FaultInjector, FaultPatchError } from './faults.js';
 import { STANDIN_NAME_SERVERS, Route53Store } from './store.js';
+import { normaliseName } from './names.js';
 import * as xml from './xml.js';
 import { BodyTooLarge, readBody } from '../http-body.js';
 
@@ -22,6 +23,12 @@ export interface Route53StandInOptions {
   insyncDelayMs?: number;
   /** Refuse a change while an earlier change to the same zone is PENDING (default on). */
   priorRequestCheck?: boolean;
+  /**
+   * Route 53's account request limit (a bucket of `burst` refilling at `perSecond`, 50 and
+   * 10 by default, as documented), or false to serve every call. Switchable later through
+   * the faults (`accountLimit`, `accountBurst`, `accountPerSecond`).
+   */
+  accountLimit?: { burst?: number; perSecond?: number } | false;
   /** Source of randomness for the fault shares; tests pass a seeded one. */
   random?: () => number;
   log?: Logger;
@@ -89,6 +96,9 @@ export class Route53StandIn {
   private readonly log: Logger;
   private readonly requestLog: RequestLogEntry[] = [];
   private readonly hooks = new Map<Route53Operation, (() => Promise<void> | void)[]>();
+  private readonly limiter = new AccountLimiter();
+  /** Aborted by stop(), so that slow answers do not keep timers alive. */
+  private readonly stopping = new AbortController();
   private seq = 0;
 
   private constructor(store: Route53Store, faults: FaultInjector, clock: Clock, log: Logger) {
@@ -96,14 +106,26 @@ export class Route53StandIn {
     this.faults = faults;
     this.clock = clock;
     this.log = log;
-    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        this.log.error({ err: describeError(err) }, 'stand-in failed to answer a call');
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+    });
     this.server.keepAliveTimeout = 5_000;
   }
 
   static async start(options: Route53StandInOptions = {}): Promise<Route53StandIn> {
     const clock = options.clock ?? systemClock;
     const faults = new FaultInjector(
-      { insyncDelayMs: options.insyncDelayMs ?? D.LAB_ROUTE53_INSYNC_DELAY_MS, priorRequestCheck: options.priorRequestCheck ?? true },
+      {
+        insyncDelayMs: options.insyncDelayMs ?? D.LAB_ROUTE53_INSYNC_DELAY_MS,
+        priorRequestCheck: options.priorRequestCheck ?? true,
+        accountLimit: options.accountLimit !== false,
+        accountBurst: (options.accountLimit || undefined)?.burst ?? D.LAB_ROUTE53_ACCOUNT_BURST,
+        accountPerSecond: (options.accountLimit || undefined)?.perSecond ?? D.LAB_ROUTE53_ACCOUNT_PER_SECOND,
+      },
       options.random ?? Math.random,
     );
     const store = await Route53Store.open({
@@ -158,6 +180,7 @@ export class Route53StandIn {
   }
 
   async stop(): Promise<void> {
+    this.stopping.abort(new Error('the stand-in is stopping'));
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -192,6 +215,11 @@ export class Route53StandIn {
       const id = idInPath === undefined ? undefined : decodeURIComponent(idInPath);
       if (id !== undefined) note[route.operation === 'GetChange' ? 'changeId' : 'zoneId'] = id;
       const body = method === 'POST' ? await readBody(req, D.ROUTE53_STANDIN_MAX_BODY_BYTES) : '';
+      // The account limit is decided on arrival, like Route 53's; refused calls spend no token.
+      const admitted = this.limiter.admit(at, this.faults.settings);
+      const delayMs = this.faults.settings.delayMs[operation] ?? 0;
+      if (delayMs > 0) await this.clock.sleep(delayMs, this.stopping.signal);
+      if (!admitted) throw throttling();
       const fault = this.faults.pick(operation);
       if (fault) throw fault;
       for (const hook of this.hooks.get(route.operation)?.splice(0) ?? []) await hook();
@@ -315,6 +343,16 @@ export class Route53StandIn {
         }
         return send(200, this.faults.set(patch));
       }
+      if (path === '/_lab/records' && method === 'GET') {
+        // What a DNS resolver sees (the lab's demo workload resolves names here): real DNS
+        // queries do not count against the Route 53 API limit, and neither does this.
+        const query = new URL(req.url ?? '/', 'http://stand-in').searchParams;
+        const zone = query.get('zone');
+        const name = query.get('name');
+        if (!zone || !name) return fail(400, 'PGSHIFT_ERR_STANDIN_BAD_QUERY', 'give zone and name');
+        const wanted = normaliseName(name);
+        return send(200, this.store.recordSets(zone).filter((r) => r.name === wanted));
+      }
       if (path === '/_lab/requests' && method === 'GET') return send(200, this.requests());
       if (path === '/_lab/requests' && method === 'DELETE') {
         this.clearRequests();
@@ -322,6 +360,7 @@ export class Route53StandIn {
       }
       return fail(404, 'PGSHIFT_ERR_STANDIN_NOT_FOUND', `no control path ${method} ${path}`);
     } catch (err) {
+      if (err instanceof Route53Fault) return fail(err.status, 'PGSHIFT_ERR_STANDIN_REJECTED', `${err.code}: ${err.message}`);
       if (err instanceof FaultPatchError) return fail(400, 'PGSHIFT_ERR_STANDIN_FAULTS_INVALID', err.message, { problems: err.problems });
       if (err instanceof BodyTooLarge) return fail(413, 'PGSHIFT_ERR_STANDIN_BODY_TOO_LARGE', 'the body is too large');
       return fail(500, 'PGSHIFT_ERR_STANDIN_INTERNAL', describeError(err));
