@@ -9,12 +9,19 @@
  * - transactions per second each server sees (pg_stat_database over all databases),
  *   minus what the same server sees with no sampler running (replication, autovacuum);
  * - pgshift's sessions on each server;
- * - CPU of this process (process.cpuUsage) as a share of one core, and event loop delay.
+ * - CPU of this process (process.cpuUsage) as a share of one core, and event loop delay;
+ * - CPU of each server's processes (postmaster, its backends alive and ended, from
+ *   /proc), minus the idle figure: a fresh probe connection costs the server a backend
+ *   start and a SCRAM exchange;
+ * - the probes' fresh-connection latency (p95 over the window, median over pairs).
+ * Each pair count runs twice: probes with a fresh connection every round (the default)
+ * and with kept sessions only (connectEveryRounds 3600, i.e. once an hour), so the cost
+ * of the fresh connections is the difference.
  * Then, as figures for the cutover's write window: the fence wait and a freeze.
  *
  * Usage: node --import tsx bench/signals.ts [--seconds 20]; prints JSON on stdout.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -26,9 +33,13 @@ import { createLogger } from '../src/log.js';
 import { withClient } from '../src/postgres/connect.js';
 import { PostgresReplication } from '../src/replication/postgres-replication.js';
 import { createPairSignals } from '../src/signals/create.js';
-import type { PairSignals } from '../src/signals/pair-signals.js';
+import type { PairSignals, SignalSnapshot } from '../src/signals/pair-signals.js';
 
 type Server = 'blue' | 'green';
+interface Baseline {
+  tps: Record<Server, number>;
+  serverCpuPercent: Record<Server, number>;
+}
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1] ?? NaN) || 20;
 const WARMUP_MS = 3_000;
@@ -68,11 +79,56 @@ function round(n: number, digits = 1): number {
   return Math.round(n * f) / f;
 }
 
-function config(): SignalsConfig {
-  return Value.Default(SignalsSchema, { sampleSeconds: 1 }) as SignalsConfig;
+function config(connectEveryRounds: number): SignalsConfig {
+  return Value.Default(SignalsSchema, { sampleSeconds: 1, probe: { connectEveryRounds } }) as SignalsConfig;
 }
 
-async function runPairs(lab: Lab, pairs: number, baseline: Record<Server, number>) {
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds used so far by a server: the postmaster's own time, its ended children's
+ * (reaped by the postmaster: cutime/cstime) and its live children's.
+ */
+async function serverCpuSeconds(lab: Lab, server: Server): Promise<number> {
+  const postmaster = Number((await readFile(join(lab.servers[server].dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const stat = async (pid: string) => {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+    if (!text) return null;
+    // Fields after the command name (which may hold spaces), 1-based from field 3.
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), utime: Number(f[11]), stime: Number(f[12]), cutime: Number(f[13]), cstime: Number(f[14]) };
+  };
+  let ticks = 0;
+  const own = await stat(String(postmaster));
+  if (own) ticks += own.utime + own.stime + own.cutime + own.cstime;
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const s = await stat(pid);
+    if (s?.ppid === postmaster) ticks += s.utime + s.stime;
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
+async function serversCpu(lab: Lab): Promise<Record<Server, number>> {
+  return { blue: await serverCpuSeconds(lab, 'blue'), green: await serverCpuSeconds(lab, 'green') };
+}
+
+/** Failed over finished probes of each kind, summed over every pair's and side's last window. */
+function probeFailures(snapshots: SignalSnapshot[]): Record<'session' | 'connect', string> {
+  const sum = { session: { failed: 0, probes: 0 }, connect: { failed: 0, probes: 0 } };
+  for (const s of snapshots) {
+    if (s.name !== 'probe.error_rate') continue;
+    const detail = s.measurement?.detail as Partial<Record<'session' | 'connect', { failed: number; probes: number }>> | undefined;
+    for (const kind of ['session', 'connect'] as const) {
+      sum[kind].failed += detail?.[kind]?.failed ?? 0;
+      sum[kind].probes += detail?.[kind]?.probes ?? 0;
+    }
+  }
+  return { session: `${sum.session.failed}/${sum.session.probes}`, connect: `${sum.connect.failed}/${sum.connect.probes}` };
+}
+
+async function runPairs(lab: Lab, pairs: number, baseline: Baseline, connectEveryRounds: number) {
   const replications: PostgresReplication[] = [];
   const samplers: PairSignals[] = [];
   for (let i = 0; i < pairs; i++) {
@@ -90,9 +146,11 @@ async function runPairs(lab: Lab, pairs: number, baseline: Record<Server, number
       createPairSignals({
         pairId,
         databases: [D.LAB_DATABASE],
-        config: config(),
+        config: config(connectEveryRounds),
         replication,
         direction: () => 'blue->green',
+        // Green at a read stage: a breach of green or of the pair would revert.
+        exposed: () => true,
         targets: lab.replicationTargets(),
         log,
       }),
@@ -104,9 +162,11 @@ async function runPairs(lab: Lab, pairs: number, baseline: Record<Server, number
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const cpuBefore = process.cpuUsage();
+  const serverCpuBefore = await serversCpu(lab);
   const wallBefore = performance.now();
   const tps = await measureTps(lab, seconds * 1000);
   const cpu = process.cpuUsage(cpuBefore);
+  const serverCpuAfter = await serversCpu(lab);
   const wallMs = performance.now() - wallBefore;
   loop.disable();
   const sessions = { blue: await pgshiftSessions(lab, 'blue'), green: await pgshiftSessions(lab, 'green') };
@@ -115,13 +175,23 @@ async function runPairs(lab: Lab, pairs: number, baseline: Record<Server, number
   await Promise.all(samplers.map((s) => s.stop()));
   await Promise.all(replications.map((r) => r.close()));
 
-  const net = (s: Server) => round(Math.max(0, tps[s] - baseline[s]));
+  const net = (s: Server) => round(Math.max(0, tps[s] - baseline.tps[s]));
+  const serverCpu = (s: Server) => round(Math.max(0, ((serverCpuAfter[s] - serverCpuBefore[s]) / (wallMs / 1000)) * 100 - baseline.serverCpuPercent[s]), 2);
+  const connectP95s = snapshots
+    .filter((s) => s.name === 'probe.error_rate')
+    .map((s) => (s.measurement?.detail as { connect?: { p95Ms: number | null } } | undefined)?.connect?.p95Ms)
+    .filter((v): v is number => typeof v === 'number')
+    .sort((a, b) => a - b);
   return {
     pairs,
+    probes: connectEveryRounds === 1 ? 'kept session + fresh connection every round' : 'kept session only',
     transactionsPerSecond: { blue: net('blue'), green: net('green') },
     transactionsPerSecondPerPair: { blue: round(net('blue') / pairs, 2), green: round(net('green') / pairs, 2) },
     pgshiftSessions: sessions,
     cpuPercentOfOneCore: round(((cpu.user + cpu.system) / 1000 / wallMs) * 100, 2),
+    serverCpuPercentOfOneCore: { blue: serverCpu('blue'), green: serverCpu('green') },
+    freshConnectP95MsMedian: connectP95s.length === 0 ? null : connectP95s[Math.floor(connectP95s.length / 2)]!,
+    probesFailedInLastWindow: probeFailures(snapshots),
     eventLoopDelayP99Ms: round(loop.percentile(99) / 1e6, 2),
     signals: snapshots.length,
     samples: snapshots.reduce((n, s) => n + s.samples, 0),
@@ -199,9 +269,19 @@ async function main(): Promise<void> {
   try {
     const versions = await lab.versions();
     await sleep(WARMUP_MS);
-    const baseline = await measureTps(lab, seconds * 1000);
+    const cpuBefore = await serversCpu(lab);
+    const wallBefore = performance.now();
+    const tps = await measureTps(lab, seconds * 1000);
+    const cpuAfter = await serversCpu(lab);
+    const wall = (performance.now() - wallBefore) / 1000;
+    const baseline: Baseline = {
+      tps,
+      serverCpuPercent: { blue: ((cpuAfter.blue - cpuBefore.blue) / wall) * 100, green: ((cpuAfter.green - cpuBefore.green) / wall) * 100 },
+    };
     const runs = [];
-    for (const pairs of [1, 20]) runs.push(await runPairs(lab, pairs, baseline));
+    for (const pairs of [1, 20]) {
+      for (const connectEveryRounds of [1, 3600]) runs.push(await runPairs(lab, pairs, baseline, connectEveryRounds));
+    }
     const cutoverSteps = await measureCutoverSteps(lab);
     const result = {
       bench: 'signals',
@@ -211,8 +291,9 @@ async function main(): Promise<void> {
       measuredSeconds: seconds,
       setup: '20 pairs = 20 samplers against the demo database of the same lab servers',
       perSampleAndPair:
-        'lag (1 read on each side + 1 heartbeat write on blue), health (1 read on each side), pg_stat_database (1 read on each side), probes SELECT 1 (1 per second per side: the lab has no separate reader endpoints)',
-      idleTransactionsPerSecond: baseline,
+        'lag (1 read on each side + 1 heartbeat write on blue), health (1 read on each side), pg_stat_database (1 read on each side), probes SELECT 1 over a kept session (1 per second per side: the lab has no separate reader endpoints) and a fresh connection with SCRAM and SELECT 1 (1 per second per side, in the default runs)',
+      idleTransactionsPerSecond: baseline.tps,
+      idleServerCpuPercentOfOneCore: { blue: round(baseline.serverCpuPercent.blue, 2), green: round(baseline.serverCpuPercent.green, 2) },
       notes: [
         'transactionsPerSecond is net of the idle baseline; on green it includes the apply of the heartbeat rows',
         'samplesWithoutValue: app.error_rate has no value because nothing pushes application metrics here; db.error_rate and replication.lag_seconds have none on their first sample by design',

@@ -9,7 +9,7 @@ import { dbErrorSignal } from './db-errors.js';
 import { PairSignals } from './pair-signals.js';
 import { Prober, probeSignals, type ProbeEndpoint } from './probe.js';
 import { replicationSignals } from './replication-signals.js';
-import { SIDES } from '../shift/model.js';
+import { SIDES, type Side } from '../shift/model.js';
 
 export interface PairSignalsWiring {
   pairId: string;
@@ -18,6 +18,11 @@ export interface PairSignalsWiring {
   replication: Replication;
   /** Which way replication runs at the pair's stage now; null when none does. */
   direction: () => Direction | null;
+  /**
+   * Does `side` take application traffic right now (a reader or writer share above 0
+   * at the pair's stage)? Decides whether a breach reverts (see Assessment.reverts).
+   */
+  exposed: (side: Side) => boolean;
   targets: ReplicationTargets;
   log: Logger;
   clock?: Clock;
@@ -44,6 +49,7 @@ export function createPairSignals(w: PairSignalsWiring): PairSignals {
     intervalMs: w.config.probe.intervalMs,
     timeoutMs: w.config.probe.timeoutMs,
     windowMs: w.config.probe.windowSeconds * 1000,
+    connectEveryRounds: w.config.probe.connectEveryRounds,
     clock,
     log: w.log,
   });
@@ -53,6 +59,7 @@ export function createPairSignals(w: PairSignalsWiring): PairSignals {
     pairId: w.pairId,
     config: w.config,
     appMetrics: inbox,
+    exposed: w.exposed,
     log: w.log,
     clock,
     providers: [

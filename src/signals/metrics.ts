@@ -1,5 +1,5 @@
 import { SIGNAL_STATUSES } from './assess.js';
-import { metricFamily as family, type MetricFamily, type MetricsCollector } from './prometheus.js';
+import { metricFamily as family, type MetricFamily, type MetricsCollector } from '../metrics/prometheus.js';
 import type { SignalRegistry } from './registry.js';
 
 /**
@@ -12,7 +12,8 @@ export function signalMetrics(registry: SignalRegistry): MetricsCollector {
     collect(): MetricFamily[] {
       const families = {
         value: family('pgshift_signal_value', 'Newest measured value of a signal (rates 0..1, lag in seconds or bytes, latency in ms).', 'gauge'),
-        limit: family('pgshift_signal_limit', 'Configured limit of a signal; a value above it is a breach.', 'gauge'),
+        limit: family('pgshift_signal_limit', 'Limit the newest reading was held to (absolute, or tighter when relative to blue); a value above it is a breach.', 'gauge'),
+        reverts: family('pgshift_signal_reverts', 'The assessment sends traffic back to blue now: 1, else 0.', 'gauge'),
         status: family('pgshift_signal_status', 'Assessment of a signal: 1 for its current status, 0 for the others.', 'gauge'),
         breaches: family('pgshift_signal_consecutive_breaches', 'Readings over the limit in a row.', 'gauge'),
         errors: family('pgshift_signal_consecutive_errors', 'Failed readings in a row.', 'gauge'),
@@ -26,7 +27,8 @@ export function signalMetrics(registry: SignalRegistry): MetricsCollector {
           if (s.measurement?.value !== null && s.measurement?.value !== undefined) {
             families.value.samples.push({ labels, value: s.measurement.value });
           }
-          families.limit.samples.push({ labels, value: s.limit.max });
+          families.limit.samples.push({ labels, value: s.assessment.limit });
+          families.reverts.samples.push({ labels, value: s.assessment.reverts ? 1 : 0 });
           for (const status of SIGNAL_STATUSES) {
             families.status.samples.push({ labels: { ...labels, status }, value: s.assessment.status === status ? 1 : 0 });
           }

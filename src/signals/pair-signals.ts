@@ -5,7 +5,7 @@ import * as D from '../defaults.js';
 import { describeError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AppMetricsInbox, AppMetricsPush } from './app-metrics.js';
-import { assessSignal, type Assessment, type SignalLimit } from './assess.js';
+import { assessSignal, type AssessedMeasurement, type Assessment, type SignalLimit } from './assess.js';
 import { limitFor } from './limits.js';
 import { SIGNAL_NAMES, SIGNAL_UNITS, type Measurement, type SignalName, type SignalProvider } from './port.js';
 import { RingBuffer } from './ring-buffer.js';
@@ -44,12 +44,21 @@ export interface PairSignalsOptions {
   historySize?: number;
   /** Background work the providers share (e.g. the prober, kept sessions): started by start(), closed by stop() after the providers. */
   resources?: { start?(): void; close(): Promise<void> }[];
+  /**
+   * Does `side` take application traffic right now (a reader or writer share above 0
+   * at the pair's stage)? Read at every assessment: missing data and breaches of green
+   * or of the pair revert only while green does. A callback that throws counts as
+   * exposed, the safe answer for a revert decision.
+   */
+  exposed: (side: Side) => boolean;
 }
 
 interface Track {
   provider: SignalProvider;
   limit: SignalLimit;
-  history: RingBuffer<Measurement>;
+  history: RingBuffer<AssessedMeasurement>;
+  /** Blue's track of the same signal, for a green signal with a relative limit. */
+  control: Track | null;
   inFlight: boolean;
   samples: number;
   failed: number;
@@ -70,6 +79,7 @@ export class PairSignals {
   private readonly listeners = new Set<SampleListener>();
   private abort: AbortController | null = null;
   private loop: Promise<void> | null = null;
+  private exposureFails = false;
 
   constructor(private readonly options: PairSignalsOptions) {
     this.pairId = options.pairId;
@@ -82,12 +92,18 @@ export class PairSignals {
       return {
         provider,
         limit: limitFor(provider.name, options.config),
-        history: new RingBuffer<Measurement>(options.historySize ?? D.SIGNAL_HISTORY_SIZE),
+        history: new RingBuffer<AssessedMeasurement>(options.historySize ?? D.SIGNAL_HISTORY_SIZE),
+        control: null as Track | null,
         inFlight: false,
         samples: 0,
         failed: 0,
       };
     });
+    // Blue is the control: a green signal with a relative limit is read beside blue's.
+    for (const t of this.tracks) {
+      if (t.provider.side !== 'green' || !t.limit.relative) continue;
+      t.control = this.tracks.find((c) => c.provider.side === 'blue' && c.provider.name === t.provider.name) ?? null;
+    }
   }
 
   get sampleMs(): number {
@@ -126,19 +142,26 @@ export class PairSignals {
     for (const r of this.options.resources ?? []) await r.close().catch(() => {});
   }
 
-  /** Takes one sample of every signal now; what the loop does every interval. */
+  /**
+   * Takes one sample of every signal now; what the loop does every interval. Every
+   * signal is read first and recorded after, so a green reading held against blue's
+   * gets blue's reading of the same round (the same probe window, the same moment).
+   */
   async sampleOnce(): Promise<SampleRound> {
     const timeoutMs = Math.max(this.sampleMs, D.SIGNAL_MEASURE_MIN_TIMEOUT_MS);
-    await Promise.all(
-      this.tracks.map(async (t) => {
-        const m = t.inFlight
-          ? { value: null, at: this.clock.now(), error: 'the previous reading has not finished' }
-          : await this.measure(t, timeoutMs);
-        t.history.push(m);
-        t.samples += 1;
-        if (m.value === null) t.failed += 1;
-      }),
+    const readings = await Promise.all(
+      this.tracks.map(async (t): Promise<Measurement> =>
+        t.inFlight ? { value: null, at: this.clock.now(), error: 'the previous reading has not finished' } : await this.measure(t, timeoutMs),
+      ),
     );
+    const byTrack = new Map(this.tracks.map((t, i) => [t, readings[i]!]));
+    for (const [t, m] of byTrack) {
+      const control = t.control ? byTrack.get(t.control)! : undefined;
+      const value = control && control.value !== null && Number.isFinite(control.value) ? control.value : null;
+      t.history.push(control ? { ...m, control: value } : m);
+      t.samples += 1;
+      if (m.value === null && !m.notApplicable) t.failed += 1;
+    }
     const round: SampleRound = { pair: this.pairId, at: this.clock.now(), signals: this.latest() };
     for (const listener of this.listeners) {
       try {
@@ -153,13 +176,14 @@ export class PairSignals {
   /** Every signal's newest measurement and its assessment as of now (a stopped sampler reads as stale). */
   latest(): SignalSnapshot[] {
     const now = this.clock.now();
+    const greenExposed = this.isExposed('green');
     return this.tracks.map((t) => ({
       id: t.provider.id,
       name: t.provider.name,
       side: t.provider.side,
       limit: t.limit,
       measurement: t.history.newest() ?? null,
-      assessment: assessSignal(t.history.last(this.windowFor(t.limit)), t.limit, now),
+      assessment: assessSignal(t.history.last(this.windowFor(t.limit)), t.limit, now, { side: t.provider.side, greenExposed }),
       samples: t.samples,
       failedSamples: t.failed,
     }));
@@ -167,8 +191,10 @@ export class PairSignals {
 
   /**
    * The newest assessment of every signal in the shape the controller reads (see
-   * shift/ports.ts): which side, state, counts against the revert threshold, and a
-   * one-line summary. Never throws.
+   * shift/ports.ts): which side, state, the assessment's verdict (`reverts`, copied,
+   * never decided again), the limit the newest value was held to, and a one-line
+   * summary with the numbers ("probe.p95_ms:green 812 ms > limit 500 ms for 3 samples").
+   * Never throws.
    */
   current(): ControllerSignalStatus[] {
     return this.latest().map((s) => ({
@@ -178,12 +204,12 @@ export class PairSignals {
       consecutiveBreaches: s.assessment.consecutiveBreaches,
       breachesToRevert: s.limit.consecutiveBreaches,
       immediate: s.limit.consecutiveBreaches === 1,
-      reverts: s.assessment.status === 'breached' && s.assessment.consecutiveBreaches >= s.limit.consecutiveBreaches,
+      reverts: s.assessment.reverts,
       value: s.assessment.value,
-      limit: s.limit.max,
+      limit: s.assessment.limit,
       unit: SIGNAL_UNITS[s.name],
       at: s.measurement?.at ?? null,
-      summary: `${s.id}: ${s.assessment.reason}${s.assessment.status === 'breached' ? explain(s.measurement?.detail) : ''}`,
+      summary: `${s.id} ${s.assessment.reason}${s.assessment.status === 'breached' ? explain(s.measurement?.detail) : ''}`,
     }));
   }
 
@@ -249,6 +275,19 @@ export class PairSignals {
       return await Promise.race([reading.catch((err) => ({ value: null, at: this.clock.now(), error: describeError(err) })), late]);
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  private isExposed(side: Side): boolean {
+    try {
+      const exposed = this.options.exposed(side);
+      this.exposureFails = false;
+      return exposed;
+    } catch (err) {
+      // Assessed on every read (API, stream, controller): log when it starts failing, not each time.
+      if (!this.exposureFails) this.log.warn({ side, err: describeError(err) }, 'cannot tell whether the side takes traffic; assessing it as exposed');
+      this.exposureFails = true;
+      return true;
     }
   }
 

@@ -9,6 +9,12 @@ export interface Measurement {
   /** Epoch ms when taken. */
   at: number;
   error?: string;
+  /**
+   * The signal has nothing to measure at this stage (no replication runs once the pair
+   * is finalized): no value, yet not a failure either, so it never counts towards
+   * `consecutiveErrors` and never reverts.
+   */
+  notApplicable?: true;
   detail?: Record<string, unknown>;
 }
 

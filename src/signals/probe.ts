@@ -11,11 +11,19 @@ import { RingBuffer } from './ring-buffer.js';
 import { type Side } from '../shift/model.js';
 
 /**
- * Canary queries against each side's writer and reader endpoints, the way an
- * application would see them: a kept session per endpoint (reconnected after any
- * failure, the reconnect counted in the probe's latency), a statement timeout on the
- * server and the same deadline on the client, so a side that hangs shows up as
- * failures rather than as a probe that never returns.
+ * Canary probes of each side's writer and reader endpoints, doing what an application
+ * does, in two kinds:
+ * - `session`: a query over a kept session (reconnected after any failure, the
+ *   reconnect counted in the probe's latency), as a pooled connection sees the server;
+ * - `connect`: every `connectEveryRounds` rounds, a fresh connection (TCP, TLS when the
+ *   target says so, authentication as configured, the query, close), as a pool refilling
+ *   after the DNS TTL sees it. A server whose kept sessions still answer while it refuses
+ *   new ones (max_connections reached, a pg_hba reject, a postmaster that accepts nothing)
+ *   is as dead as a stopped one for every application connecting after a revert's TTL.
+ * Both have a deadline (a statement timeout on the server, the same deadline on the
+ * client, a connect timeout), so a side that hangs shows up as failures rather than as
+ * a probe that never returns; the two kinds run independently, so a hanging connect
+ * does not delay the kept session's query.
  */
 export interface ProbeEndpoint {
   side: Side;
@@ -23,9 +31,14 @@ export interface ProbeEndpoint {
   target: ConnectTarget;
 }
 
+export const PROBE_KINDS = ['session', 'connect'] as const;
+export type ProbeKind = (typeof PROBE_KINDS)[number];
+
 export interface ProbeResult {
+  kind: ProbeKind;
   at: number;
   ok: boolean;
+  /** session: the query (and a reconnect when one was needed); connect: connecting and the query, not the close. */
   ms: number;
   error?: string;
 }
@@ -35,6 +48,8 @@ export interface ProberOptions {
   intervalMs: number;
   timeoutMs: number;
   windowMs: number;
+  /** A fresh connection every this many rounds (default D.DEFAULT_PROBE_CONNECT_EVERY_ROUNDS: every round). */
+  connectEveryRounds?: number;
   clock?: Clock;
   log: Logger;
 }
@@ -44,11 +59,14 @@ export const PROBE_QUERY = 'SELECT 1';
 export class Prober {
   private readonly probes: EndpointProbe[];
   private readonly clock: Clock;
+  private readonly connectEvery: number;
+  private round = 0;
   private abort: AbortController | null = null;
   private loop: Promise<void> | null = null;
 
   constructor(private readonly options: ProberOptions) {
     this.clock = options.clock ?? systemClock;
+    this.connectEvery = options.connectEveryRounds ?? D.DEFAULT_PROBE_CONNECT_EVERY_ROUNDS;
     // The same server named twice (a cluster without readers) is probed once.
     const seen = new Set<string>();
     const unique = options.endpoints.filter((e) => {
@@ -70,7 +88,9 @@ export class Prober {
     this.loop = (async () => {
       let next = this.clock.now();
       while (!abort.signal.aborted) {
-        this.probeOnce();
+        // Not awaited: a probe that hangs until its deadline must not delay the next round.
+        // probeOnce never rejects (each probe records its failure as a result).
+        void this.probeOnce();
         next += this.options.intervalMs;
         // A loop that fell behind (a blocked event loop) skips ticks instead of bursting.
         if (next < this.clock.now()) next = this.clock.now() + this.options.intervalMs;
@@ -79,6 +99,7 @@ export class Prober {
     })();
   }
 
+  /** Stops probing, waits for the probes in flight (each within its deadline) and closes the kept sessions. */
   async stop(): Promise<void> {
     this.abort?.abort();
     await this.loop;
@@ -87,17 +108,28 @@ export class Prober {
     await Promise.all(this.probes.map((p) => p.close()));
   }
 
-  /** Starts one probe per endpoint that has none in flight; resolves when they finish. */
+  /**
+   * One probe round: a kept-session query per endpoint that has none in flight, and on
+   * every `connectEveryRounds`-th round a fresh connection per endpoint that has none in
+   * flight. Resolves when they finish; never rejects.
+   */
   probeOnce(): Promise<void> {
-    return Promise.all(this.probes.filter((p) => !p.busy).map((p) => p.run())).then(() => undefined);
+    const connect = this.round % this.connectEvery === 0;
+    this.round += 1;
+    const runs = this.probes.flatMap((p) => [
+      ...(p.busy.session ? [] : [p.runSession()]),
+      ...(connect && !p.busy.connect ? [p.runConnect()] : []),
+    ]);
+    return Promise.all(runs).then(() => undefined);
   }
 
-  /** The results of `side`'s endpoints within the window, oldest first. */
-  results(side: Side): ProbeResult[] {
+  /** The results of `side`'s endpoints within the window, oldest first; both kinds unless one is named. */
+  results(side: Side, kind?: ProbeKind): ProbeResult[] {
     const since = this.clock.now() - this.options.windowMs;
     return this.probes
       .filter((p) => p.endpoint.side === side)
-      .flatMap((p) => p.results.last().filter((r) => r.at >= since))
+      .flatMap((p) => (kind ? [p.results[kind]] : PROBE_KINDS.map((k) => p.results[k])))
+      .flatMap((ring) => ring.last().filter((r) => r.at >= since))
       .sort((a, b) => a.at - b.at);
   }
 
@@ -107,10 +139,11 @@ export class Prober {
 }
 
 class EndpointProbe {
-  readonly results: RingBuffer<ProbeResult>;
-  busy = false;
+  readonly results: Record<ProbeKind, RingBuffer<ProbeResult>>;
+  readonly busy: Record<ProbeKind, boolean> = { session: false, connect: false };
   private client: pg.Client | null = null;
-  private lastOk: boolean | null = null;
+  private readonly lastOk: Record<ProbeKind, boolean | null> = { session: null, connect: null };
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     readonly endpoint: ProbeEndpoint,
@@ -119,54 +152,125 @@ class EndpointProbe {
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
-    this.results = new RingBuffer(capacity);
+    this.results = { session: new RingBuffer(capacity), connect: new RingBuffer(capacity) };
   }
 
-  async run(): Promise<void> {
-    this.busy = true;
-    const started = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-      });
-      await Promise.race([this.query(), deadline]);
-      this.record({ at: this.clock.now(), ok: true, ms: performance.now() - started });
-    } catch (err) {
-      this.discard();
-      this.record({ at: this.clock.now(), ok: false, ms: performance.now() - started, error: describeError(err) });
-    } finally {
+  /** A query over the kept session (opened first when there is none). Never rejects. */
+  runSession(): Promise<void> {
+    return this.track('session', async () => {
+      const started = performance.now();
+      try {
+        await this.withDeadline(this.query(), `no answer within ${this.timeoutMs} ms`);
+      } catch (err) {
+        this.discard();
+        throw err;
+      }
+      return performance.now() - started;
+    });
+  }
+
+  /**
+   * A fresh connection: connect (TLS and authentication as configured), the query,
+   * close. Never rejects. A connection that fails or misses the deadline is destroyed,
+   * not ended politely: its socket may hang.
+   */
+  runConnect(): Promise<void> {
+    return this.track('connect', async () => {
+      const started = performance.now();
+      const client = new pg.Client(this.clientConfig());
+      // A server that drops the half-open connection emits 'error'; the awaited call rejects anyway.
+      client.on('error', () => {});
+      try {
+        await this.withDeadline(
+          (async () => {
+            await client.connect();
+            await client.query(PROBE_QUERY);
+          })(),
+          `no connection and answer within ${this.timeoutMs} ms`,
+        );
+      } catch (err) {
+        client.connection.stream.destroy();
+        throw new Error(`new connection: ${describeError(err)}`, { cause: err });
+      }
+      const ms = performance.now() - started;
+      // Closing is not part of what is measured, but it is waited for (within the deadline), so
+      // stop() leaves no connection behind.
+      const closed = client.end().catch(() => {});
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.timeoutMs)))]);
       clearTimeout(timer);
-      this.busy = false;
-    }
-  }
-
-  /** Keeps the result; logs only when an endpoint starts or stops failing, not every probe. */
-  private record(result: ProbeResult): void {
-    this.results.push(result);
-    if (this.lastOk !== result.ok) {
-      const where = { side: this.endpoint.side, role: this.endpoint.role, endpoint: `${this.endpoint.target.endpoint.host}:${this.endpoint.target.endpoint.port}` };
-      if (result.ok) this.log.info(where, 'probe answers');
-      else this.log.warn({ ...where, error: result.error }, 'probe fails');
-      this.lastOk = result.ok;
-    }
+      client.connection.stream.destroy();
+      return ms;
+    });
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.inFlight]);
     const client = this.client;
     this.client = null;
     await client?.end().catch(() => {});
   }
 
+  /** Runs one probe of `kind` (`work` resolves with the milliseconds it measured) and records the result. */
+  private track(kind: ProbeKind, work: () => Promise<number>): Promise<void> {
+    this.busy[kind] = true;
+    const started = performance.now();
+    const run = (async () => {
+      try {
+        const ms = await work();
+        this.record({ kind, at: this.clock.now(), ok: true, ms });
+      } catch (err) {
+        this.record({ kind, at: this.clock.now(), ok: false, ms: performance.now() - started, error: describeError(err) });
+      } finally {
+        this.busy[kind] = false;
+      }
+    })();
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run));
+    return run;
+  }
+
+  /** Keeps the result; logs only when an endpoint's probes of a kind start or stop failing, not every probe. */
+  private record(result: ProbeResult): void {
+    this.results[result.kind].push(result);
+    if (this.lastOk[result.kind] !== result.ok) {
+      const where = {
+        side: this.endpoint.side,
+        role: this.endpoint.role,
+        kind: result.kind,
+        endpoint: `${this.endpoint.target.endpoint.host}:${this.endpoint.target.endpoint.port}`,
+      };
+      if (result.ok) this.log.info(where, result.kind === 'connect' ? 'new connections succeed' : 'probe answers');
+      else this.log.warn({ ...where, error: result.error }, result.kind === 'connect' ? 'new connections fail' : 'probe fails');
+      this.lastOk[result.kind] = result.ok;
+    }
+  }
+
+  private async withDeadline<T>(work: Promise<T>, message: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([work, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private clientConfig(): pg.ClientConfig {
+    const config = clientConfig({
+      ...this.endpoint.target,
+      applicationName: D.PROBE_APPLICATION_NAME,
+      statementTimeoutMs: this.timeoutMs,
+    });
+    config.connectionTimeoutMillis = this.timeoutMs;
+    return config;
+  }
+
   private async query(): Promise<void> {
     if (!this.client) {
-      const config = clientConfig({
-        ...this.endpoint.target,
-        applicationName: D.PROBE_APPLICATION_NAME,
-        statementTimeoutMs: this.timeoutMs,
-      });
-      config.connectionTimeoutMillis = this.timeoutMs;
-      const client = new pg.Client(config);
+      const client = new pg.Client(this.clientConfig());
       client.on('error', () => {
         if (this.client === client) this.discard();
       });
@@ -191,19 +295,75 @@ export function percentile(values: readonly number[], p: number): number | null 
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-/** Error rate and p95 latency of one side's probes over the window. */
+export interface KindSummary {
+  probes: number;
+  failed: number;
+  /** failed / probes; null without probes. */
+  errorRate: number | null;
+  /** Of the successful probes; null without one. */
+  p95Ms: number | null;
+}
+
+export interface ProbeSummary {
+  /**
+   * The worse of the two kinds' error rates: an application sees the worse of them (its
+   * old pooled sessions answer while every connection it opens fails). A green that
+   * refuses new connections thus reads 100 %, like a dead one, whatever limit is set;
+   * counting both kinds in one rate would give 50 % and would pass a limit of 0.5.
+   * null when no probe of either kind finished within the window.
+   */
+  errorRate: number | null;
+  /**
+   * p95 of the kept-session queries: the latency of a statement, which is what the
+   * application waits for on every request. Connecting costs a TLS and SCRAM handshake
+   * (several round trips and a key derivation) that would swamp a query's latency and
+   * hide a slower green; it is reported in `connect.p95Ms`, and a connection slower
+   * than the deadline is a failure. null without a successful kept-session query.
+   */
+  p95Ms: number | null;
+  session: KindSummary;
+  connect: KindSummary;
+  /** The newest failure of either kind. */
+  lastError?: string;
+}
+
+/** What one side's probe results (within the window) say. Pure. */
+export function summarizeProbes(results: readonly ProbeResult[]): ProbeSummary {
+  const kind = (k: ProbeKind): KindSummary => {
+    const of = results.filter((r) => r.kind === k);
+    const failed = of.filter((r) => !r.ok).length;
+    const p95 = percentile(
+      of.filter((r) => r.ok).map((r) => r.ms),
+      95,
+    );
+    return { probes: of.length, failed, errorRate: of.length === 0 ? null : failed / of.length, p95Ms: p95 === null ? null : Number(formatNumber(p95)) };
+  };
+  const session = kind('session');
+  const connect = kind('connect');
+  const rates = [session.errorRate, connect.errorRate].filter((r): r is number => r !== null);
+  const lastFailure = results.filter((r) => !r.ok).sort((a, b) => a.at - b.at).pop();
+  return {
+    errorRate: rates.length === 0 ? null : Math.max(...rates),
+    p95Ms: session.p95Ms,
+    session,
+    connect,
+    ...(lastFailure ? { lastError: lastFailure.error ?? 'failed' } : {}),
+  };
+}
+
+/** Error rate and p95 latency of one side's probes over the window (see ProbeSummary for what each counts). */
 export function probeSignals(prober: Prober, side: Side, clock: Clock = systemClock): SignalProvider[] {
   const summary = () => {
-    const results = prober.results(side);
-    const failed = results.filter((r) => !r.ok);
+    const s = summarizeProbes(prober.results(side));
     return {
-      results,
-      failed,
+      summary: s,
       detail: {
-        probes: results.length,
-        failed: failed.length,
+        probes: s.session.probes + s.connect.probes,
+        failed: s.session.failed + s.connect.failed,
+        session: s.session,
+        connect: s.connect,
         endpoints: prober.endpoints(side).map((e) => `${e.role} ${e.target.endpoint.host}:${e.target.endpoint.port}`),
-        ...(failed.length > 0 ? { lastError: failed[failed.length - 1]!.error } : {}),
+        ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
       },
     };
   };
@@ -212,9 +372,9 @@ export function probeSignals(prober: Prober, side: Side, clock: Clock = systemCl
     name: SIGNAL_NAMES.probeErrorRate,
     side,
     measure: async (): Promise<Measurement> => {
-      const { results, failed, detail } = summary();
-      if (results.length === 0) return { value: null, at: clock.now(), error: 'no probe finished within the window', detail };
-      return { value: failed.length / results.length, at: clock.now(), detail };
+      const { summary: s, detail } = summary();
+      if (s.errorRate === null) return { value: null, at: clock.now(), error: 'no probe finished within the window', detail };
+      return { value: s.errorRate, at: clock.now(), detail };
     },
   };
   const p95: SignalProvider = {
@@ -222,13 +382,9 @@ export function probeSignals(prober: Prober, side: Side, clock: Clock = systemCl
     name: SIGNAL_NAMES.probeP95Ms,
     side,
     measure: async (): Promise<Measurement> => {
-      const { results, detail } = summary();
-      const value = percentile(
-        results.filter((r) => r.ok).map((r) => r.ms),
-        95,
-      );
-      if (value === null) return { value: null, at: clock.now(), error: 'no successful probe within the window', detail };
-      return { value: Number(formatNumber(value)), at: clock.now(), detail };
+      const { summary: s, detail } = summary();
+      if (s.p95Ms === null) return { value: null, at: clock.now(), error: 'no successful kept-session probe within the window', detail };
+      return { value: s.p95Ms, at: clock.now(), detail };
     },
   };
   return [errorRate, p95];

@@ -14,7 +14,7 @@ export function replicationSignals(
   sharedForMs = 250,
 ): SignalProvider[] {
   const lag = shareReading((d: Direction) => replication.lag(d), sharedForMs, clock);
-  const noReplication = (): Measurement => ({ value: null, at: clock.now(), error: 'no replication runs at this stage' });
+  const noReplication = (): Measurement => ({ value: null, at: clock.now(), error: 'no replication runs at this stage', notApplicable: true });
 
   const lagSignal = (name: typeof SIGNAL_NAMES.lagSeconds | typeof SIGNAL_NAMES.lagBytes): SignalProvider => ({
     id: signalId(name, null),

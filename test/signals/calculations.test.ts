@@ -4,7 +4,7 @@ import { isAtOrPast, nextValue, planSequenceCopy, type SequenceValue } from '../
 import { AppMetricsInbox } from '../../src/signals/app-metrics.js';
 import { diffCounters, type DatabaseCounters } from '../../src/signals/db-errors.js';
 import { percentile } from '../../src/signals/probe.js';
-import { escapeLabelValue, renderPrometheus } from '../../src/signals/prometheus.js';
+import { escapeLabelValue, renderPrometheus } from '../../src/metrics/prometheus.js';
 import { RingBuffer } from '../../src/signals/ring-buffer.js';
 import type { Clock } from '../../src/clock.js';
 

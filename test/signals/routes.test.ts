@@ -23,7 +23,7 @@ async function build(t: Test, options: { metricsRequireToken?: boolean } = {}) {
   const log = testLogger();
   const pair = config.pairs[0]!;
   const inbox = new AppMetricsInbox(pair.signals.app.windowSeconds * 1000);
-  const signals = new PairSignals({ pairId: pair.id, providers: [appErrorSignal(inbox)], config: pair.signals, appMetrics: inbox, log });
+  const signals = new PairSignals({ pairId: pair.id, providers: [appErrorSignal(inbox)], config: pair.signals, appMetrics: inbox, exposed: () => true, log });
   const registry = new SignalRegistry();
   registry.add(signals);
   const app = await buildApp({ config, log, readiness: [], signals: registry });
@@ -54,7 +54,7 @@ t.test('applications push their error counts; the pair reads them as a signal', 
     id: 'app.error_rate',
     side: null,
     measurement: { value: 0.05, detail: { requests: 200, errors: 10, pushes: 2, sources: ['checkout-api/1'] } },
-    assessment: { status: 'healthy', reason: '0.05 <= 0.05' },
+    assessment: { status: 'healthy', reason: '5 % <= limit 5 %' },
     limit: { max: 0.05 },
   });
 
@@ -133,6 +133,7 @@ t.test('/metrics exports every signal in the Prometheus text format', async (t) 
     'pgshift_signal_status{pair="orders",signal="app.error_rate",status="breached"} 1',
     'pgshift_signal_status{pair="orders",signal="app.error_rate",status="healthy"} 0',
     'pgshift_signal_consecutive_breaches{pair="orders",signal="app.error_rate"} 3',
+    'pgshift_signal_reverts{pair="orders",signal="app.error_rate"} 1',
     '# TYPE pgshift_signal_samples_total counter',
     'pgshift_signal_samples_total{pair="orders",signal="app.error_rate"} 3',
   ]) {
