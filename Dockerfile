@@ -6,9 +6,10 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --omit=optional
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.lab.json ./
 COPY src ./src
-RUN npm run build
+# dist/: the production build, without src/local; dist-lab/: the same plus the lab.
+RUN npm run build && npm run build:lab
 
 FROM node:20-bookworm-slim AS runtime-base
 # pg_dump for snapshots of plain PostgreSQL clusters (Aurora snapshots go through RDS).
@@ -17,7 +18,6 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=build /app/dist ./dist
 COPY config ./config
 COPY package.json package-lock.json ./
 EXPOSE 7070
@@ -29,14 +29,17 @@ STOPSIGNAL SIGTERM
 # container, run as the unprivileged `node` user like everything else.
 FROM runtime-base AS lab
 RUN npm ci --no-audit --no-fund --omit=dev && mkdir -p /app/.pgshift && chown -R node:node /app
+COPY --from=build /app/dist-lab ./dist-lab
 USER node
-ENTRYPOINT ["node", "dist/server.js", "--host", "0.0.0.0"]
+ENTRYPOINT ["node", "dist-lab/local/lab-server.js", "--host", "0.0.0.0"]
 
 # Production: no embedded PostgreSQL. Give the configuration with PGSHIFT_CONFIG (or
 # --config) and its secrets as environment variables; AWS credentials come from the
 # task role.
+# Only the production build: no src/local code (the lab's stand-ins) in this image.
 FROM runtime-base AS service
 RUN npm ci --no-audit --no-fund --omit=dev --omit=optional
+COPY --from=build /app/dist ./dist
 USER node
 ENV PGSHIFT_CONFIG=/app/config/pgshift.yaml
 ENTRYPOINT ["node", "dist/server.js"]

@@ -1,22 +1,24 @@
-import { resolve } from 'node:path';
 import type { App } from './app.js';
 import { buildApp } from './app.js';
-import { readConfigDocument, resolveConfig, type Env } from './config/load.js';
+import { ConfigError, readConfigDocument, resolveConfig, type Env } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
-import { Lab } from './local/lab.js';
 import type { Services } from './services.js';
 import { PgShiftStore } from './store/pg-store.js';
 import { createStatePool, migrateState, pingState } from './store/state-db.js';
 import { composePairs, instanceIdOf } from './wiring/service.js';
 
 export interface StartOptions {
+  /** Where the configuration comes from; named in every configuration error. */
   configPath: string;
   env: Env;
-  /** Reset the embedded lab's folder before starting it. */
-  fresh?: boolean;
-  /** Use this lab folder instead of the config's lab.dir. */
-  labDir?: string;
+  /**
+   * The configuration document, already read from `configPath` (the lab's entry point
+   * reads it first, to start the lab it describes); read from the file when absent.
+   */
+  document?: unknown;
+  /** The service's logger (the lab's entry point has one before the service starts); made from service.logLevel when absent. */
+  log?: Logger;
   /** Override config.service.host (a container listens on 0.0.0.0). */
   host?: string;
   /** Override config.service.port (tests use 0). */
@@ -28,57 +30,33 @@ export interface RunningService {
   app: App;
   url: string;
   log: Logger;
-  lab?: Lab;
   close(): Promise<void>;
 }
 
 /**
- * Values of the variables the lab provides, of the right types, so that a config
- * which uses them can be checked completely before the (slow) lab starts.
+ * Says that a configuration with a `lab` section is not for this entry point: only the
+ * lab's own entry point (`npm start`) starts the embedded lab, which production builds
+ * do not contain.
  */
-const LAB_ENV_PLACEHOLDERS: Record<string, string> = {
-  PGSHIFT_LAB_DIR: '/lab',
-  PGSHIFT_LAB_BLUE_PORT: '1',
-  PGSHIFT_LAB_GREEN_PORT: '2',
-  PGSHIFT_LAB_BLUE_MAJOR: '13',
-  PGSHIFT_LAB_GREEN_MAJOR: '14',
-  PGSHIFT_LAB_ADMIN_PASSWORD: 'placeholder',
-  PGSHIFT_LAB_PGSHIFT_PASSWORD: 'placeholder',
-  PGSHIFT_LAB_STATE_URL: 'postgresql://placeholder',
-  PGSHIFT_LAB_OPERATOR_TOKEN_SHA256: '0'.repeat(64),
-  PGSHIFT_LAB_VIEWER_TOKEN_SHA256: '0'.repeat(64),
-  PGSHIFT_LAB_ROUTE53_ENDPOINT: 'http://127.0.0.1:1',
-  PGSHIFT_LAB_RDS_ENDPOINT: 'http://127.0.0.1:2',
-  PGSHIFT_LAB_AWS_ACCESS_KEY_ID: 'placeholder',
-  PGSHIFT_LAB_AWS_SECRET_ACCESS_KEY: 'placeholder',
-  PGSHIFT_LAB_HOSTED_ZONE_ID: 'ZPLACEHOLDER',
-};
+export const LAB_CONFIG_PROBLEM =
+  'lab: this configuration is for the embedded lab, which the production service does not contain; start it with the lab entry point (npm start, or node dist-lab/local/lab-server.js --config FILE)';
 
 /**
- * Wires pgshift: configuration (and the embedded lab when the config asks for it), the
- * adapters, the HTTP app. Throws ConfigError before starting anything when the config
- * is bad.
+ * Wires pgshift: configuration, the adapters, the HTTP app. Throws ConfigError before
+ * starting anything when the config is bad (a lab configuration included).
  */
 export async function startService(options: StartOptions): Promise<RunningService> {
-  const raw = await readConfigDocument(options.configPath);
-  const usesLab = typeof raw === 'object' && raw !== null && 'lab' in raw;
-  const precheck = resolveConfig(raw, usesLab ? { ...LAB_ENV_PLACEHOLDERS, ...options.env } : options.env, options.configPath);
-  const log = createLogger({ level: precheck.service.logLevel });
+  const raw = options.document === undefined ? await readConfigDocument(options.configPath) : options.document;
+  if (typeof raw === 'object' && raw !== null && 'lab' in raw) throw new ConfigError(options.configPath, [LAB_CONFIG_PROBLEM]);
+  const config = resolveConfig(raw, options.env, options.configPath);
+  const log = options.log ?? createLogger({ level: config.service.logLevel });
 
-  let lab: Lab | undefined;
-  let env = options.env;
-  if (usesLab && precheck.lab) {
-    lab = await Lab.start({ dir: resolve(options.labDir ?? precheck.lab.dir), fresh: options.fresh === true, log });
-    env = { ...options.env, ...lab.env() };
-  }
   const closers: (() => Promise<void>)[] = [];
-  if (lab) closers.push(() => lab.stop());
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch((err) => log.error({ err }, 'shutdown step failed'));
   };
 
   try {
-    const config = resolveConfig(raw, env, options.configPath);
     const statePool = createStatePool(config.state.url, log);
     closers.push(() => statePool.end());
     const store = new PgShiftStore(statePool);
@@ -108,7 +86,6 @@ export async function startService(options: StartOptions): Promise<RunningServic
       app,
       url: address,
       log,
-      ...(lab ? { lab } : {}),
       close: closeAll,
     };
   } catch (err) {

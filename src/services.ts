@@ -1,6 +1,6 @@
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
-import type { MetricsCollector } from './signals/prometheus.js';
+import type { MetricsCollector } from './metrics/prometheus.js';
 import type { SignalRegistry } from './signals/registry.js';
 import type { PreflightService } from './preflight/service.js';
 import type { ShiftController } from './shift/controller.js';

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Role, TokenConfig } from '../config/schema.js';
-import type { ErrorBody } from './error-handler.js';
+import type { ErrorBody } from './schemas.js';
 
 /** What a route requires; `none` for health and (optionally) metrics. */
 export type Access = Role | 'none';

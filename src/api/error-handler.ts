@@ -1,13 +1,11 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { isPgshiftError } from '../errors.js';
-
-export interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
-}
+import type { ErrorBody } from './schemas.js';
 
 /**
- * One error shape for the whole API: `{ error: { code, message, details? } }`.
+ * One error shape for the whole API: `{ error: { code, message, details? } }`
+ * (ErrorBodySchema in schemas.ts, which every route declares for its error answers).
  * Client mistakes keep their status and reason; anything else is a 500 whose
  * internals stay in the log, never in the answer.
  */

@@ -1,10 +1,10 @@
+import type { ErrorBody, EventsPage, IntentAnswer, PairDetail, PairList } from '../api/schemas.js';
 import * as D from '../defaults.js';
-import { CliError, EXIT } from './command.js';
+import type { PreflightReport } from '../preflight/report.js';
+import type { IntentAction } from '../shift/state.js';
+import { CliError, EXIT } from './errors.js';
 
-/** The error body every API error has: `{ error: { code, message, details? } }`. */
-export interface ApiErrorBody {
-  error: { code: string; message: string; details?: unknown };
-}
+export type { EventsPage, IntentAnswer, PairDetail, PairList, PreflightReport };
 
 /** An answer of the API other than 2xx, with its coded error when the body has one. */
 export class ApiError extends Error {
@@ -19,8 +19,15 @@ export class ApiError extends Error {
   }
 }
 
+/** Body of advance, revert, pause and resume. */
+export interface IntentBody {
+  expectedStage?: string;
+  reason?: string;
+}
+
 /**
- * pgshift's REST API as the CLI uses it: JSON in and out, the bearer token on every
+ * pgshift's REST API as the CLI uses it: one method per call, each answer typed from
+ * the API's own schemas (src/api/schemas.ts), JSON in and out, the bearer token on every
  * request. A service that cannot be reached becomes a CliError saying where the CLI
  * looked and how to point it elsewhere; an error answer becomes an ApiError.
  */
@@ -31,12 +38,34 @@ export class ApiClient {
     private readonly timeoutMs = D.CLI_REQUEST_TIMEOUT_MS,
   ) {}
 
-  get<T>(path: string): Promise<T> {
-    return this.request<T>('GET', path);
+  /** `GET /api/v1/pairs` */
+  pairs(): Promise<PairList> {
+    return this.request('GET', '/api/v1/pairs');
   }
 
-  post<T>(path: string, body?: unknown): Promise<T> {
-    return this.request<T>('POST', path, body);
+  /** `GET /api/v1/pairs/:pair` */
+  pair(pair: string): Promise<PairDetail> {
+    return this.request('GET', pairPath(pair));
+  }
+
+  /** `POST /api/v1/pairs/:pair/preflight`: runs every check. */
+  runPreflight(pair: string): Promise<PreflightReport> {
+    return this.request('POST', pairPath(pair, '/preflight'));
+  }
+
+  /** `GET /api/v1/pairs/:pair/preflight`: the last report (ApiError PGSHIFT_ERR_PREFLIGHT_NOT_RUN without one). */
+  lastPreflight(pair: string): Promise<PreflightReport> {
+    return this.request('GET', pairPath(pair, '/preflight'));
+  }
+
+  /** `POST /api/v1/pairs/:pair/<action>`: records the intent; with `wait`, answers once carried out (or after the service's bound). */
+  requestIntent(pair: string, action: IntentAction, body: IntentBody, wait: boolean): Promise<IntentAnswer> {
+    return this.request('POST', pairPath(pair, `/${action}?wait=${wait}`), body);
+  }
+
+  /** `GET /api/v1/pairs/:pair/events`: a page of the audit log, newest first. */
+  events(pair: string, page: { limit: number; before?: number | undefined }): Promise<EventsPage> {
+    return this.request('GET', pairPath(pair, `/events?limit=${page.limit}${page.before === undefined ? '' : `&before=${page.before}`}`));
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -63,7 +92,7 @@ export class ApiClient {
       parsed = undefined;
     }
     if (!res.ok) {
-      const error = (parsed as ApiErrorBody | undefined)?.error;
+      const error = (parsed as Partial<ErrorBody> | undefined)?.error;
       throw new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? (text.slice(0, 200) || res.statusText), error?.details);
     }
     if (parsed === undefined) {
@@ -71,6 +100,10 @@ export class ApiClient {
     }
     return parsed as T;
   }
+}
+
+export function pairPath(pair: string, rest = ''): string {
+  return `/api/v1/pairs/${encodeURIComponent(pair)}${rest}`;
 }
 
 function reason(err: unknown): string {

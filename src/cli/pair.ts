@@ -1,5 +1,6 @@
 import { ApiError } from './api-client.js';
-import { CliError, EXIT, type CommandContext } from './command.js';
+import type { CommandContext } from './command.js';
+import { CliError, EXIT } from './errors.js';
 
 /** --pair, $PGSHIFT_PAIR, or the only pair the service manages. */
 export async function choosePair(ctx: CommandContext): Promise<string> {
@@ -7,7 +8,7 @@ export async function choosePair(ctx: CommandContext): Promise<string> {
   if (typeof given === 'string' && given !== '') return given;
   let pairs: { id: string }[];
   try {
-    pairs = (await ctx.api.get<{ pairs: { id: string }[] }>('/api/v1/pairs')).pairs;
+    pairs = (await ctx.api.pairs()).pairs;
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) throw new CliError('--pair is required', EXIT.usage);
     throw err;
@@ -18,7 +19,3 @@ export async function choosePair(ctx: CommandContext): Promise<string> {
 
 export const PAIR_OPTION = { pair: { type: 'string' as const } };
 export const PAIR_USAGE = '  --pair P  the pair (default: $PGSHIFT_PAIR, or the only pair the service manages)';
-
-export function pairPath(pair: string, rest = ''): string {
-  return `/api/v1/pairs/${encodeURIComponent(pair)}${rest}`;
-}

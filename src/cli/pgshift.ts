@@ -2,7 +2,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as D from '../defaults.js';
 import { ApiClient, ApiError } from './api-client.js';
-import { CliError, EXIT, type CliCommand, type ExitCode, type OptionValues } from './command.js';
+import type { CliCommand, OptionValues } from './command.js';
+import { CliError, EXIT, type ExitCode } from './errors.js';
 import { COMMANDS } from './commands/index.js';
 
 /** Options every command takes. */

@@ -1,15 +1,13 @@
 import { join } from 'node:path';
 import * as D from '../defaults.js';
-import type { RunningService } from '../main.js';
+import type { Lab } from './lab.js';
 
 /**
  * What a newcomer needs after `npm start`, on stderr (stdout carries JSON logs):
  * where the service is, a token to call it, and how to reach blue and green. Database
  * passwords stay in the lab's pgpass file, not on the screen.
  */
-export async function labBanner(service: RunningService): Promise<string> {
-  const lab = service.lab;
-  if (!lab) return '';
+export async function labBanner(lab: Lab, serviceUrl: string): Promise<string> {
   const versions = await lab.versions();
   const pgpass = join(lab.dir, 'pgpass');
   const url = (side: 'blue' | 'green') =>
@@ -17,7 +15,7 @@ export async function labBanner(service: RunningService): Promise<string> {
   const lines = [
     '',
     'pgshift is running on the embedded lab',
-    `  service          ${service.url}`,
+    `  service          ${serviceUrl}`,
     `  operator token   ${lab.state.secrets.operatorToken}`,
     `  viewer token     ${lab.state.secrets.viewerToken}`,
     `  blue  (PostgreSQL ${versions.blue})  ${url('blue')}`,
@@ -31,7 +29,7 @@ export async function labBanner(service: RunningService): Promise<string> {
       : []),
     `  lab folder       ${lab.dir}`,
     '',
-    `  try: curl -H "Authorization: Bearer ${lab.state.secrets.operatorToken}" ${service.url}/api/v1/pairs`,
+    `  try: curl -H "Authorization: Bearer ${lab.state.secrets.operatorToken}" ${serviceUrl}/api/v1/pairs`,
     '',
   ];
   return `${lines.join('\n')}\n`;

@@ -15,6 +15,7 @@ import { SignalRegistry } from '../../src/signals/registry.js';
 import type { ShiftStore } from '../../src/shift/store.js';
 import { MINIMAL_ENV, minimalConfigYaml } from '../helpers/config.js';
 import { MemoryShiftStore } from '../helpers/memory-store.js';
+import { waitFor } from '../helpers/wait.js';
 import type { InjectOptions } from 'fastify';
 import { apiRig, OPERATOR, VIEWER } from '../helpers/api-rig.js';
 
@@ -104,7 +105,10 @@ t.test('a guard that fails gives 409 with every failing guard', async (t) => {
   const { app, world } = await apiRig(t);
   world.preflightStatus = null;
   world.clusterCheck = { ok: false, problems: ['green: cluster not available (stopped)'] };
-  await new Promise((r) => setTimeout(r, 100));
+  await waitFor('the controller to see the missing preflight', async () => {
+    const view = (await app.inject({ method: 'GET', url: '/api/v1/pairs/orders', headers: as(VIEWER) })).json();
+    return view.guards.some((g: { name: string; ok: boolean }) => g.name === 'preflight' && !g.ok);
+  });
   const res = await app.inject({ method: 'POST', url: '/api/v1/pairs/orders/advance', headers: as(OPERATOR), payload: {} });
   t.equal(res.statusCode, 409);
   t.equal(res.json().error.code, 'PGSHIFT_ERR_GUARDS_FAILED');
@@ -154,7 +158,7 @@ function unreachableParts(t: Test, store: ShiftStore): Pick<Services, 'preflight
   t.teardown(() => replication.close());
   const signals = new SignalRegistry();
   signals.add(
-    createPairSignals({ pairId: pair.id, databases: pair.databases, config: pair.signals, replication, direction: () => 'blue->green', targets, log, acceptAppMetrics: true }),
+    createPairSignals({ pairId: pair.id, databases: pair.databases, config: pair.signals, replication, direction: () => 'blue->green', exposed: () => true, targets, log, acceptAppMetrics: true }),
   );
   const preflight = createPreflightService({
     pairs: [preflightPairFromConfig(pair)],

@@ -2,6 +2,8 @@ import t from 'tap';
 import pg from 'pg';
 import { Lab } from '../../src/local/lab.js';
 import { withClient } from '../../src/postgres/connect.js';
+import { startLab } from '../../src/local/lab-main.js';
+import { labServiceConfig, labServiceEnv } from '../helpers/lab-service.js';
 import { testLabDir, testLogger } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -121,5 +123,16 @@ t.test('the lab', async (t) => {
       const { rows } = await c.query('SELECT count(*) AS n FROM orders WHERE total_cents IN (900000001, 900000002, 900000003, 900000004)');
       t.equal(Number(rows[0].n), 0, 'earlier rows are gone');
     });
+  });
+
+  await t.test("the lab's entry point starts only the service for a configuration without a lab section", async (t) => {
+    const configPath = await labServiceConfig(t);
+    const running = await startLab({ configPath, env: labServiceEnv(lab, 'lab-entry'), port: 0 });
+    t.teardown(() => running.close());
+    t.equal(running.lab, null, 'no second lab');
+    await waitFor('/readyz to answer 200', async () => (await fetch(`${running.url}/readyz`)).status === 200, 30_000, 100);
+    await running.close();
+    t.equal(await fetch(`${running.url}/healthz`).then(() => 'answered', () => 'closed'), 'closed', 'close stops the service');
+    t.ok(await lab.servers.blue.isRunning(), "and leaves the lab it did not start alone");
   });
 });

@@ -16,7 +16,6 @@ import type { Lab } from '../../src/local/lab.js';
 import { startRdsStandIn } from '../../src/local/rds/server.js';
 import { paginate } from '../../src/local/rds/pagination.js';
 import { readFilters, readQueryParams, readTags } from '../../src/local/rds/query.js';
-import type { RunningService } from '../../src/main.js';
 import { startTestLab, testLogger } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 import { readManifest } from '../clusters/helpers.js';
@@ -104,7 +103,7 @@ t.test('the RDS stand-in over the lab', async (t) => {
 
   t.test('is announced to config and on the banner', async (t) => {
     t.equal(lab.env().PGSHIFT_LAB_RDS_ENDPOINT, url);
-    const banner = await labBanner({ lab, url: 'http://127.0.0.1:1' } as RunningService);
+    const banner = await labBanner(lab, 'http://127.0.0.1:1');
     t.match(banner, url);
   });
 

@@ -1,5 +1,8 @@
 import t from 'tap';
-import { runTs } from '../helpers/process.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LAB_CONFIG_PROBLEM } from '../../src/main.js';
+import { ROOT, runTs } from '../helpers/process.js';
 import { MINIMAL_ENV, minimalConfigYaml, writeConfigFile } from '../helpers/config.js';
 
 t.test('bad configuration exits with status 2 and one line per problem naming the key', async (t) => {
@@ -34,4 +37,26 @@ t.test('bad command-line arguments exit with status 2', async (t) => {
   const port = runTs('src/server.ts', ['--port', 'eighty']);
   t.equal((await port.exited).code, 2);
   t.match(port.stderr(), /--port: must be an integer/);
+});
+
+t.test('a lab configuration given to the production service exits with status 2 pointing to the lab entry point', async (t) => {
+  const run = runTs('src/server.ts', ['--config', 'config/local.yaml']);
+  t.equal((await run.exited).code, 2);
+  t.equal(run.stderr().trim(), `config/local.yaml: ${LAB_CONFIG_PROBLEM}`);
+  t.match(run.stderr(), /npm start/);
+  t.equal(run.stdout(), '', 'nothing started, nothing logged');
+});
+
+t.test('the lab entry point checks a lab configuration, its lab section included, before starting the lab', async (t) => {
+  const text = (await readFile(join(ROOT, 'config', 'local.yaml'), 'utf8')).replace('  dir: .pgshift', '  dir: .pgshift\n  colour: green');
+  const path = await writeConfigFile(t, text);
+  const run = runTs('src/local/lab-server.ts', ['--config', path]);
+  t.equal((await run.exited).code, 2);
+  t.equal(run.stderr().trim(), `${path}: lab.colour: unknown key`);
+});
+
+t.test('the production service refuses the lab options', async (t) => {
+  const run = runTs('src/server.ts', ['--fresh']);
+  t.equal((await run.exited).code, 2);
+  t.match(run.stderr(), /Unknown option '--fresh'/);
 });

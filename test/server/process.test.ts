@@ -12,8 +12,8 @@ interface LabFile {
   secrets: { adminPassword: string; operatorToken: string };
 }
 
-async function startServer(labDir: string): Promise<{ run: RunningProcess; url: string }> {
-  const run = runTs('src/server.ts', ['--config', 'config/local.yaml', '--lab-dir', labDir, '--port', '0']);
+async function startServer(labDir: string, extra: string[] = []): Promise<{ run: RunningProcess; url: string }> {
+  const run = runTs('src/local/lab-server.ts', ['--config', 'config/local.yaml', '--lab-dir', labDir, '--port', '0', ...extra]);
   const line = await run.waitForLog((l) => l.msg === 'pgshift listening', 120_000);
   return { run, url: String(line.url) };
 }
@@ -83,5 +83,16 @@ t.test('the service on the embedded lab, as npm start runs it', async (t) => {
     again.run.child.kill('SIGINT');
     t.equal((await again.run.exited).code, 0);
     for (const port of ports) t.ok(await isPortFree(port), `port ${port} is free`);
+  });
+
+  await t.test('starts over with --fresh: a new lab with new secrets', async (t) => {
+    const fresh = await startServer(labDir, ['--fresh']);
+    t.teardown(() => fresh.run.child.kill('SIGKILL'));
+    t.equal((await fetch(`${fresh.url}/readyz`)).status, 200);
+    const relab = JSON.parse(await readFile(join(labDir, 'lab.json'), 'utf8')) as LabFile;
+    t.not(relab.secrets.operatorToken, lab.secrets.operatorToken, 'a new operator token');
+    t.match(fresh.run.stderr(), relab.secrets.operatorToken, 'the banner shows it');
+    fresh.run.child.kill('SIGTERM');
+    t.equal((await fresh.run.exited).code, 0);
   });
 });

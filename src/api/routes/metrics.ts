@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { PROMETHEUS_CONTENT_TYPE, renderPrometheus, type MetricsCollector } from '../../signals/prometheus.js';
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus, type MetricsCollector } from '../../metrics/prometheus.js';
 
 /**
  * `GET /metrics` in the Prometheus text format, from every collector the service

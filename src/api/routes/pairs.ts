@@ -5,11 +5,9 @@ import * as D from '../../defaults.js';
 import { PgshiftError } from '../../errors.js';
 import type { ShiftController } from '../../shift/controller.js';
 import type { Intent, IntentAction } from '../../shift/state.js';
-import { AuditEventSchema, IntentSchema } from '../../shift/state.js';
 import type { ShiftStore } from '../../shift/store.js';
 import { StageSchema } from '../../shift/stages.js';
-
-export const PairParamsSchema = Type.Object({ pair: Type.String({ minLength: 1, maxLength: 63 }) }, { additionalProperties: false });
+import { errorResponses, EventsPageSchema, IntentAnswerSchema, PairDetailSchema, PairListSchema, PairParamsSchema } from '../schemas.js';
 
 const WaitQuerySchema = Type.Object(
   { wait: Type.Boolean({ default: true, description: 'wait (up to 30 s) until the loop has carried the request out' }) },
@@ -30,43 +28,6 @@ const EventsQuerySchema = Type.Object(
   { additionalProperties: false },
 );
 
-const ErrorSchema = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }),
-});
-
-const SplitOrNull = Type.Union([Type.Object({ blue: Type.Integer(), green: Type.Integer() }), Type.Null()]);
-const WeightsOrNull = Type.Union([Type.Object({ reader: SplitOrNull, writer: SplitOrNull }), Type.Null()]);
-
-/** The pair detail; nested parts owned by other modules are documented loosely. */
-export const PairViewSchema = Type.Object(
-  {
-    id: Type.String(),
-    stage: StageSchema,
-    paused: Type.Boolean(),
-    halted: Type.Boolean(),
-    haltReason: Type.Union([Type.String(), Type.Null()]),
-    stageEnteredAt: Type.Number(),
-    weights: WeightsOrNull,
-    observed: WeightsOrNull,
-    observedAt: Type.Union([Type.Number(), Type.Null()]),
-    clusters: Type.Unknown(),
-    replication: Type.Unknown(),
-    signals: Type.Array(Type.Unknown()),
-    guards: Type.Array(Type.Object({ name: Type.String(), ok: Type.Boolean(), detail: Type.String() })),
-    preflight: Type.Unknown(),
-    transition: Type.Unknown(),
-    lastTransition: Type.Unknown(),
-    stages: Type.Array(Type.String()),
-    autoAdvance: Type.Boolean(),
-    bakeSeconds: Type.Number(),
-    lastError: Type.Union([Type.String(), Type.Null()]),
-    leader: Type.Optional(Type.Unknown()),
-  },
-  { additionalProperties: true },
-);
-
-const IntentAnswerSchema = Type.Object({ intent: IntentSchema, pair: Type.Optional(PairViewSchema) });
-
 /**
  * The pairs API: read a pair, ask it to advance, revert, pause or resume. Mutations are
  * recorded intents; the call waits (bounded) for the controller's loop to carry them out,
@@ -85,7 +46,7 @@ export async function pairRoutes(app: FastifyInstance, options: { controller: Sh
     '/api/v1/pairs',
     {
       config: { access: 'viewer' },
-      schema: { tags: ['pairs'], summary: 'Every pair with its stage and weights', security: [{ bearer: [] }] },
+      schema: { tags: ['pairs'], summary: 'Every pair with its stage and weights', security: [{ bearer: [] }], response: { 200: PairListSchema } },
     },
     async () => {
       const pairs = await Promise.all(
@@ -115,7 +76,7 @@ export async function pairRoutes(app: FastifyInstance, options: { controller: Sh
         summary: 'A pair: stage, desired and observed weights, clusters, replication, signals, guards',
         params: PairParamsSchema,
         security: [{ bearer: [] }],
-        response: { 200: PairViewSchema, 404: ErrorSchema },
+        response: { 200: PairDetailSchema, ...errorResponses(400, 404) },
       },
     },
     async (request) => ({ ...(await controller.view(request.params.pair)), leader: await controller.leader() }),
@@ -134,7 +95,7 @@ export async function pairRoutes(app: FastifyInstance, options: { controller: Sh
           querystring: WaitQuerySchema,
           body: Type.Optional(body),
           security: [{ bearer: [] }],
-          response: { 200: IntentAnswerSchema, 202: IntentAnswerSchema, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema },
+          response: { 200: IntentAnswerSchema, 202: IntentAnswerSchema, ...errorResponses(400, 404, 409, 502) },
         },
       },
       async (request, reply) => {
@@ -164,10 +125,7 @@ export async function pairRoutes(app: FastifyInstance, options: { controller: Sh
         params: PairParamsSchema,
         querystring: EventsQuerySchema,
         security: [{ bearer: [] }],
-        response: {
-          200: Type.Object({ events: Type.Array(AuditEventSchema), nextBefore: Type.Union([Type.Integer(), Type.Null()]) }),
-          404: ErrorSchema,
-        },
+        response: { 200: EventsPageSchema, ...errorResponses(400, 404) },
       },
     },
     async (request) => {

@@ -1,19 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Type from 'typebox';
 import * as D from '../../defaults.js';
 import { PgshiftError } from '../../errors.js';
 import { PreflightReportSchema } from '../../preflight/report.js';
 import type { PreflightService } from '../../preflight/service.js';
-
-const ParamsSchema = Type.Object(
-  { pair: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9-]*$' }) },
-  { additionalProperties: false },
-);
-
-const ErrorSchema = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }),
-});
+import { errorResponses, PairParamsSchema } from '../schemas.js';
 
 /**
  * Preflight over HTTP: run the checks of a pair (operators; they connect to both
@@ -23,7 +14,7 @@ const ErrorSchema = Type.Object({
 export async function preflightRoutes(app: FastifyInstance, options: { service: PreflightService }): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const { service } = options;
-  const responses = { 200: PreflightReportSchema, 400: ErrorSchema, 404: ErrorSchema };
+  const responses = { 200: PreflightReportSchema, ...errorResponses(400, 404) };
 
   api.post(
     '/api/v1/pairs/:pair/preflight',
@@ -32,7 +23,7 @@ export async function preflightRoutes(app: FastifyInstance, options: { service: 
       schema: {
         tags: ['preflight'],
         summary: 'Run every preflight check on the pair and answer the report (ok = no blocker)',
-        params: ParamsSchema,
+        params: PairParamsSchema,
         security: [{ bearer: [] }],
         response: responses,
       },
@@ -47,7 +38,7 @@ export async function preflightRoutes(app: FastifyInstance, options: { service: 
       schema: {
         tags: ['preflight'],
         summary: 'The last preflight report of the pair',
-        params: ParamsSchema,
+        params: PairParamsSchema,
         security: [{ bearer: [] }],
         response: responses,
       },

@@ -6,15 +6,11 @@ import { PgshiftError } from '../../errors.js';
 import { AppMetricsPushSchema } from '../../signals/app-metrics.js';
 import type { PairSignals } from '../../signals/pair-signals.js';
 import type { SignalRegistry } from '../../signals/registry.js';
-
-const ParamsSchema = Type.Object(
-  { pair: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9-]*$' }) },
-  { additionalProperties: false },
-);
+import { errorResponses, PairIdSchema, PairParamsSchema } from '../schemas.js';
 
 const HistoryParamsSchema = Type.Object(
   {
-    pair: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9-]*$' }),
+    pair: PairIdSchema,
     signal: Type.String({ minLength: 1, maxLength: 100, pattern: '^[a-z0-9_.:]+$' }),
   },
   { additionalProperties: false },
@@ -24,10 +20,6 @@ const HistoryQuerySchema = Type.Object(
   { n: Type.Integer({ minimum: 1, maximum: D.SIGNAL_HISTORY_SIZE, default: 60 }) },
   { additionalProperties: false },
 );
-
-const ErrorSchema = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }),
-});
 
 const MeasurementSchema = Type.Object({
   value: Type.Union([Type.Number(), Type.Null()]),
@@ -83,10 +75,10 @@ export async function signalRoutes(app: FastifyInstance, options: { registry: Si
       schema: {
         tags: ['signals'],
         summary: "Push the application's error and request counts since its previous push",
-        params: ParamsSchema,
+        params: PairParamsSchema,
         body: AppMetricsPushSchema,
         security: [{ bearer: [] }],
-        response: { 202: AcceptedSchema, 400: ErrorSchema, 404: ErrorSchema },
+        response: { 202: AcceptedSchema, ...errorResponses(400, 404) },
       },
     },
     async (request, reply) => {
@@ -109,9 +101,9 @@ export async function signalRoutes(app: FastifyInstance, options: { registry: Si
       schema: {
         tags: ['signals'],
         summary: "Every signal of the pair: newest measurement, limit and assessment",
-        params: ParamsSchema,
+        params: PairParamsSchema,
         security: [{ bearer: [] }],
-        response: { 200: Type.Object({ pair: Type.String(), signals: Type.Array(SignalSnapshotSchema) }), 404: ErrorSchema },
+        response: { 200: Type.Object({ pair: Type.String(), signals: Type.Array(SignalSnapshotSchema) }), ...errorResponses(400, 404) },
       },
     },
     async (request) => ({ pair: request.params.pair, signals: pairSignals(request.params.pair).latest() }),
@@ -129,8 +121,7 @@ export async function signalRoutes(app: FastifyInstance, options: { registry: Si
         security: [{ bearer: [] }],
         response: {
           200: Type.Object({ pair: Type.String(), signal: Type.String(), measurements: Type.Array(MeasurementSchema) }),
-          400: ErrorSchema,
-          404: ErrorSchema,
+          ...errorResponses(400, 404),
         },
       },
     },

@@ -4,7 +4,7 @@ import * as D from '../../defaults.js';
 import type { ControllerEvents, ShiftController } from '../../shift/controller.js';
 import type { PairSignals } from '../../shift/ports.js';
 import type { ShiftStore } from '../../shift/store.js';
-import { PairParamsSchema } from './pairs.js';
+import { errorResponses, PairParamsSchema } from '../schemas.js';
 
 export interface StreamOptions {
   controller: ShiftController;
@@ -35,6 +35,7 @@ export async function streamRoutes(app: FastifyInstance, options: StreamOptions)
         summary: 'Server-sent events: audit events, stage changes, signal samples',
         params: PairParamsSchema,
         security: [{ bearer: [] }],
+        response: errorResponses(400, 404),
       },
     },
     async (request, reply) => {

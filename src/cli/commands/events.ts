@@ -1,18 +1,7 @@
 import type { CliCommand } from '../command.js';
-import { CliError, EXIT } from '../command.js';
-import { choosePair, PAIR_OPTION, PAIR_USAGE, pairPath } from '../pair.js';
+import { CliError, EXIT } from '../errors.js';
+import { choosePair, PAIR_OPTION, PAIR_USAGE } from '../pair.js';
 import { renderTable } from '../table.js';
-
-interface AuditEvent {
-  id: number;
-  at: number;
-  actor: string;
-  action: string;
-  fromStage: string | null;
-  toStage: string | null;
-  outcome: string;
-  reason: string | null;
-}
 
 /** `pgshift events`: the audit log, newest first. */
 export const eventsCommand: CliCommand = {
@@ -25,9 +14,7 @@ export const eventsCommand: CliCommand = {
     const limit = positiveInt(ctx.options.limit, '--limit') ?? 20;
     const before = positiveInt(ctx.options.before, '--before');
     const pair = await choosePair(ctx);
-    const page = await ctx.api.get<{ events: AuditEvent[]; nextBefore: number | null }>(
-      pairPath(pair, `/events?limit=${limit}${before === undefined ? '' : `&before=${before}`}`),
-    );
+    const page = await ctx.api.events(pair, { limit, before });
     if (ctx.json) {
       ctx.out(`${JSON.stringify(page, null, 2)}\n`);
       return EXIT.ok;

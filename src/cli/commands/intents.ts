@@ -1,12 +1,7 @@
-import type { CliCommand, CommandContext, ExitCode } from '../command.js';
-import { EXIT } from '../command.js';
-import { ApiError } from '../api-client.js';
-import { choosePair, PAIR_OPTION, PAIR_USAGE, pairPath } from '../pair.js';
-
-interface IntentAnswer {
-  intent: { id: string; action: string; status: string; result: unknown };
-  pair?: { stage: string; paused: boolean; halted: boolean };
-}
+import type { CliCommand, CommandContext } from '../command.js';
+import { EXIT, type ExitCode } from '../errors.js';
+import { ApiError, type IntentAnswer, type IntentBody } from '../api-client.js';
+import { choosePair, PAIR_OPTION, PAIR_USAGE } from '../pair.js';
 
 /**
  * advance, revert, pause, resume: each records an intent through the API, which waits
@@ -29,13 +24,13 @@ ${PAIR_USAGE}${withExpected ? '\n  --expect STAGE  refuse unless the pair is at 
     },
     async run(ctx): Promise<ExitCode> {
       const pair = await choosePair(ctx);
-      const body: Record<string, string> = {};
+      const body: IntentBody = {};
       if (typeof ctx.options.expect === 'string') body.expectedStage = ctx.options.expect;
       if (typeof ctx.options.reason === 'string') body.reason = ctx.options.reason;
       const wait = ctx.options['no-wait'] !== true;
       let answer: IntentAnswer;
       try {
-        answer = await ctx.api.post<IntentAnswer>(pairPath(pair, `/${action}?wait=${wait}`), body);
+        answer = await ctx.api.requestIntent(pair, action, body, wait);
       } catch (err) {
         return refused(ctx, err);
       }

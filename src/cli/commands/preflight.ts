@@ -1,7 +1,8 @@
 import { countBySeverity, type PreflightReport } from '../../preflight/report.js';
 import { ApiError } from '../api-client.js';
-import { CliError, EXIT, type CliCommand } from '../command.js';
-import { choosePair, PAIR_OPTION, PAIR_USAGE, pairPath } from '../pair.js';
+import type { CliCommand } from '../command.js';
+import { CliError, EXIT } from '../errors.js';
+import { choosePair, PAIR_OPTION, PAIR_USAGE } from '../pair.js';
 import { renderTable } from '../table.js';
 
 /**
@@ -22,10 +23,9 @@ ${PAIR_USAGE}
   },
   async run(ctx) {
     const pair = await choosePair(ctx);
-    const path = pairPath(pair, '/preflight');
     let report: PreflightReport;
     try {
-      report = ctx.options.last ? await ctx.api.get<PreflightReport>(path) : await ctx.api.post<PreflightReport>(path);
+      report = ctx.options.last ? await ctx.api.lastPreflight(pair) : await ctx.api.runPreflight(pair);
     } catch (err) {
       if (err instanceof ApiError && err.code === 'PGSHIFT_ERR_PREFLIGHT_NOT_RUN') {
         throw new CliError(`no preflight report for pair ${pair} yet: run \`pgshift preflight --pair ${pair}\``, EXIT.notOk);

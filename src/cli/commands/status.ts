@@ -1,27 +1,10 @@
 import type { CliCommand } from '../command.js';
-import { EXIT } from '../command.js';
-import { choosePair, PAIR_OPTION, PAIR_USAGE, pairPath } from '../pair.js';
+import { EXIT } from '../errors.js';
+import type { PairDetail } from '../api-client.js';
+import { choosePair, PAIR_OPTION, PAIR_USAGE } from '../pair.js';
 import { renderTable } from '../table.js';
 
-interface Split {
-  blue: number;
-  green: number;
-}
-interface PairView {
-  id: string;
-  stage: string;
-  paused: boolean;
-  halted: boolean;
-  haltReason: string | null;
-  weights: { reader: Split; writer: Split } | null;
-  observed: { reader: Split | null; writer: Split | null } | null;
-  replication: { direction: string; lagSeconds: number | null; lagBytes: number | null; healthy: boolean | null } | null;
-  signals: { name: string; side: string; state: string; summary: string }[];
-  guards: { name: string; ok: boolean; detail: string }[];
-  stages: string[];
-  transition: { to: string; kind: string } | null;
-  leader?: { holder: string | null; self: boolean };
-}
+type Split = { blue: number; green: number };
 
 /** `pgshift status`: where a pair stands, what Route 53 holds, signals and guards. */
 export const statusCommand: CliCommand = {
@@ -31,7 +14,7 @@ export const statusCommand: CliCommand = {
   options: PAIR_OPTION,
   async run(ctx) {
     const pair = await choosePair(ctx);
-    const view = await ctx.api.get<PairView>(pairPath(pair));
+    const view = await ctx.api.pair(pair);
     ctx.out(ctx.json ? `${JSON.stringify(view, null, 2)}\n` : formatStatus(view, ctx.columns));
     return EXIT.ok;
   },
@@ -39,7 +22,7 @@ export const statusCommand: CliCommand = {
 
 const split = (s: Split | null | undefined) => (s ? `blue ${s.blue} / green ${s.green}` : 'records missing');
 
-export function formatStatus(view: PairView, columns = 120): string {
+export function formatStatus(view: PairDetail, columns = 120): string {
   const flags = [view.paused ? 'PAUSED' : '', view.halted ? `HALTED (${view.haltReason ?? 'no reason'})` : ''].filter(Boolean).join(', ');
   const plan = view.stages.map((s) => (s === view.stage ? `[${s}]` : s)).join(' -> ');
   const repl = view.replication;

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import * as D from '../defaults.js';
+import { serve } from '../serve.js';
+import { labBanner } from './banner.js';
+import { startLab } from './lab-main.js';
+
+const USAGE = `usage: pgshift-lab [--config FILE] [--fresh] [--lab-dir DIR] [--host H] [--port N]
+
+  --config FILE  configuration (default: $PGSHIFT_CONFIG or ${D.DEFAULT_CONFIG_PATH})
+  --fresh        reset the embedded lab's folder before starting
+  --lab-dir DIR  the embedded lab's folder instead of lab.dir
+  --host H       listen on address H instead of service.host (0.0.0.0 in a container)
+  --port N       listen on port N instead of service.port
+`;
+
+/**
+ * The lab's process (`npm start`): the embedded lab, then the production service on it,
+ * then how to reach both. Same arguments, signals and exit codes as server.ts.
+ */
+await serve({
+  usage: USAGE,
+  options: { fresh: { type: 'boolean', default: false }, 'lab-dir': { type: 'string' } },
+  async start({ configPath, host, port, values }) {
+    const running = await startLab({
+      configPath,
+      env: process.env,
+      fresh: values.fresh === true,
+      ...(typeof values['lab-dir'] === 'string' ? { labDir: values['lab-dir'] } : {}),
+      ...(host === undefined ? {} : { host }),
+      ...(port === undefined ? {} : { port }),
+    });
+    let banner: string | undefined;
+    try {
+      banner = running.lab ? await labBanner(running.lab, running.url) : undefined;
+    } catch (err) {
+      await running.close();
+      throw err;
+    }
+    return { url: running.url, log: running.log, close: running.close, ...(banner === undefined ? {} : { banner }) };
+  },
+});

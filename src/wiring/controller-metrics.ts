@@ -1,0 +1,52 @@
+import { metricFamily as family, type MetricFamily, type MetricsCollector } from '../metrics/prometheus.js';
+import type { Split } from '../shift/model.js';
+import type { PairState } from '../shift/state.js';
+import { desiredWeights, type StagePlanEntry } from '../shift/stages.js';
+
+/**
+ * What the collector reads of the controller: its public read model, never its
+ * internals (the controller is free to change how it keeps them).
+ */
+export interface ControllerReadModel {
+  readonly isLeader: boolean;
+  pairIds(): string[];
+  /** The pair as of the last round, without a query; nulls before the first. */
+  known(id: string): {
+    state: Pick<PairState, 'stage' | 'halted' | 'paused'> | null;
+    observed: { reader: Split | null; writer: Split | null } | null;
+  };
+}
+
+/**
+ * Where each pair stands, for alerting on `/metrics`: stage, halted, paused, the share
+ * of reads and writes on green wanted by the stage and seen in Route 53, and whether
+ * this process leads. Read from the controller's last round, never from AWS.
+ */
+export function controllerMetrics(controller: ControllerReadModel, plans: ReadonlyMap<string, StagePlanEntry[]>): MetricsCollector {
+  return {
+    collect(): MetricFamily[] {
+      const stage = family('pgshift_pair_stage', 'The stage a pair is at: 1 for it.', 'gauge');
+      const halted = family('pgshift_pair_halted', '1 when an auto-revert halted the pair and nobody resumed it yet.', 'gauge');
+      const paused = family('pgshift_pair_paused', '1 when the pair is paused.', 'gauge');
+      const wanted = family('pgshift_pair_green_percent', 'Percent of a name\'s traffic the stage sends to green.', 'gauge');
+      const seen = family('pgshift_pair_observed_green_percent', 'Percent of a name\'s traffic Route 53 sends to green.', 'gauge');
+      for (const id of controller.pairIds()) {
+        const { state, observed } = controller.known(id);
+        if (!state) continue;
+        stage.samples.push({ labels: { pair: id, stage: state.stage }, value: 1 });
+        halted.samples.push({ labels: { pair: id }, value: state.halted ? 1 : 0 });
+        paused.samples.push({ labels: { pair: id }, value: state.paused ? 1 : 0 });
+        const plan = plans.get(id);
+        const weights = plan ? desiredWeights(plan, state.stage) : undefined;
+        for (const name of ['reader', 'writer'] as const) {
+          if (weights) wanted.samples.push({ labels: { pair: id, name }, value: weights[name].green });
+          const split = observed?.[name];
+          if (split) seen.samples.push({ labels: { pair: id, name }, value: split.green });
+        }
+      }
+      const leader = family('pgshift_leader', '1 when this process holds the leader lease.', 'gauge');
+      leader.samples.push({ value: controller.isLeader ? 1 : 0 });
+      return [stage, halted, paused, wanted, seen, leader];
+    },
+  };
+}
