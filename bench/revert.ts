@@ -11,7 +11,11 @@
  * and, measured here, faultToInsyncMs: the subscription disabled -> INSYNC (detection
  * included). The stand-in's INSYNC delay stands for Route 53's propagation.
  *
- * Usage: node --import tsx bench/revert.ts [--runs 20]; prints JSON on stdout.
+ * With --store-stopped, the state database is stopped before the subscription is
+ * disabled and started again once the records are back on blue: the revert must not
+ * wait for it (its record follows when the store is back).
+ *
+ * Usage: node --import tsx bench/revert.ts [--runs 20] [--store-stopped]; prints JSON on stdout.
  */
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,10 +25,11 @@ import { Lab } from '../src/local/lab.js';
 import { createLogger } from '../src/log.js';
 import { startService } from '../src/main.js';
 import { withClient } from '../src/postgres/connect.js';
-import { calm, labApi, labServiceConfigText, labServiceEnv } from '../test/helpers/lab-service.js';
+import { calm, labApi, labServiceConfigText, labServiceEnv, standInWeights } from '../test/helpers/lab-service.js';
 import { waitFor } from '../test/helpers/wait.js';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] ?? NaN) || 20;
+const storeStopped = process.argv.includes('--store-stopped');
 
 interface Run {
   breachToSubmitMs: number;
@@ -56,8 +61,13 @@ async function main(): Promise<void> {
       await calm(api);
       const advanced = await api.post('/api/v1/pairs/demo/advance', { expectedStage: 'baseline' });
       if (advanced.status !== 200) throw new Error(`advance refused: ${JSON.stringify(advanced.body)}`);
+      if (storeStopped) await lab.servers.state.stop();
       const faultAt = Date.now();
       await subscription(false);
+      if (storeStopped) {
+        await waitFor('reads back on blue', () => standInWeights(lab).reader.green === 0, 60_000, 10);
+        await lab.servers.state.start();
+      }
       const event = await waitFor(
         'the auto-revert',
         async () => {
@@ -90,6 +100,7 @@ async function main(): Promise<void> {
     `${JSON.stringify(
       {
         benchmark: 'revert',
+        stateStore: storeStopped ? 'stopped during the revert' : 'running',
         runs,
         sampleSeconds: 1,
         standInInsyncDelayMs: insyncDelayMs,

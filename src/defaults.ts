@@ -119,6 +119,8 @@ export const ROUTE53_WATCH_PAGE_SIZE = 300;
 export const ROUTE53_INSYNC_MEMORY = 1_000;
 
 // embedded lab: Route 53 stand-in (issue 3)
+/** max_connections of the lab's servers. */
+export const LAB_MAX_CONNECTIONS = 300;
 export const LAB_ROUTE53_HOST = '127.0.0.1';
 /** How long a change stays PENDING in the lab's stand-in (tests set their own). */
 export const LAB_ROUTE53_INSYNC_DELAY_MS = 1_000;
@@ -156,8 +158,6 @@ export const CLI_REQUEST_TIMEOUT_MS = 120_000;
 
 // shift controller, state store and API (issue 7)
 export const CONTROLLER_TICK_MS = 1_000;
-/** Route 53 allows about 10 requests/s per account, shared by every tool: read weights sparingly. */
-export const CONTROLLER_OBSERVE_MS = 5_000;
 export const INTENT_POLL_MS = 100;
 /** Bookkeeping after traffic moved (a revert while the state store is down) retries from this pause... */
 export const STORE_RETRY_MIN_MS = 200;

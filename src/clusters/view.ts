@@ -1,58 +1,7 @@
-import Type from 'typebox';
 import { describeError, isPgshiftError } from '../errors.js';
 import { type ClusterCatalog, type ClusterInfo, type SnapshotInfo } from './catalog.js';
 import { SIDES, type Side } from '../shift/model.js';
-
-/**
- * What the pair detail of the API shows about the clusters: both sides (version,
- * endpoints, status), the newest snapshot of either side, and the point-in-time
- * restore window of that snapshot's side (blue's when there is no snapshot yet).
- */
-const Nullable = <T extends Type.TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
-export const EndpointViewSchema = Type.Object({ host: Type.String(), port: Type.Integer() });
-
-export const ClusterViewSchema = Type.Object({
-  id: Nullable(Type.String()),
-  engine: Nullable(Type.String()),
-  version: Nullable(Type.String()),
-  major: Nullable(Type.Integer()),
-  writer: Nullable(EndpointViewSchema),
-  reader: Nullable(EndpointViewSchema),
-  status: Type.String({ description: 'RDS status, or available / in-recovery / unreachable for plain PostgreSQL, or error' }),
-  available: Type.Boolean(),
-  statusDetail: Type.Optional(Type.String()),
-  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
-});
-export type ClusterView = Type.Static<typeof ClusterViewSchema>;
-
-export const SnapshotViewSchema = Type.Object({
-  id: Type.String(),
-  side: Type.Union([Type.Literal('blue'), Type.Literal('green')]),
-  clusterId: Type.String(),
-  status: Type.Union([Type.Literal('creating'), Type.Literal('available'), Type.Literal('failed')]),
-  progress: Type.Integer({ minimum: 0, maximum: 100 }),
-  createdAt: Type.String({ format: 'date-time' }),
-  engineVersion: Type.Optional(Type.String()),
-  location: Type.Optional(Type.String()),
-  error: Type.Optional(Type.String()),
-});
-export type SnapshotView = Type.Static<typeof SnapshotViewSchema>;
-
-export const PitrViewSchema = Type.Object({
-  side: Type.Union([Type.Literal('blue'), Type.Literal('green')]),
-  earliest: Nullable(Type.String({ format: 'date-time' })),
-  latest: Nullable(Type.String({ format: 'date-time' })),
-});
-export type PitrView = Type.Static<typeof PitrViewSchema>;
-
-export const ClustersViewSchema = Type.Object({
-  blue: ClusterViewSchema,
-  green: ClusterViewSchema,
-  lastSnapshot: Nullable(SnapshotViewSchema),
-  pitr: Nullable(PitrViewSchema),
-});
-export type ClustersView = Type.Static<typeof ClustersViewSchema>;
+import type { ClusterView, ClustersView, SnapshotView } from '../shift/view-schemas.js';
 
 /** A side is either described or the error describing it raised. */
 export type DescribedSide = ClusterInfo | { error: unknown };

@@ -64,6 +64,34 @@ export type DnsConfig = Type.Static<typeof DnsSchema>;
 
 const rate = (fallback: number) => Type.Number({ minimum: 0, maximum: 1, default: fallback });
 
+/**
+ * A relative limit: green is held against blue (the control) over the same window, as
+ * Kayenta holds a canary against its baseline. Relative limits only tighten: green
+ * breaches when over the absolute limit beside it, or worse than blue's figure of the
+ * same sample round times `factor` plus the margin. Blue itself is held to the absolute
+ * limit; when blue has no figure, green is too (and the reason says so).
+ */
+const factor = Type.Number({
+  minimum: 1,
+  maximum: 1000,
+  default: D.DEFAULT_RELATIVE_FACTOR,
+  description: 'green is over the relative limit above blue x factor + margin',
+});
+const RelativeP95Schema = Type.Object(
+  {
+    factor,
+    marginMs: Type.Number({ minimum: 0, maximum: 600_000, default: D.DEFAULT_RELATIVE_P95_MARGIN_MS }),
+  },
+  strict,
+);
+const RelativeRateSchema = Type.Object(
+  {
+    factor,
+    margin: Type.Number({ minimum: 0, maximum: 1, default: D.DEFAULT_RELATIVE_ERROR_RATE_MARGIN, description: 'a ratio, 0..1' }),
+  },
+  strict,
+);
+
 export const SignalsSchema = Type.Object(
   {
     sampleSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: D.DEFAULT_SAMPLE_SECONDS }),
@@ -86,7 +114,15 @@ export const SignalsSchema = Type.Object(
         timeoutMs: Type.Integer({ minimum: 1, maximum: 60_000, default: D.DEFAULT_PROBE_TIMEOUT_MS }),
         maxErrorRate: rate(D.DEFAULT_MAX_PROBE_ERROR_RATE),
         maxP95Ms: Type.Number({ exclusiveMinimum: 0, default: D.DEFAULT_MAX_PROBE_P95_MS }),
+        relativeP95: Type.Optional(RelativeP95Schema),
+        relativeErrorRate: Type.Optional(RelativeRateSchema),
         intervalMs: Type.Integer({ minimum: 50, maximum: 600_000, default: D.DEFAULT_PROBE_INTERVAL_MS }),
+        connectEveryRounds: Type.Integer({
+          minimum: 1,
+          maximum: 3600,
+          default: D.DEFAULT_PROBE_CONNECT_EVERY_ROUNDS,
+          description: 'every this many probe rounds, each endpoint also gets a fresh connection (authentication, TLS, a query, close)',
+        }),
         windowSeconds: Type.Number({
           exclusiveMinimum: 0,
           maximum: 3600,
@@ -99,6 +135,7 @@ export const SignalsSchema = Type.Object(
     dbErrors: Type.Object(
       {
         maxErrorRate: rate(D.DEFAULT_MAX_DB_ERROR_RATE),
+        relativeErrorRate: Type.Optional(RelativeRateSchema),
       },
       { ...strict, default: {} },
     ),
@@ -151,6 +188,22 @@ export const PairSchema = Type.Object(
 );
 export type PairConfig = Type.Static<typeof PairSchema>;
 
+/** How pgshift spends Route 53 API calls; one budget per process, shared by every pair. */
+export const Route53BudgetSchema = Type.Object(
+  {
+    /** Refill rate of pgshift's token bucket; Route 53 allows the whole account 10/s. */
+    requestsPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: D.ROUTE53_REQUESTS_PER_SECOND }),
+    /** Tokens the bucket holds when idle; Route 53's account burst is 50. */
+    burst: Type.Integer({ minimum: 1, maximum: 50, default: D.ROUTE53_BURST }),
+    /** How old the weights the controller reads may be: each hosted zone is listed about once per this. */
+    observeMs: Type.Integer({ minimum: 100, default: D.ROUTE53_OBSERVE_MS }),
+    /** Shortest time between two listings of one zone, however many fresh reads are asked for. */
+    minListIntervalMs: Type.Integer({ minimum: 0, default: D.ROUTE53_MIN_LIST_INTERVAL_MS }),
+  },
+  { ...strict, default: {} },
+);
+export type Route53BudgetConfig = Type.Static<typeof Route53BudgetSchema>;
+
 export const AwsSchema = Type.Object(
   {
     region: Type.String({ minLength: 1, default: 'us-east-1' }),
@@ -158,7 +211,9 @@ export const AwsSchema = Type.Object(
     rdsEndpoint: Type.Optional(Type.String({ minLength: 1 })),
     accessKeyId: Type.Optional(Name),
     secretAccessKey: Type.Optional(Name),
-    maxAttempts: Type.Integer({ minimum: 1, maximum: 20, default: 5 }),
+    maxAttempts: Type.Integer({ minimum: 1, maximum: 20, default: D.ROUTE53_MAX_ATTEMPTS }),
+    /** Optional in the type so that code building an AwsConfig by hand need not give it; the loader fills the defaults in. */
+    route53: Type.Optional(Route53BudgetSchema),
   },
   { ...strict, default: {} },
 );

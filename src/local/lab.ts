@@ -29,6 +29,8 @@ export interface LabOptions {
   /** Wipe the lab folder first. */
   fresh?: boolean;
   log: Logger;
+  /** max_connections of blue and green (default D.LAB_MAX_CONNECTIONS). */
+  maxConnections?: number;
 }
 
 export const LAB_STATE_DATABASE = 'pgshift_state';
@@ -71,7 +73,7 @@ export class Lab {
         await Promise.all(entries.filter((e) => e !== LAB_LOCK_FILE).map((e) => rm(join(dir, e), { recursive: true, force: true })));
         log.info({ dir }, 'lab folder reset');
       }
-      const lab = await Lab.startLocked(dir, log, options.fresh === true);
+      const lab = await Lab.startLocked(dir, log, options.fresh === true, options.maxConnections);
       lab.unlock = unlock;
       return lab;
     } catch (err) {
@@ -80,7 +82,7 @@ export class Lab {
     }
   }
 
-  private static async startLocked(dir: string, log: Logger, fresh: boolean): Promise<Lab> {
+  private static async startLocked(dir: string, log: Logger, fresh: boolean, maxConnections?: number): Promise<Lab> {
     const state = await loadLabState(dir);
     const user = await ensureLabUser();
     const serverRoot = await chooseServerRoot(dir, user, log, fresh);
@@ -98,6 +100,7 @@ export class Lab {
         superuserPassword: state.secrets.adminPassword,
         user,
         log,
+        ...(maxConnections !== undefined && name !== 'state' ? { maxConnections } : {}),
       });
       await server.init();
       server.port = await choosePort(state, name, await server.isRunning());

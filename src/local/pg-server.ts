@@ -17,6 +17,8 @@ export interface LabServerOptions {
   superuserPassword: string;
   user: OsUser | null;
   log: Logger;
+  /** Sessions the server admits (benchmarks with hundreds of pairs raise it). */
+  maxConnections?: number;
 }
 
 /**
@@ -29,6 +31,7 @@ export class LabServer {
   readonly dir: string;
   readonly dataDir: string;
   readonly logFile: string;
+  private readonly maxConnections: number;
   readonly binaries: PgBinaries;
   port: number;
   private readonly superuserPassword: string;
@@ -44,6 +47,7 @@ export class LabServer {
     this.port = options.port;
     this.superuserPassword = options.superuserPassword;
     this.user = options.user;
+    this.maxConnections = options.maxConnections ?? D.LAB_MAX_CONNECTIONS;
     this.log = options.log.child({ server: options.name });
   }
 
@@ -98,7 +102,7 @@ export class LabServer {
       `max_replication_slots = 40`,
       `max_logical_replication_workers = 16`,
       `max_worker_processes = 32`,
-      `max_connections = 300`,
+      `max_connections = ${this.maxConnections}`,
       // Prepared transactions block a major upgrade; preflight's tests create one for real.
       `max_prepared_transactions = 10`,
       `shared_buffers = 32MB`,

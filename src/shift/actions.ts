@@ -30,6 +30,7 @@ export class Actions {
   constructor(private readonly deps: ActionsDeps) {
     this.executor = new TransitionExecutor({
       writer: deps.writer,
+      instanceId: deps.instanceId,
       clock: deps.clock,
       log: deps.log,
       finishIntent: (id, status, result) => this.finish(id, status, result),

@@ -70,7 +70,7 @@ export class ShiftController extends EventEmitter {
     this.instanceId = options.instanceId;
     this.runtimes = new Map(options.pairs.map((p) => [p.id, new PairRuntime(p)]));
     this.tickMs = options.tickMs ?? D.CONTROLLER_TICK_MS;
-    this.observeMs = options.observeMs ?? D.CONTROLLER_OBSERVE_MS;
+    this.observeMs = options.observeMs ?? D.ROUTE53_OBSERVE_MS;
     const writer = new PairStateWriter(this.store, this.clock, this.log, this.lifetime.signal);
     this.actions = new Actions({
       store: this.store,
@@ -219,8 +219,10 @@ export class ShiftController extends EventEmitter {
   private async refreshObservations(runtime: PairRuntime, force = false): Promise<void> {
     const now = this.clock.now();
     const { world } = runtime.pair;
+    // A listing from before the stage began (another process may have moved the records) says nothing about it.
+    const sinceStage = runtime.state ? Math.max(0, now - runtime.state.stageEnteredAt) : this.observeMs;
     try {
-      runtime.observed = await world.traffic.observe(this.observeMs);
+      runtime.observed = await world.traffic.observe(Math.min(this.observeMs, sinceStage));
     } catch (err) {
       runtime.lastError = `reading Route 53: ${describeError(err)}`;
       this.log.warn({ pair: runtime.id, err: describeError(err) }, 'cannot read the weights');

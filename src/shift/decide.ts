@@ -110,7 +110,7 @@ interface Drift {
  * difference pauses the pair and is reported, never overwritten.
  */
 function assessDrift(input: DecideInput, entry: StagePlanEntry): Drift {
-  const observed = input.observed;
+  const observed = currentObservation(input);
   if (!observed) return { drifted: false };
   const seen = observed.reader && observed.writer ? { reader: observed.reader, writer: observed.writer } : null;
   if (seen && sameWeights(seen, entry.weights)) return { drifted: false };
@@ -138,7 +138,7 @@ function decideIntent(input: DecideInput, entry: StagePlanEntry, drifted: boolea
     case 'revert': {
       const baseline = pair.plan[0]!;
       if (entry.kind === 'baseline') {
-        const o = input.observed;
+        const o = currentObservation(input);
         if (o?.reader && o.writer && sameWeights({ reader: o.reader, writer: o.writer }, baseline.weights)) {
           return { type: 'finish-intent', intent, note: 'already at baseline', overtaken };
         }
@@ -158,6 +158,11 @@ function decideIntent(input: DecideInput, entry: StagePlanEntry, drifted: boolea
       return { type: 'transition', kind: 'advance', to: nextStage(pair.plan, state.stage)!, intent, reason: intent.reason, overtaken };
     }
   }
+}
+
+/** The observation when it was read since the stage began; an older one may show what another process has changed since. */
+function currentObservation(input: Pick<DecideInput, 'observed' | 'state'>): ObservedTraffic | null {
+  return input.observed && input.observed.at >= input.state.stageEnteredAt ? input.observed : null;
 }
 
 export function describeObserved(o: ObservedTraffic): string {

@@ -16,6 +16,7 @@ export interface LandedTransition {
 
 export interface ExecutorDeps {
   writer: PairStateWriter;
+  instanceId: string;
   clock: Clock;
   log: Logger;
   finishIntent(id: string, status: Exclude<IntentStatus, 'pending'>, result: unknown): Promise<void>;
@@ -148,6 +149,7 @@ export class TransitionExecutor {
     const index = (transition.steps ?? []).findIndex((s) => s.name === record.name);
     const ctx: StepContext = {
       runtime,
+      instanceId: this.deps.instanceId,
       transition,
       record,
       signal,
@@ -176,7 +178,9 @@ export class TransitionExecutor {
     const action = outcome === 'rolled-back' ? `${transition.kind}-rolled-back` : transition.kind;
     const insyncAt = typeof moved.submittedAt === 'number' && typeof moved.insyncMs === 'number' ? moved.submittedAt + moved.insyncMs : null;
     const done: Transition = { ...transition, ...(typeof moved.changeId === 'string' ? { changeId: moved.changeId } : {}) };
-    const patch: PairPatch = { stage: landing as PairState['stage'], stageEnteredAt: now, transition: null, lastTransition: done };
+    // The stage begins when Route 53 was read back holding its weights.
+    const enteredAt = typeof moved.verifiedAt === 'number' ? Math.min(moved.verifiedAt, now) : now;
+    const patch: PairPatch = { stage: landing as PairState['stage'], stageEnteredAt: enteredAt, transition: null, lastTransition: done };
     if (transition.kind === 'auto-revert' && outcome === 'finished') {
       Object.assign(patch, { halted: true, haltReason: `auto-revert: ${transition.reason ?? 'a signal broke its limit'}` });
     }

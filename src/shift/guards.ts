@@ -57,6 +57,7 @@ export function evaluateGuards(input: GuardInput): Guard[] {
   const observed = input.observed;
   if (!desired) add('weights-verified', false, `unknown stage ${state.stage}`);
   else if (!observed) add('weights-verified', false, 'Route 53 weights not observed yet');
+  else if (observed.at < state.stageEnteredAt) add('weights-verified', false, `Route 53 not read since ${state.stage} began`);
   else if (!observed.reader || !observed.writer) add('weights-verified', false, 'weighted records are missing in Route 53');
   else {
     const ok = sameSplit(observed.reader, desired.reader) && sameSplit(observed.writer, desired.writer);

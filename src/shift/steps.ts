@@ -8,6 +8,8 @@ import { describeObserved } from './decide.js';
 
 export interface StepContext {
   runtime: PairRuntime;
+  /** Who carries the step out (named in Route 53 change comments). */
+  instanceId: string;
   transition: Transition;
   /** This step's journal entry as last written. */
   record: StepRecord;
@@ -56,7 +58,7 @@ export const MOVE_TRAFFIC = 'move-traffic';
 function moveTraffic(weights: Weights, back: Weights | null, urgent: boolean, presubmitted?: Presubmitted): TransitionStep {
   const move = async (ctx: StepContext, target: Weights, journal: boolean, change?: SubmittedChange) => {
     const traffic = ctx.runtime.pair.world.traffic;
-    const comment = `pgshift ${ctx.runtime.id}: ${ctx.transition.kind} ${ctx.transition.from} -> ${ctx.transition.to}`.slice(0, 256);
+    const comment = `pgshift ${ctx.runtime.id}: ${ctx.transition.kind} ${ctx.transition.from} -> ${ctx.transition.to} by ${ctx.instanceId}`.slice(0, 256);
     const submitted = change ?? (await traffic.submit(target, { comment, urgent, signal: ctx.signal }));
     if (journal && !change) await ctx.note({ changeId: submitted.changeId, submittedAt: submitted.submittedAt }, { commit: true });
     const insync = await traffic.waitInsync(submitted, ctx.signal);
@@ -70,7 +72,7 @@ function moveTraffic(weights: Weights, back: Weights | null, urgent: boolean, pr
         { status: 503 },
       );
     }
-    return { changeId: submitted.changeId, submittedAt: submitted.submittedAt, submitMs: submitted.submitMs, insyncMs: insync.insyncMs };
+    return { changeId: submitted.changeId, submittedAt: submitted.submittedAt, submitMs: submitted.submitMs, insyncMs: insync.insyncMs, verifiedAt: observed.at };
   };
   return {
     name: MOVE_TRAFFIC,

@@ -8,7 +8,7 @@ import type { PreflightService } from '../preflight/service.js';
 import type { Replication } from '../replication/port.js';
 import type { PairSignals } from '../shift/ports.js';
 import type { PairWorld } from '../shift/ports.js';
-import type { TrafficRouter } from '../traffic/router.js';
+import type { SubmittedChange as RouterSubmittedChange, TrafficRouter } from '../traffic/router.js';
 import { SIDES } from '../shift/model.js';
 
 export interface PairWorldParts {
@@ -26,19 +26,16 @@ export function pairWorld(parts: PairWorldParts): PairWorld {
   const { pair, router, catalog } = parts;
   return {
     traffic: {
-      async observe() {
-        const observed = await router.observe();
-        return { reader: observed.reader, writer: observed.writer };
+      async observe(maxAgeMs) {
+        const observed = await router.observe({ maxAgeMs });
+        return { reader: observed.reader, writer: observed.writer, at: observed.observedAt };
       },
-      async apply(weights, comment, onSubmitted) {
-        const report = await router.setWeights(weights, { comment, ...(onSubmitted ? { onSubmitted } : {}) });
-        return {
-          changeId: report.changeId,
-          submittedAt: report.submittedAt,
-          insyncAt: report.insyncAt,
-          submitMs: report.submitMs,
-          insyncMs: report.insyncMs,
-        };
+      submit: (weights, options) =>
+        router.submit(weights, { comment: options.comment, urgent: options.urgent, ...(options.signal ? { signal: options.signal } : {}) }),
+      async waitInsync(change, signal) {
+        // The controller hands back what submit returned: the router's SubmittedChange.
+        const report = await router.waitInsync(change as RouterSubmittedChange, signal ? { signal } : {});
+        return { insyncAt: report.insyncAt, insyncMs: report.insyncMs };
       },
     },
     signals: parts.signals,

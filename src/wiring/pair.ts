@@ -1,5 +1,4 @@
 import type { RDSClient } from '@aws-sdk/client-rds';
-import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { Clock } from '../clock.js';
 import { CatalogTargets } from '../clusters/catalog-targets.js';
 import { createClusterCatalog } from '../clusters/factory.js';
@@ -7,8 +6,10 @@ import type { Config, PairConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { PostgresReplication } from '../replication/postgres-replication.js';
 import type { Direction } from '../replication/port.js';
+import type { Side } from '../shift/model.js';
 import { createPairSignals } from '../signals/create.js';
 import type { PairSignals } from '../signals/pair-signals.js';
+import type { Route53Account } from '../traffic/route53-account.js';
 import { Route53Router } from '../traffic/route53-router.js';
 
 /** The adapters of one pair, built from its config; what pairWorld adapts for the controller. */
@@ -24,11 +25,14 @@ export interface PairParts {
 export interface PairPartsDeps {
   config: Config;
   rds: RDSClient;
-  route53: Route53Client;
+  /** The process's one Route 53 account: its request budget and zone watchers. */
+  route53Account: Route53Account;
   clock: Clock;
   log: Logger;
   /** Which way replication runs at the pair's stage now (read by the lag signals). */
   direction: () => Direction | null;
+  /** Does `side` take application traffic at the pair's stage now (decides whether a signal's breach reverts). */
+  exposed: (side: Side) => boolean;
 }
 
 /**
@@ -44,7 +48,7 @@ export async function buildPairParts(pair: PairConfig, deps: PairPartsDeps): Pro
   const targets = new CatalogTargets(catalog, pair, config.hostOverrides);
   await targets.refresh();
 
-  const router = Route53Router.forPair(pair, { client: deps.route53, clock, log, retry: { maxAttempts: config.aws.maxAttempts } });
+  const router = Route53Router.forPair(pair, { account: deps.route53Account, log });
   const weights = await router.ensureRecords(targets.recordTargets());
   log.info({ weights }, 'DNS records in place');
 
@@ -64,6 +68,7 @@ export async function buildPairParts(pair: PairConfig, deps: PairPartsDeps): Pro
     config: pair.signals,
     replication,
     direction: deps.direction,
+    exposed: deps.exposed,
     acceptAppMetrics: pair.signals.app.enabled,
     targets,
     log,

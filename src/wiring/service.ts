@@ -9,14 +9,16 @@ import { createPreflightService, type PreflightService } from '../preflight/serv
 import { StateStorePreflightReports } from '../preflight/store.js';
 import { preflightPairFromConfig } from '../preflight/targets.js';
 import type { Direction } from '../replication/port.js';
+import type { Side } from '../shift/model.js';
 import { ShiftController } from '../shift/controller.js';
-import { controllerMetrics } from '../shift/metrics.js';
-import type { MetricsCollector } from '../signals/prometheus.js';
+import type { MetricsCollector } from '../metrics/prometheus.js';
 import { findStage, planStages } from '../shift/stages.js';
 import { SignalRegistry } from '../signals/registry.js';
 import { PgLeaderLease } from '../store/lease.js';
 import type { ShiftStore } from '../shift/store.js';
 import { createRoute53Client } from '../traffic/route53-client.js';
+import { Route53Account } from '../traffic/route53-account.js';
+import { controllerMetrics } from './controller-metrics.js';
 import { buildPairParts, type PairParts } from './pair.js';
 import { pairWorld } from './pair-world.js';
 
@@ -45,27 +47,41 @@ export function instanceIdOf(env: Env): string {
 export async function composePairs(config: Config, log: Logger, store: ShiftStore, instanceId: string, clock: Clock = systemClock): Promise<ComposedPairs> {
   const rds = createRdsClient(config.aws);
   const route53 = createRoute53Client(config.aws);
+  // One request budget and one watcher per hosted zone for every pair of the process.
+  const route53Account = Route53Account.fromConfig(config.aws, { client: route53, clock, log });
   const plans = new Map(config.pairs.map((pair) => [pair.id, planStages(pair.steps)]));
   let controller: ShiftController | null = null;
-  const directionOf = (pairId: string) => (): Direction | null => {
+  const stageOf = (pairId: string) => {
     const plan = plans.get(pairId)!;
-    const entry = findStage(plan, controller?.known(pairId).state?.stage ?? plan[0]!.stage) ?? plan[0]!;
-    return entry.replication === 'none' ? null : entry.replication;
+    return findStage(plan, controller?.known(pairId).state?.stage ?? plan[0]!.stage) ?? plan[0]!;
+  };
+  const directionOf = (pairId: string) => (): Direction | null => {
+    const { replication } = stageOf(pairId);
+    return replication === 'none' ? null : replication;
+  };
+  const exposedOf = (pairId: string) => (side: Side): boolean => {
+    const { reader, writer } = stageOf(pairId).weights;
+    return reader[side] > 0 || writer[side] > 0;
   };
 
   const parts: PairParts[] = [];
   const closeParts = async () => {
     await Promise.all(parts.map((p) => Promise.all([p.signals.stop(), p.replication.close()])));
+    route53Account.close();
     rds.destroy();
     route53.destroy();
   };
-  try {
-    for (const pair of config.pairs) {
-      parts.push(await buildPairParts(pair, { config, rds, route53, clock, log, direction: directionOf(pair.id) }));
-    }
-  } catch (err) {
+  // All at once, so that the pairs of a hosted zone share its listings while they start.
+  const built = await Promise.allSettled(
+    config.pairs.map((pair) =>
+      buildPairParts(pair, { config, rds, route53Account, clock, log, direction: directionOf(pair.id), exposed: exposedOf(pair.id) }),
+    ),
+  );
+  for (const result of built) if (result.status === 'fulfilled') parts.push(result.value);
+  const failed = built.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
     await closeParts();
-    throw err;
+    throw failed.reason;
   }
 
   const byId = new Map(parts.map((p) => [p.pair.id, p]));
@@ -86,6 +102,7 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
     clock,
     log,
     instanceId,
+    observeMs: route53Account.observeMs,
     pairs: parts.map((p) => ({
       id: p.pair.id,
       plan: plans.get(p.pair.id)!,

@@ -8,7 +8,8 @@ import { assertClustersReady, checkClusters, ClusterCheckReportSchema } from '..
 import { createClusterCatalog } from '../../src/clusters/factory.js';
 import { createRdsClient } from '../../src/clusters/rds-client.js';
 import { RdsClusters } from '../../src/clusters/rds-clusters.js';
-import { ClustersViewSchema, readClustersView } from '../../src/clusters/view.js';
+import { readClustersView } from '../../src/clusters/view.js';
+import { ClustersViewSchema } from '../../src/shift/view-schemas.js';
 import { labEndpoint } from '../../src/local/lab-endpoints.js';
 import { clientConfig } from '../../src/postgres/connect.js';
 import { startTestLab } from '../helpers/lab.js';

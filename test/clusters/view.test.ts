@@ -2,7 +2,8 @@ import t from 'tap';
 import Value from 'typebox/value';
 import type { ClusterInfo, SnapshotInfo } from '../../src/clusters/catalog.js';
 import { createSnapshotId, isValidSnapshotId } from '../../src/clusters/snapshot-id.js';
-import { buildClustersView, ClustersViewSchema } from '../../src/clusters/view.js';
+import { buildClustersView } from '../../src/clusters/view.js';
+import { ClustersViewSchema } from '../../src/shift/view-schemas.js';
 import { PgshiftError } from '../../src/errors.js';
 
 function cluster(side: 'blue' | 'green', overrides: Partial<ClusterInfo> = {}): ClusterInfo {

@@ -15,8 +15,13 @@ export interface RunningProcess {
 
 /** Runs a TypeScript entry point of ours (e.g. src/server.ts) as a real child process. */
 export function runTs(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): RunningProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], {
-    cwd: ROOT,
+  return runNode(['--import', 'tsx', join(ROOT, entry), ...args], env);
+}
+
+/** Runs node with `nodeArgs` (e.g. a built script and its arguments) in `cwd` as a real child process. */
+export function runNode(nodeArgs: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): RunningProcess {
+  const child = spawn(process.execPath, nodeArgs, {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

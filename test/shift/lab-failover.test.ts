@@ -68,7 +68,7 @@ t.test('pgshift processes on the lab', async (t) => {
     t.equal(accepted.status, 202);
     const inFlight = await waitFor('the transition to be journaled with its change id', async () => {
       const state = await pair();
-      return state.transition?.changeId ? state : undefined;
+      return state.transition?.committed && state.transition.steps?.[0]?.detail?.changeId ? state : undefined;
     });
     await kill(first);
     t.equal((await pair()).transition?.id, inFlight.transition!.id, 'the kill left the transition in flight');
@@ -104,7 +104,8 @@ t.test('pgshift processes on the lab', async (t) => {
     await kill(first);
     const left = await pair();
     t.equal(left.transition?.to, 'reads-25', 'the kill left the transition in flight');
-    t.notOk(left.transition?.changeId, 'no change had been accepted');
+    t.notOk(left.transition?.steps?.[0]?.detail?.changeId, 'no change had been accepted');
+    t.notOk(left.transition?.committed, 'not past its point of no return');
 
     route53.faults.reset();
     await startChild(t, lab, config, 'phoenix-again');

@@ -1,7 +1,7 @@
 import t from 'tap';
 import * as D from '../../src/defaults.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { startTestLab } from '../helpers/lab.js';
+import { postmasterPid, startTestLab } from '../helpers/lab.js';
 import { calm, labApi, labServiceConfig, startLabService, standInWeights, type LabApi } from '../helpers/lab-service.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -47,6 +47,32 @@ t.test('the revert fast path on the lab', async (t) => {
     t.ok(event.details.breachToSubmitMs < listDelayMs, `submitted ${event.details.breachToSubmitMs} ms after the breach, with every listing taking ${listDelayMs} ms`);
     t.same(standInWeights(lab), ALL_BLUE);
     await subscription(true);
+    t.equal((await api.post('/api/v1/pairs/demo/resume', { reason: 'test' })).status, 200);
+    await calm(api);
+  });
+
+  await t.test('a green whose postmaster takes no new connection reverts reads, though its open sessions still answer', async (t) => {
+    await advance(api, 'baseline');
+    const pid = await postmasterPid(lab, 'green');
+    process.kill(pid, 'SIGSTOP');
+    let stopped = true;
+    const resume = () => {
+      if (stopped) process.kill(pid, 'SIGCONT');
+      stopped = false;
+    };
+    t.teardown(resume);
+    const pair = await waitFor(
+      'the auto-revert',
+      async () => {
+        const view = (await api.get('/api/v1/pairs/demo')).body;
+        return view.halted && view.stage === 'baseline' && view.transition === null ? view : undefined;
+      },
+      60_000,
+      200,
+    );
+    t.match(pair.haltReason, /probe\.error_rate:green/, `the halt names the refused connections: ${pair.haltReason}`);
+    t.same(standInWeights(lab), ALL_BLUE);
+    resume();
     t.equal((await api.post('/api/v1/pairs/demo/resume', { reason: 'test' })).status, 200);
     await calm(api);
   });

@@ -244,7 +244,12 @@ t.test('the shift controller on the lab', async (t) => {
     t.same(paused.observed.reader, { blue: 70, green: 30 }, 'the API shows what Route 53 holds');
     const events = (await client.get('/api/v1/pairs/demo/events?limit=10')).body.events as any[];
     t.match(events.find((e) => e.action === 'drift-paused'), { reason: /reader/ });
-    await new Promise((r) => setTimeout(r, 2_000));
+    await waitFor(
+      'pgshift to read the records again after pausing',
+      async () => (await client.get('/api/v1/pairs/demo')).body.observed.at > paused.observed.at,
+      30_000,
+      200,
+    );
     t.same(standInWeights(lab).reader, { blue: 70, green: 30 }, 'the edit is left alone');
     const refused = await client.post('/api/v1/pairs/demo/advance', { expectedStage: 'reads-10' });
     t.equal(refused.status, 409, 'no advance over records that differ from the stage');
