@@ -138,7 +138,7 @@ export class ShiftController extends EventEmitter {
 
   /** Runs one round for every pair and waits for it, as the loop does without waiting; for tests and tools. */
   async tickOnce(): Promise<void> {
-    await Promise.all(await this.startRound());
+    await this.startRound();
     await Promise.all(this.work);
   }
 
@@ -161,7 +161,7 @@ export class ShiftController extends EventEmitter {
    * Settles leadership and starts a tick for every pair not still busy with the last
    * one: a pair stuck on a slow store or Route 53 never holds up the others.
    */
-  private async startRound(): Promise<Promise<void>[]> {
+  private async startRound(): Promise<void> {
     const leader = await this.lease.tryAcquire();
     this.noteLeadership(leader);
     if (leader) {
@@ -169,12 +169,9 @@ export class ShiftController extends EventEmitter {
         .recordLeader(this.instanceId, this.leaderSince ?? this.clock.now(), this.clock.now())
         .catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'cannot record the leader'));
     }
-    const started: Promise<void>[] = [];
     for (const runtime of this.runtimes.values()) {
-      if (runtime.busy) continue;
-      started.push(this.track(runtime.exclusive(() => this.tickPair(runtime, leader))));
+      if (!runtime.busy) void this.track(runtime.exclusive(() => this.tickPair(runtime, leader)));
     }
-    return started;
   }
 
   private noteLeadership(leader: boolean): void {
