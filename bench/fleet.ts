@@ -53,10 +53,19 @@ async function main(): Promise<void> {
       id,
       dns: { ...template.dns, reader: { ...template.dns.reader, name: `reader.${id}.lab.pgshift.internal` }, writer: { ...template.dns.writer, name: `writer.${id}.lab.pgshift.internal` } },
       // Only the pair broken on purpose hears from an application.
-      signals: { ...template.signals, sampleSeconds: 1, app: { ...template.signals?.app, enabled: id === BROKEN } },
+      // Probes query every second over a kept session and open a fresh connection every 10 s:
+      // 200 pairs opening one each per round would be 400 logins a second on one server pair.
+      signals: {
+        ...template.signals,
+        sampleSeconds: 1,
+        // A probe's deadline covers the login too: with a thousand sessions per server on two
+        // cores, a login can take seconds while the fleet starts.
+        probe: { ...template.signals?.probe, intervalMs: 1_000, connectEveryRounds: 10, timeoutMs: 5_000 },
+        app: { ...template.signals?.app, enabled: id === BROKEN },
+      },
     }));
     const configPath = join(dir, 'pgshift.yaml');
-    await writeFile(configPath, YAML.stringify(doc));
+    await writeFile(configPath, YAML.stringify(doc, { aliasDuplicateObjects: false }));
 
     const startedAt = Date.now();
     const service = await startService({ configPath, env: labServiceEnv(lab, 'bench-fleet') });
@@ -66,15 +75,19 @@ async function main(): Promise<void> {
     const healthy = setInterval(() => void push(100, 0).catch(() => undefined), 500);
     try {
       await api.post(`/api/v1/pairs/${BROKEN}/preflight`);
+      let unhealthy: string[] = [];
       await waitFor(
         'the broken pair to be calm',
         async () => {
           const view = (await api.get(`/api/v1/pairs/${BROKEN}`)).body;
-          return view.signals.length > 0 && view.signals.every((s: { state: string }) => s.state === 'healthy');
+          unhealthy = (view.signals as { state: string; summary: string }[]).filter((s) => s.state !== 'healthy').map((s) => s.summary);
+          return view.signals.length > 0 && unhealthy.length === 0;
         },
         120_000,
         500,
-      );
+      ).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}; still unhealthy: ${unhealthy.join(' | ')}`);
+      });
       const advanced = await api.post(`/api/v1/pairs/${BROKEN}/advance`, { expectedStage: 'baseline' });
       if (advanced.status !== 200) throw new Error(`advance refused: ${JSON.stringify(advanced.body)}`);
 
@@ -159,9 +172,12 @@ async function createRecords(lab: Lab, ids: string[]): Promise<void> {
         .map((r) => ({ action: 'CREATE' as const, recordSet: { ...r, name: `${kind}.${id}.lab.pgshift.internal` } })),
     ),
   );
-  for (let i = 0; i < changes.length; i += 800) {
-    await store.changeRecordSets(route53.zoneId, { comment: 'bench: fleet records', changes: changes.slice(i, i + 800) });
+  // Set-up, not measured: the lab's own records may still be PENDING.
+  route53.standIn.faults.set({ priorRequestCheck: false });
+  for (let i = 0; i < changes.length; i += 400) {
+    await store.changeRecordSets(route53.zoneId, { comment: 'bench: fleet records', changes: changes.slice(i, i + 400) });
   }
+  route53.standIn.faults.set({ priorRequestCheck: true });
 }
 
 function sleep(ms: number): Promise<void> {

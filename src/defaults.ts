@@ -159,6 +159,8 @@ export const CLI_REQUEST_TIMEOUT_MS = 120_000;
 // shift controller, state store and API (issue 7)
 export const CONTROLLER_TICK_MS = 1_000;
 export const INTENT_POLL_MS = 100;
+/** How often the controller describes a pair's clusters: status and version change rarely, and RDS limits Describe calls per account. */
+export const CLUSTERS_CHECK_MS = 15_000;
 /** Bookkeeping after traffic moved (a revert while the state store is down) retries from this pause... */
 export const STORE_RETRY_MIN_MS = 200;
 /** ...doubling up to this one, until the state store takes it. */

@@ -24,8 +24,10 @@ export interface ControllerOptions {
   instanceId: string;
   pairs: ControlledPair[];
   tickMs?: number;
-  /** How old Route 53 weights, cluster checks and the preflight verdict may be when a tick reads them. */
+  /** How old Route 53 weights and the preflight verdict may be when a tick reads them. */
   observeMs?: number;
+  /** How often both clusters are described (RDS has its own request limits, shared by the account). */
+  clustersCheckMs?: number;
 }
 
 export interface ControllerEvents {
@@ -49,6 +51,7 @@ export class ShiftController extends EventEmitter {
   private readonly runtimes: Map<string, PairRuntime>;
   private readonly tickMs: number;
   private readonly observeMs: number;
+  private readonly clustersCheckMs: number;
   private readonly actions: Actions;
   private readonly desk: IntentDesk;
   private readonly work = new Set<Promise<void>>();
@@ -71,6 +74,7 @@ export class ShiftController extends EventEmitter {
     this.runtimes = new Map(options.pairs.map((p) => [p.id, new PairRuntime(p)]));
     this.tickMs = options.tickMs ?? D.CONTROLLER_TICK_MS;
     this.observeMs = options.observeMs ?? D.ROUTE53_OBSERVE_MS;
+    this.clustersCheckMs = options.clustersCheckMs ?? D.CLUSTERS_CHECK_MS;
     const writer = new PairStateWriter(this.store, this.clock, this.log, this.lifetime.signal);
     this.actions = new Actions({
       store: this.store,
@@ -212,7 +216,7 @@ export class ShiftController extends EventEmitter {
     }
   }
 
-  /** Route 53 (shared per hosted zone), the clusters and the preflight verdict, each no older than observeMs. */
+  /** Route 53 (shared per hosted zone) and the preflight verdict no older than observeMs, the clusters no older than clustersCheckMs. */
   private async refreshObservations(runtime: PairRuntime, force = false): Promise<void> {
     const now = this.clock.now();
     const { world } = runtime.pair;
@@ -224,7 +228,7 @@ export class ShiftController extends EventEmitter {
       runtime.lastError = `reading Route 53: ${describeError(err)}`;
       this.log.warn({ pair: runtime.id, err: describeError(err) }, 'cannot read the weights');
     }
-    if (force || runtime.checkedAt === null || now - runtime.checkedAt >= this.observeMs) {
+    if (force || runtime.checkedAt === null || now - runtime.checkedAt >= this.clustersCheckMs) {
       [runtime.clusters, runtime.clustersView] = await Promise.all([world.clusters.check(), world.clusters.view()]);
       runtime.checkedAt = now;
     }
@@ -249,7 +253,7 @@ export class ShiftController extends EventEmitter {
 
   private async freshGuards(runtime: PairRuntime, state: PairState): Promise<Guard[]> {
     // A report run a moment ago must count, without waiting for the loop's next round.
-    if (runtime.observed === null) await this.refreshObservations(runtime, true);
+    if (runtime.observed === null || runtime.clusters === null) await this.refreshObservations(runtime, true);
     else await this.refreshPreflight(runtime);
     return this.guards(runtime, state);
   }

@@ -122,3 +122,18 @@ export async function calm(api: LabApi): Promise<void> {
     200,
   );
 }
+
+/** Waits until the demo pair is back at baseline and halted by an auto-revert; returns it and the audit event. */
+export async function haltedByAutoRevert(client: LabApi): Promise<{ pair: any; event: any }> {
+  const pair = await waitFor(
+    'the pair to be reverted and halted',
+    async () => {
+      const view = (await client.get('/api/v1/pairs/demo')).body;
+      return view.halted && view.stage === 'baseline' && view.transition === null ? view : undefined;
+    },
+    30_000,
+    100,
+  );
+  const events = (await client.get('/api/v1/pairs/demo/events?limit=20')).body.events as any[];
+  return { pair, event: events.find((e) => e.action === 'auto-revert') };
+}

@@ -95,3 +95,20 @@ export async function fillConnectionSlots(lab: Lab, side: Side): Promise<pg.Clie
   }
   return clients;
 }
+
+/**
+ * Stops a lab server's postmaster with SIGSTOP: it forks no backend, so new connections
+ * hang after the TCP handshake while existing sessions (processes of their own) keep
+ * answering. Continued when the test ends, or earlier through the returned function.
+ */
+export async function freezePostmaster(t: Test, lab: Lab, side: Side): Promise<() => void> {
+  const pid = await postmasterPid(lab, side);
+  process.kill(pid, 'SIGSTOP');
+  let stopped = true;
+  const resume = () => {
+    if (stopped) process.kill(pid, 'SIGCONT');
+    stopped = false;
+  };
+  t.teardown(resume);
+  return resume;
+}

@@ -1,8 +1,8 @@
 import t from 'tap';
 import * as D from '../../src/defaults.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { postmasterPid, startTestLab } from '../helpers/lab.js';
-import { calm, labApi, labServiceConfig, startLabService, standInWeights, type LabApi } from '../helpers/lab-service.js';
+import { freezePostmaster, startTestLab } from '../helpers/lab.js';
+import { calm, haltedByAutoRevert, labApi, labServiceConfig, startLabService, standInWeights, type LabApi } from '../helpers/lab-service.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -53,23 +53,8 @@ t.test('the revert fast path on the lab', async (t) => {
 
   await t.test('a green whose postmaster takes no new connection reverts reads, though its open sessions still answer', async (t) => {
     await advance(api, 'baseline');
-    const pid = await postmasterPid(lab, 'green');
-    process.kill(pid, 'SIGSTOP');
-    let stopped = true;
-    const resume = () => {
-      if (stopped) process.kill(pid, 'SIGCONT');
-      stopped = false;
-    };
-    t.teardown(resume);
-    const pair = await waitFor(
-      'the auto-revert',
-      async () => {
-        const view = (await api.get('/api/v1/pairs/demo')).body;
-        return view.halted && view.stage === 'baseline' && view.transition === null ? view : undefined;
-      },
-      60_000,
-      200,
-    );
+    const resume = await freezePostmaster(t, lab, 'green');
+    const { pair } = await haltedByAutoRevert(api);
     t.match(pair.haltReason, /probe\.error_rate:green/, `the halt names the refused connections: ${pair.haltReason}`);
     t.same(standInWeights(lab), ALL_BLUE);
     resume();

@@ -3,7 +3,7 @@ import pg from 'pg';
 import * as D from '../../src/defaults.js';
 import { clientConfig, withClient } from '../../src/postgres/connect.js';
 import { startTestLab } from '../helpers/lab.js';
-import { calm, labApi, labServiceConfig, operatorHeaders, startLabService, standInWeights, type LabApi as Api } from '../helpers/lab-service.js';
+import { calm, haltedByAutoRevert, labApi, labServiceConfig, operatorHeaders, startLabService, standInWeights, type LabApi as Api } from '../helpers/lab-service.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -18,20 +18,6 @@ async function advanceTo(t: Test, client: Api, from: string, to: string): Promis
   const res = await client.post('/api/v1/pairs/demo/advance', { expectedStage: from, reason: `test: to ${to}` });
   t.equal(res.status, 200, `advance ${from} -> ${to}: ${JSON.stringify(res.body.error ?? '')}`);
   t.equal(res.body.pair.stage, to);
-}
-
-async function haltedByAutoRevert(client: Api): Promise<{ pair: any; event: any }> {
-  const pair = await waitFor(
-    'the pair to be reverted and halted',
-    async () => {
-      const view = (await client.get('/api/v1/pairs/demo')).body;
-      return view.halted && view.stage === 'baseline' && view.transition === null ? view : undefined;
-    },
-    30_000,
-    100,
-  );
-  const events = (await client.get('/api/v1/pairs/demo/events?limit=20')).body.events as any[];
-  return { pair, event: events.find((e) => e.action === 'auto-revert') };
 }
 
 async function resume(t: Test, client: Api): Promise<void> {

@@ -10,7 +10,7 @@ import { createPairSignals } from '../../src/signals/create.js';
 import { PairSignals, type SampleRound, type SignalSnapshot } from '../../src/signals/pair-signals.js';
 import { Prober, probeSignals } from '../../src/signals/probe.js';
 import type { Side } from '../../src/shift/model.js';
-import { demoReplication, fillConnectionSlots, postmasterPid, startTestLab, testLogger } from '../helpers/lab.js';
+import { demoReplication, fillConnectionSlots, freezePostmaster, startTestLab, testLogger } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 import { DelayProxy } from './delay-proxy.js';
 
@@ -313,15 +313,8 @@ t.test('signals measured on the lab', async (t) => {
     // A stopped postmaster forks no backend: the kernel still completes the TCP handshake
     // (listen backlog), then the startup packet is never answered. Existing backends are
     // processes of their own and keep answering.
-    const pid = await postmasterPid(lab, 'green');
     const mark = watch.rounds.length;
-    process.kill(pid, 'SIGSTOP');
-    let stopped = true;
-    const resume = () => {
-      if (stopped) process.kill(pid, 'SIGCONT');
-      stopped = false;
-    };
-    t.teardown(resume);
+    const resume = await freezePostmaster(t, lab, 'green');
 
     const { round, rounds } = await greenBreach(watch, mark);
     t.ok(rounds <= BREACH_BOUND_ROUNDS, `breached ${rounds} sample rounds after the postmaster stopped (bound ${BREACH_BOUND_ROUNDS})`);
