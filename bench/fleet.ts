@@ -88,8 +88,9 @@ async function main(): Promise<void> {
       ).catch((err: unknown) => {
         throw new Error(`${(err as Error).message}; still unhealthy: ${unhealthy.join(' | ')}`);
       });
-      const advanced = await api.post(`/api/v1/pairs/${BROKEN}/advance`, { expectedStage: 'baseline' });
-      if (advanced.status !== 200) throw new Error(`advance refused: ${JSON.stringify(advanced.body)}`);
+      const advanced = await api.post(`/api/v1/pairs/${BROKEN}/advance?wait=false`, { expectedStage: 'baseline' });
+      if (advanced.status !== 202) throw new Error(`advance refused: ${JSON.stringify(advanced.body)}`);
+      await waitFor('the broken pair at reads-10', async () => (await api.get(`/api/v1/pairs/${BROKEN}`)).body.stage === 'reads-10', 300_000, 500);
 
       route53.standIn.clearRequests();
       const loop = monitorEventLoopDelay({ resolution: 10 });

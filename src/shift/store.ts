@@ -1,5 +1,4 @@
-import type { Stage } from './stages.js';
-import type { AuditEvent, Intent, IntentAction, IntentStatus, LeaderInfo, NewAuditEvent, PairState, Transition } from './state.js';
+import type { AuditEvent, Intent, IntentAction, IntentStatus, LeaderInfo, NewAuditEvent, PairState } from './state.js';
 
 export type PairPatch = Partial<Pick<PairState, 'stage' | 'paused' | 'halted' | 'haltReason' | 'stageEnteredAt' | 'transition' | 'lastTransition' | 'drain'>>;
 
@@ -71,7 +70,6 @@ export interface ShiftStore {
   close(): Promise<void>;
 }
 
-export type { AuditEvent, Intent, LeaderInfo, PairState, Stage, Transition };
 
 /**
  * Only one running copy of pgshift acts; the others serve reads. The leader is whoever
