@@ -113,7 +113,8 @@ export class ShiftController extends EventEmitter {
   async prepare(): Promise<void> {
     for (const runtime of this.runtimes.values()) {
       runtime.state = await this.store.ensurePair(runtime.id, this.clock.now());
-      this.unsubscribers.push(runtime.pair.world.signals.onSample(() => this.onSample(runtime)));
+      const { signals } = runtime.pair.world;
+      this.unsubscribers.push(signals.onSample(() => this.onSample(runtime)), signals.onBreach(() => this.onSample(runtime)));
     }
   }
 
@@ -244,7 +245,7 @@ export class ShiftController extends EventEmitter {
     }
   }
 
-  /** Every sampling round: a revert trigger sends reads back now, from memory, without waiting for a tick. */
+  /** Every sampling round and every reading that breaches: a revert trigger sends reads back now, from memory, without waiting for a tick. */
   private onSample(runtime: PairRuntime): void {
     if (!this.lease.held && !this.formerLeader) return;
     const triggers = this.actions.revertTriggersNow(runtime);

@@ -54,6 +54,8 @@ export interface PairSignals {
   replication(): ReplicationView | null;
   /** Called after every sampling round; returns an unsubscribe function. */
   onSample(listener: () => void): () => void;
+  /** Called as soon as a reading makes a signal revert, before its sampling round ends; returns an unsubscribe function. */
+  onBreach(listener: () => void): () => void;
 }
 
 export interface ClusterCheck {

@@ -77,6 +77,7 @@ export class PairSignals {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly listeners = new Set<SampleListener>();
+  private readonly breachListeners = new Set<() => void>();
   private abort: AbortController | null = null;
   private loop: Promise<void> | null = null;
   private exposureFails = false;
@@ -149,28 +150,50 @@ export class PairSignals {
    */
   async sampleOnce(): Promise<SampleRound> {
     const timeoutMs = Math.max(this.sampleMs, D.SIGNAL_MEASURE_MIN_TIMEOUT_MS);
+    // A signal no other is compared with is recorded as soon as it is read, and a breach
+    // that reverts is told at once: a slow reading of another signal must not hold up a
+    // revert (under load a round takes as long as its slowest reading).
+    const alone = (t: Track) => t.control === null && !this.tracks.some((other) => other.control === t);
     const readings = await Promise.all(
-      this.tracks.map(async (t): Promise<Measurement> =>
-        t.inFlight ? { value: null, at: this.clock.now(), error: 'the previous reading has not finished' } : await this.measure(t, timeoutMs),
-      ),
+      this.tracks.map(async (t): Promise<Measurement> => {
+        const m = t.inFlight ? { value: null, at: this.clock.now(), error: 'the previous reading has not finished' } : await this.measure(t, timeoutMs);
+        if (alone(t)) {
+          this.record(t, m);
+          if (this.assess(t).reverts) this.notify(this.breachListeners, undefined);
+        }
+        return m;
+      }),
     );
     const byTrack = new Map(this.tracks.map((t, i) => [t, readings[i]!]));
     for (const [t, m] of byTrack) {
+      if (alone(t)) continue;
       const control = t.control ? byTrack.get(t.control)! : undefined;
       const value = control && control.value !== null && Number.isFinite(control.value) ? control.value : null;
-      t.history.push(control ? { ...m, control: value } : m);
-      t.samples += 1;
-      if (m.value === null && !m.notApplicable) t.failed += 1;
+      this.record(t, control ? { ...m, control: value } : m);
     }
     const round: SampleRound = { pair: this.pairId, at: this.clock.now(), signals: this.latest() };
-    for (const listener of this.listeners) {
+    this.notify(this.listeners, round);
+    return round;
+  }
+
+  private record(t: Track, m: AssessedMeasurement): void {
+    t.history.push(m);
+    t.samples += 1;
+    if (m.value === null && !m.notApplicable) t.failed += 1;
+  }
+
+  private assess(t: Track) {
+    return assessSignal(t.history.last(this.windowFor(t.limit)), t.limit, this.clock.now(), { side: t.provider.side, greenExposed: this.isExposed('green') });
+  }
+
+  private notify<T>(listeners: Set<(arg: T) => void>, arg: T): void {
+    for (const listener of listeners) {
       try {
-        listener(round);
+        listener(arg);
       } catch (err) {
-        this.log.error({ err: describeError(err) }, 'sample listener failed');
+        this.log.error({ err: describeError(err) }, 'signal listener failed');
       }
     }
-    return round;
   }
 
   /** Every signal's newest measurement and its assessment as of now (a stopped sampler reads as stale). */
@@ -239,6 +262,12 @@ export class PairSignals {
   onSample(listener: SampleListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Calls `listener` as soon as a reading makes a signal revert, before its round ends. */
+  onBreach(listener: () => void): () => void {
+    this.breachListeners.add(listener);
+    return () => this.breachListeners.delete(listener);
   }
 
   /**

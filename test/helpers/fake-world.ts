@@ -119,6 +119,11 @@ export class ScriptedSignals {
     return { direction: 'blue->green', lagSeconds: 0.1, lagBytes: 0, healthy: true };
   }
 
+  onBreach(listener: () => void): () => void {
+    this.emitter.on('breach', listener);
+    return () => this.emitter.off('breach', listener);
+  }
+
   onSample(listener: () => void): () => void {
     this.emitter.on('sample', listener);
     return () => this.emitter.off('sample', listener);
