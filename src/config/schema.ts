@@ -256,6 +256,10 @@ export type ServiceConfig = Type.Static<typeof ServiceSchema>;
 export const LabSchema = Type.Object(
   {
     dir: Type.String({ minLength: 1, default: D.LAB_DIR }),
+    // Its keys are the lab's business: src/local/workload/config.ts checks every one
+    // (errors name lab.workload.<key>) before the lab starts. The production config
+    // cannot import the lab's schema, and rejects a lab section anyway.
+    workload: Type.Optional(Type.Unknown({ description: "the lab's demo application (src/local/workload): enabled, rate, readShare, ..." })),
   },
   { ...strict, default: {} },
 );

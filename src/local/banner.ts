@@ -4,10 +4,11 @@ import type { Lab } from './lab.js';
 
 /**
  * What a newcomer needs after `npm start`, on stderr (stdout carries JSON logs):
- * where the service is, a token to call it, and how to reach blue and green. Database
- * passwords stay in the lab's pgpass file, not on the screen.
+ * where the service is, a token to call it, and how to reach blue and green (`more`:
+ * lines of lab-only parts such as the demo application). Database passwords stay in the
+ * lab's pgpass file, not on the screen.
  */
-export async function labBanner(lab: Lab, serviceUrl: string): Promise<string> {
+export async function labBanner(lab: Lab, serviceUrl: string, more: string[] = []): Promise<string> {
   const versions = await lab.versions();
   const pgpass = join(lab.dir, 'pgpass');
   const url = (side: 'blue' | 'green') =>
@@ -27,6 +28,7 @@ export async function labBanner(lab: Lab, serviceUrl: string): Promise<string> {
           `  Route 53         ${lab.route53.standIn.url}  (stand-in; hosted zone ${lab.route53.zoneId}: aws route53 list-resource-record-sets --endpoint-url ${lab.route53.standIn.url} --hosted-zone-id ${lab.route53.zoneId})`,
         ]
       : []),
+    ...more,
     `  lab folder       ${lab.dir}`,
     '',
     `  try: curl -H "Authorization: Bearer ${lab.state.secrets.operatorToken}" ${serviceUrl}/api/v1/pairs`,

@@ -3,6 +3,9 @@ import { readConfigDocument, resolveConfig, type Env } from '../config/load.js';
 import { createLogger, type Logger } from '../log.js';
 import { startService, type RunningService } from '../main.js';
 import { Lab } from './lab.js';
+import { demoSchemaReady, labWorkloadSettings, withoutAppSignal, type WorkloadFlags } from './workload/lab-hook.js';
+import { startLabWorkload } from './workload/lab.js';
+import type { DemoWorkload } from './workload/workload.js';
 
 export interface LabStartOptions {
   configPath: string;
@@ -13,6 +16,8 @@ export interface LabStartOptions {
   labDir?: string;
   host?: string;
   port?: number;
+  /** `--no-workload`, `--workload-rate N`: over the config's lab.workload. */
+  workload?: WorkloadFlags;
 }
 
 /** pgshift on the embedded lab, as `npm start` runs it. */
@@ -20,6 +25,8 @@ export interface RunningLab {
   /** Null for a configuration without a `lab` section: then only the service runs. */
   lab: Lab | null;
   service: RunningService;
+  /** The demo application; null when it is off or the config has no lab. */
+  workload: DemoWorkload | null;
   url: string;
   log: Logger;
   /** Stops what started, newest first: lab-only parts, the service, the lab's servers. Once; later calls wait for the same stop. */
@@ -65,10 +72,12 @@ export async function startLab(options: LabStartOptions): Promise<RunningLab> {
 
   if (!labSection || !precheck.lab) {
     const service = await startService({ configPath: options.configPath, env: options.env, document: raw, log, ...listen });
-    return { lab: null, service, url: service.url, log, close: once(() => service.close()) };
+    return { lab: null, service, workload: null, url: service.url, log, close: once(() => service.close()) };
   }
 
-  const { lab: _section, ...serviceDocument } = raw as Record<string, unknown>;
+  // Checked with the rest of the config, before the slow lab starts.
+  const workloadSettings = labWorkloadSettings(raw, options.workload ?? {}, options.configPath);
+  const { lab: _section, ...labServiceDocument } = raw as Record<string, unknown>;
   const stops: (() => Promise<void>)[] = [];
   const close = once(async () => {
     for (const stop of stops.splice(0).reverse()) await stop().catch((err) => log.error({ err }, 'lab shutdown step failed'));
@@ -76,6 +85,9 @@ export async function startLab(options: LabStartOptions): Promise<RunningLab> {
   try {
     const lab = await Lab.start({ dir: resolve(options.labDir ?? precheck.lab.dir), fresh: options.fresh === true, log });
     stops.push(() => lab.stop());
+    const runWorkload = workloadSettings.enabled && (await demoSchemaReady(lab, log));
+    // No application, no pushes: an app signal left on would keep the pair from advancing.
+    const serviceDocument = runWorkload ? labServiceDocument : withoutAppSignal(labServiceDocument);
     const service = await startService({
       configPath: options.configPath,
       env: { ...options.env, ...lab.env() },
@@ -87,8 +99,10 @@ export async function startLab(options: LabStartOptions): Promise<RunningLab> {
 
     // Lab-only parts that run beside the service (the demo workload, ...) start here,
     // after it listens; push each one's stop onto `stops`.
+    const workload = runWorkload ? await startLabWorkload({ lab, settings: workloadSettings, serviceUrl: service.url, log }) : null;
+    if (workload) stops.push(() => workload.stop());
 
-    return { lab, service, url: service.url, log, close };
+    return { lab, service, workload, url: service.url, log, close };
   } catch (err) {
     await close();
     throw err;

@@ -72,6 +72,15 @@ CREATE TABLE invoices (
   number bigint NOT NULL DEFAULT nextval('invoice_number_seq'),
   issued_at timestamptz NOT NULL DEFAULT now()
 );
+-- The demo application's write ledger finds every write by the id it carried
+-- (src/local/workload/): orders and invoices by request_id, payments and shipments by
+-- the id of the update that made them. Not unique on purpose: the ledger check must be
+-- able to see a write applied twice.
+ALTER TABLE orders ADD COLUMN request_id uuid, ADD COLUMN paid_request uuid, ADD COLUMN shipped_request uuid;
+ALTER TABLE invoices ADD COLUMN request_id uuid;
+CREATE INDEX orders_request_id_idx ON orders (request_id);
+CREATE INDEX orders_customer_id_idx ON orders (customer_id);
+CREATE INDEX invoices_request_id_idx ON invoices (request_id);
 INSERT INTO customers (name, email)
   SELECT 'Customer ' || g, 'customer' || g || '@example.com' FROM generate_series(1, ${D.LAB_SEED_CUSTOMERS}) g;
 INSERT INTO products (sku, title, attributes, price_cents)

@@ -31,7 +31,9 @@ export async function labServiceConfigText(pair: PairOverrides = {}, logLevel = 
   (doc.service as Record<string, unknown>).port = 0;
   (doc.service as Record<string, unknown>).logLevel = logLevel;
   const pairs = doc.pairs as Record<string, unknown>[];
-  pairs[0] = merge(pairs[0]!, pair);
+  // The lab's demo application does not run here (it is part of the lab section), so
+  // nothing pushes application metrics: the app signal is off unless `pair` turns it on.
+  pairs[0] = merge(merge(pairs[0]!, { signals: { app: { enabled: false } } }), pair);
   return YAML.stringify(doc);
 }
 

@@ -47,6 +47,8 @@ t.test('the service on the embedded lab, as npm start runs it', async (t) => {
     t.match(banner, /blue +\(PostgreSQL 13\.\d+\) +postgresql:\/\/app@127\.0\.0\.1:\d+\/demo/);
     t.match(banner, /green \(PostgreSQL 14\.\d+\) +postgresql:\/\/app@127\.0\.0\.1:\d+\/demo/);
     t.match(banner, lab.secrets.operatorToken);
+    t.match(banner, /demo app +\d+ writes\/s/, 'the demo application runs by default');
+    t.match(banner, /app numbers +curl http:\/\/127\.0\.0\.1:\d+\//, 'and the banner says where its numbers are');
     t.notMatch(banner, lab.secrets.adminPassword, 'no database password on the screen');
     t.notMatch(run.stdout(), lab.secrets.adminPassword, 'no database password in the logs');
   });
