@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/log.js';
 import { ShiftController } from '../../src/shift/controller.js';
 import { planStages } from '../../src/shift/stages.js';
 import { MemoryShiftStore } from './memory-store.js';
-import { FakeClock, StaticLease, fakeWorld, type FakeWorld } from './fake-world.js';
+import { StaticLease, fakeWorld, type FakeWorld } from './fake-world.js';
 import { MINIMAL_ENV, minimalConfigYaml } from './config.js';
 
 export const OPERATOR = 'operator-token-0123456789';
@@ -26,7 +26,8 @@ export async function apiRig(t: Test, extra: Partial<Pick<Services, 'preflight' 
   const tokens = `auth:\n  tokens:\n    - { name: alice, role: operator, sha256: ${hashToken(OPERATOR)} }\n    - { name: victor, role: viewer, sha256: ${hashToken(VIEWER)} }\n`;
   const config = resolveConfig(YAML.parse(minimalConfigYaml({ top: tokens })), MINIMAL_ENV);
   const store = new MemoryShiftStore();
-  const world = fakeWorld(new FakeClock(Date.now()));
+  // The world's readings carry the controller's time, as real ones do.
+  const world = fakeWorld(systemClock);
   const controller = new ShiftController({
     store,
     lease: new StaticLease(true),

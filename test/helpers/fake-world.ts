@@ -49,7 +49,7 @@ export class MemoryTraffic implements PairTraffic {
   failObserve: Error | null = null;
   private changes = 0;
 
-  constructor(private readonly clock: FakeClock) {}
+  constructor(private readonly clock: Clock) {}
 
   async observe(): Promise<ObservedTraffic> {
     this.calls.push('observe');
@@ -107,7 +107,7 @@ export class ScriptedSignals {
   statuses: SignalStatus[];
   private readonly emitter = new EventEmitter();
 
-  constructor(clock: FakeClock) {
+  constructor(clock: Clock) {
     this.statuses = [healthySignal('lag-seconds', clock.now())];
   }
 
@@ -173,7 +173,7 @@ export interface FakeWorld extends PairWorld {
   preflightStatus: PreflightStatus | null;
 }
 
-export function fakeWorld(clock: FakeClock): FakeWorld {
+export function fakeWorld(clock: Clock): FakeWorld {
   const world: FakeWorld = {
     traffic: new MemoryTraffic(clock),
     signals: new ScriptedSignals(clock),
