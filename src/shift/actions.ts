@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { autoRevertable, decide, type Action } from './decide.js';
 import { TransitionExecutor } from './executor.js';
 import { revertTriggers } from './guards.js';
-import { sameWeights } from './model.js';
+import { sameWeights, type Side } from './model.js';
 import { auditEvent, type PairRuntime, type PairStateWriter } from './runtime.js';
 import { findStage } from './stages.js';
 import type { Intent, IntentStatus } from './state.js';
@@ -174,7 +174,7 @@ export class Actions {
   }
 
   /** After one TTL clients have re-resolved; whoever still holds a session on the side is ended. */
-  private async drain(runtime: PairRuntime, side: 'blue' | 'green'): Promise<void> {
+  private async drain(runtime: PairRuntime, side: Side): Promise<void> {
     const { instanceId } = this.deps;
     let event;
     try {

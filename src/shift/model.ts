@@ -8,6 +8,7 @@ import Type from 'typebox';
 
 export const SIDES = ['blue', 'green'] as const;
 export type Side = (typeof SIDES)[number];
+export const SideSchema = Type.Union([Type.Literal('blue'), Type.Literal('green')]);
 
 /** The two names of a pair: reads go through `reader`, writes through `writer`. */
 export const RECORD_KINDS = ['reader', 'writer'] as const;

@@ -1,6 +1,6 @@
 import Type from 'typebox';
 import { StageSchema } from './stages.js';
-import { WeightsSchema } from './model.js';
+import { SideSchema, WeightsSchema } from './model.js';
 
 /**
  * What pgshift stores, as schemas: rows are checked against these when read back, and
@@ -56,7 +56,7 @@ export type Transition = Type.Static<typeof TransitionSchema>;
  * stored with its due time so that whichever process leads then carries it out.
  */
 export const PendingDrainSchema = Type.Object({
-  side: Type.Union([Type.Literal('blue'), Type.Literal('green')]),
+  side: SideSchema,
   dueAt: Type.Number(),
   reason: Type.String(),
 });

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { SplitSchema, WeightsSchema } from './model.js';
+import { SideSchema, SplitSchema, WeightsSchema } from './model.js';
 import { StageSchema } from './stages.js';
 import { PendingDrainSchema, TransitionSchema } from './state.js';
 
@@ -34,7 +34,7 @@ export type ClusterView = Type.Static<typeof ClusterViewSchema>;
 
 export const SnapshotViewSchema = Type.Object({
   id: Type.String(),
-  side: Type.Union([Type.Literal('blue'), Type.Literal('green')]),
+  side: SideSchema,
   clusterId: Type.String(),
   status: Type.Union([Type.Literal('creating'), Type.Literal('available'), Type.Literal('failed')]),
   progress: Type.Integer({ minimum: 0, maximum: 100 }),
@@ -46,7 +46,7 @@ export const SnapshotViewSchema = Type.Object({
 export type SnapshotView = Type.Static<typeof SnapshotViewSchema>;
 
 export const PitrViewSchema = Type.Object({
-  side: Type.Union([Type.Literal('blue'), Type.Literal('green')]),
+  side: SideSchema,
   earliest: Nullable(Type.String({ format: 'date-time' })),
   latest: Nullable(Type.String({ format: 'date-time' })),
 });
