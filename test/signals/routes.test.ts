@@ -54,7 +54,7 @@ t.test('applications push their error counts; the pair reads them as a signal', 
     id: 'app.error_rate',
     side: null,
     measurement: { value: 0.05, detail: { requests: 200, errors: 10, pushes: 2, sources: ['checkout-api/1'] } },
-    assessment: { status: 'healthy', reason: '5 % <= limit 5 %' },
+    assessment: { status: 'healthy', reverts: false, limit: 0.05, control: null, reason: '5 % <= limit 5 %' },
     limit: { max: 0.05 },
   });
 
