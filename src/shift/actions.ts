@@ -122,7 +122,14 @@ export class Actions {
       case 'adopt-revert':
         await this.deps.writer.save(
           runtime,
-          { stage: 'baseline', stageEnteredAt: this.deps.clock.now(), halted: true, haltReason: action.reason, transition: null },
+          {
+            stage: 'baseline',
+            stageEnteredAt: this.deps.clock.now(),
+            halted: true,
+            haltReason: action.reason,
+            transition: null,
+            drain: { side: 'green', dueAt: this.deps.clock.now() + runtime.pair.ttlSeconds * 1000, reason: action.reason },
+          },
           auditEvent(runtime.id, { action: 'auto-revert', from: state.stage, to: 'baseline', outcome: 'ok', reason: action.reason, details: { observed: action.observed }, actor: instanceId }),
         );
         this.deps.log.warn({ pair: runtime.id, observed: action.observed }, action.reason);

@@ -57,16 +57,22 @@ export function autoRevertable(entry: StagePlanEntry): boolean {
  */
 export function decide(input: DecideInput): Action {
   const { pair, state } = input;
-  if (state.transition) return { type: 'resume-transition', transition: state.transition };
   const entry = findStage(pair.plan, state.stage);
   if (!entry) throw new Error(`pair ${pair.id} is at stage ${state.stage}, which its plan does not have`);
-
-  if (autoRevertable(entry)) {
-    const triggers = revertTriggers(input.signals);
-    if (triggers.length > 0) return { type: 'auto-revert', triggers, reason: triggers.map((t) => t.summary).join('; ') };
-  }
-
+  const triggers = autoRevertable(entry) ? revertTriggers(input.signals) : [];
+  const revert: Action | null = triggers.length > 0 ? { type: 'auto-revert', triggers, reason: triggers.map((t) => t.summary).join('; ') } : null;
   const drift = assessDrift(input, entry);
+
+  if (state.transition) {
+    // An advance journaled but overtaken: a revert sent reads back to blue (the fast path
+    // submits before it journals) or is due now. Finishing the advance would undo it.
+    if (state.transition.kind === 'advance') {
+      if (revert) return revert;
+      if (drift.adopt) return drift.adopt;
+    }
+    return { type: 'resume-transition', transition: state.transition };
+  }
+  if (revert) return revert;
   if (drift.adopt) return drift.adopt;
   if (drift.report && !input.driftReported) return drift.report;
 

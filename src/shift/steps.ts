@@ -48,7 +48,7 @@ export function stepsFor(plan: readonly StagePlanEntry[], transition: Transition
   return [moveTraffic(transition.weights, back ?? null, urgent, presubmitted)];
 }
 
-export const MOVE_TRAFFIC = 'move-traffic';
+const MOVE_TRAFFIC = 'move-traffic';
 
 /**
  * Sets both records in one change batch, journals the change id as soon as Route 53

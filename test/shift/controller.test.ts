@@ -315,3 +315,26 @@ t.test('auto-advance moves on after the bake time when every guard holds', async
   await r.controller.tickOnce();
   t.equal(await stage(r), 'reads-10', 'a paused pair does not auto-advance');
 });
+
+t.test('a restart after a revert went out but before it was recorded does not finish the advance it overtook', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  await advance(r);
+  // What the store holds when the process died: an advance past its point of no return,
+  // while Route 53 already holds the revert's weights.
+  const pair = r.store.pairs.get('demo')!;
+  r.store.pairs.set('demo', {
+    ...pair,
+    transition: { id: 't', kind: 'advance', from: 'reads-10', to: 'reads-25', weights: { reader: { blue: 75, green: 25 }, writer: { blue: 100, green: 0 } }, startedAt: r.clock.now(), actor: 'ops', reason: null, intentId: null, committed: true },
+  });
+  r.world.traffic.edit({ reader: { blue: 100, green: 0 }, writer: { blue: 100, green: 0 } });
+  r.clock.advance(1);
+  const changes = r.world.traffic.applied.length;
+  await r.controller.tickOnce();
+  const after = await peek(r);
+  t.equal(after.stage, 'baseline');
+  t.ok(after.halted);
+  t.equal(after.transition, null);
+  t.equal(r.world.traffic.applied.length, changes, 'nothing sent reads back to green');
+  t.equal(after.drain?.side, 'green', 'green is drained one TTL later');
+});

@@ -68,7 +68,11 @@ const transition = {
 
 const cases: [string, DecideInput, Record<string, unknown>][] = [
   ['nothing to do at baseline', input('baseline'), { type: 'idle' }],
-  ['a journaled transition is resumed before anything else', input('reads-10', { state: state('reads-10', { transition }), signals: [breached(true)] }), { type: 'resume-transition' }],
+  ['a journaled transition is resumed before intents and drift', input('reads-10', { state: state('reads-10', { transition }), intents: [intent('pause')], observed: { ...weightsOf('reads-50'), at: NOW } }), { type: 'resume-transition' }],
+  ['a journaled advance overtaken by a reverting signal: the revert wins', input('reads-10', { state: state('reads-10', { transition: { ...transition, committed: true } }), signals: [breached(true)] }), { type: 'auto-revert' }],
+  ['a journaled advance, reads found all on blue (a revert submitted, not yet recorded): adopted', input('reads-10', { state: state('reads-10', { transition: { ...transition, committed: true } }), observed: { ...weightsOf('baseline'), at: NOW } }), { type: 'adopt-revert' }],
+  ['a journaled advance from baseline with the records still at baseline is resumed', input('baseline', { state: state('baseline', { transition: { ...transition, from: 'baseline', to: 'reads-10', weights: weightsOf('reads-10'), committed: true } }) }), { type: 'resume-transition' }],
+  ['a journaled revert is finished whatever the signals say', input('reads-10', { state: state('reads-10', { transition: { ...transition, kind: 'revert', to: 'baseline', weights: weightsOf('baseline'), committed: true } }), signals: [breached(true)] }), { type: 'resume-transition' }],
   ['a reverting signal at a read stage reverts', input('reads-50', { signals: [breached(true)] }), { type: 'auto-revert', reason: /12 > 5/ }],
   ['a breach below its count does not revert', input('reads-50', { signals: [breached(false)] }), { type: 'idle' }],
   ['a reverting signal at baseline changes nothing', input('baseline', { signals: [breached(true)] }), { type: 'idle' }],
