@@ -2,6 +2,7 @@ import { ListResourceRecordSetsCommand, type RRType, type Route53Client } from '
 import type { Clock } from '../clock.js';
 import { PgshiftError } from '../errors.js';
 import { fqdn, readRecordsAt } from '../traffic/route53-records.js';
+import { zoneKey } from '../traffic/zone-gate.js';
 import type { Route53Store } from './route53/store.js';
 
 /**
@@ -85,7 +86,7 @@ export function labDnsRecordSource(standInUrl: string, zoneId: string): RecordSo
   return {
     readName: async (name) => {
       const url = new URL('/_lab/records', standInUrl);
-      url.searchParams.set('zone', zoneId.replace(/^\/?hostedzone\//, ''));
+      url.searchParams.set('zone', zoneKey(zoneId));
       url.searchParams.set('name', fqdn(name));
       const res = await fetch(url);
       if (!res.ok) {

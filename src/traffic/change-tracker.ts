@@ -56,11 +56,6 @@ export class ChangeTracker {
     this.poll = options.poll;
   }
 
-  /** Clock time `changeId` was seen INSYNC by this process, or null (memory only, never a call). */
-  insyncAt(changeId: string): number | null {
-    return this.insyncSeen.get(changeId) ?? null;
-  }
-
   /**
    * Resolves with the clock time the change was seen INSYNC. Joins the poll loop of the
    * change when one runs. Rejects with PGSHIFT_ERR_DNS_INSYNC_TIMEOUT at the deadline (the

@@ -41,8 +41,6 @@ export interface CallOptions {
   /** Takes the budget's next token ahead of normal calls. */
   urgent?: boolean;
   signal?: AbortSignal;
-  /** Overrides the account's retry policy for this call. */
-  retry?: RetryPolicy;
 }
 
 export interface AccountStats {
@@ -184,7 +182,7 @@ export class Route53Account {
           return this.sendWithToken(send, signal);
         },
         {
-          policy: options.retry ?? this.retry,
+          policy: this.retry,
           clock: this.clock,
           random: this.random,
           isRetryable: (err) => !isClosed(err) && isRetryableRoute53Error(err),

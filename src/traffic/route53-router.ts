@@ -36,7 +36,7 @@ export interface Route53RouterOptions {
   hostedZoneId: string;
   records: Record<RecordKind, RecordSpec>;
   log?: Logger;
-  /** Overrides the account's retry policy for this router's changes and reads. */
+  /** Overrides the account's retry policy for this router's ChangeResourceRecordSets (reads and GetChange use the account's). */
   retry?: Partial<RetryPolicy>;
 }
 

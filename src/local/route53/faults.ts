@@ -1,6 +1,7 @@
 import Type from 'typebox';
 import Value from 'typebox/value';
 import * as D from '../../defaults.js';
+import { refillBucket, type BucketLevel } from '../../traffic/budget.js';
 import { serverError, throttling, type Route53Fault } from './errors.js';
 
 /**
@@ -133,22 +134,20 @@ export class FaultInjector {
  * with Throttling. Refused calls spend nothing.
  */
 export class AccountLimiter {
-  private tokens: number | null = null;
-  private at = 0;
+  private level: BucketLevel | null = null;
 
   admit(now: number, settings: Pick<FaultSettings, 'accountLimit' | 'accountBurst' | 'accountPerSecond'>): boolean {
     if (!settings.accountLimit) {
-      this.tokens = null;
+      this.level = null;
       return true;
     }
-    const previous = this.tokens ?? settings.accountBurst;
-    const refilled = Math.min(settings.accountBurst, previous + (Math.max(0, now - this.at) * settings.accountPerSecond) / 1000);
-    this.at = Math.max(this.at, now);
-    if (refilled < 1) {
-      this.tokens = refilled;
+    const bucket = { burst: settings.accountBurst, requestsPerSecond: settings.accountPerSecond };
+    const level = refillBucket(this.level ?? { tokens: bucket.burst, at: now }, now, bucket);
+    if (level.tokens < 1) {
+      this.level = level;
       return false;
     }
-    this.tokens = refilled - 1;
+    this.level = { ...level, tokens: level.tokens - 1 };
     return true;
   }
 }

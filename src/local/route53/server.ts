@@ -118,13 +118,14 @@ export class Route53StandIn {
 
   static async start(options: Route53StandInOptions = {}): Promise<Route53StandIn> {
     const clock = options.clock ?? systemClock;
+    const limit = options.accountLimit || {};
     const faults = new FaultInjector(
       {
         insyncDelayMs: options.insyncDelayMs ?? D.LAB_ROUTE53_INSYNC_DELAY_MS,
         priorRequestCheck: options.priorRequestCheck ?? true,
         accountLimit: options.accountLimit !== false,
-        accountBurst: (options.accountLimit || undefined)?.burst ?? D.LAB_ROUTE53_ACCOUNT_BURST,
-        accountPerSecond: (options.accountLimit || undefined)?.perSecond ?? D.LAB_ROUTE53_ACCOUNT_PER_SECOND,
+        accountBurst: limit.burst ?? D.LAB_ROUTE53_ACCOUNT_BURST,
+        accountPerSecond: limit.perSecond ?? D.LAB_ROUTE53_ACCOUNT_PER_SECOND,
       },
       options.random ?? Math.random,
     );
