@@ -154,24 +154,34 @@ t.test('a limit of one consecutive breach breaches at once (replication problems
   t.equal(assessSignal(window(0, 1), immediate, NOW, { side: null, greenExposed: true }).reverts, true);
 });
 
-t.test('relative limits: green against blue x factor + margin, at the boundary', async (t) => {
-  // The absolute limit stays the ceiling; 800 ms is far above the figures compared here.
-  const p95: SignalLimit = { ...limit, max: 800, unit: 'ms', relative: { factor: 2, margin: 50 }, consecutiveBreaches: 1 };
-  // blue 100 ms: green's limit is 100 x 2 + 50 = 250 ms.
-  t.equal(assessSignal(compared([249, 100]), p95, NOW, GREEN).status, 'healthy', 'blue x factor + margin - 1');
-  const at = assessSignal(compared([250, 100]), p95, NOW, GREEN);
-  t.equal(at.status, 'healthy', 'exactly blue x factor + margin is within');
-  t.equal(at.limit, 250);
-  t.equal(at.control, 100);
-  t.equal(at.reason, '250 ms <= limit 250 ms (blue 100 ms × 2 + 50 ms)');
-  const over = assessSignal(compared([251, 100]), p95, NOW, GREEN);
-  t.equal(over.status, 'breached', 'blue x factor + margin + 1 breaches');
-  t.equal(over.reverts, true);
-  t.equal(over.reason, '251 ms > limit 250 ms (blue 100 ms × 2 + 50 ms) for 1 sample');
-
-  const rate: SignalLimit = { ...limit, max: 1, unit: 'ratio', relative: { factor: 2, margin: 0.25 }, consecutiveBreaches: 1 };
-  t.equal(assessSignal(compared([0.5, 0.125]), rate, NOW, GREEN).status, 'healthy', 'rates: exactly at 0.125 x 2 + 0.25');
-  t.equal(assessSignal(compared([0.5000001, 0.125]), rate, NOW, GREEN).status, 'breached', 'rates: just above');
+t.test('relative limits: one reading against blue x factor + margin, capped by the absolute limit', async (t) => {
+  const ms = (max: number): SignalLimit => ({ ...limit, max, unit: 'ms', relative: { factor: 2, margin: 50 }, consecutiveBreaches: 1 });
+  const ratio: SignalLimit = { ...limit, max: 1, unit: 'ratio', relative: { factor: 2, margin: 0.25 }, consecutiveBreaches: 1 };
+  // [name, limit, green, blue (null: no reading), status, limit held to, control, reason (exact, or a pattern)]
+  const cases: [string, SignalLimit, number, number | null, string, number, number | null, string | RegExp][] = [
+    // blue 100 ms: green's limit is 100 x 2 + 50 = 250 ms, well under the absolute 800 ms.
+    ['blue x factor + margin - 1', ms(800), 249, 100, 'healthy', 250, 100, /^249 ms <= limit 250 ms/],
+    ['exactly blue x factor + margin is within', ms(800), 250, 100, 'healthy', 250, 100, '250 ms <= limit 250 ms (blue 100 ms × 2 + 50 ms)'],
+    ['blue x factor + margin + 1 breaches', ms(800), 251, 100, 'breached', 250, 100, '251 ms > limit 250 ms (blue 100 ms × 2 + 50 ms) for 1 sample'],
+    ['rates: exactly at 0.125 x 2 + 0.25', ratio, 0.5, 0.125, 'healthy', 0.5, 0.125, /^50 % <= limit 50 %/],
+    ['rates: just above', ratio, 0.5000001, 0.125, 'breached', 0.5, 0.125, /^50 % > limit 50 %/],
+    // blue 300 ms: blue x 2 + 50 = 650 ms, above the absolute 500 ms, which stays the ceiling.
+    ['at the ceiling', ms(500), 500, 300, 'healthy', 500, 300, /^500 ms <= limit 500 ms \(absolute; /],
+    ['over the ceiling, however slow blue is', ms(500), 501, 300, 'breached', 500, 300, '501 ms > limit 500 ms (absolute; blue 300 ms × 2 + 50 ms = 650 ms) for 1 sample'],
+    // 400 ms would be over a blue-relative limit, but blue has no reading.
+    ['no reading from blue: within the absolute limit', ms(500), 400, null, 'healthy', 500, null, '400 ms <= limit 500 ms (absolute: blue has no reading to compare with)'],
+    ['no reading from blue: over the absolute limit', ms(500), 501, null, 'breached', 500, null, '501 ms > limit 500 ms (absolute: blue has no reading to compare with) for 1 sample'],
+  ];
+  for (const [name, held, green, blue, status, heldTo, control, reason] of cases) {
+    const a = assessSignal(compared([green, blue]), held, NOW, GREEN);
+    t.equal(a.status, status, `${name}: status`);
+    t.equal(a.reverts, status === 'breached', `${name}: a breach of green while exposed reverts`);
+    t.equal(a.limit, heldTo, `${name}: limit`);
+    t.equal(a.control, control, `${name}: control`);
+    if (typeof reason === 'string') t.equal(a.reason, reason, `${name}: reason`);
+    else t.match(a.reason, reason, `${name}: reason`);
+  }
+  t.equal(assessSignal(window(400), ms(500), NOW, GREEN).limit, 500, 'a reading without a comparison (blue itself) is held to the absolute limit');
 });
 
 t.test('relative limits: slow on both sides is healthy, slow on green only is a breach', async (t) => {
@@ -194,25 +204,3 @@ t.test('relative limits: each reading is held to blue of its own round', async (
   t.equal(a.status, 'unknown', 'two of three');
 });
 
-t.test('relative limits only tighten: the absolute limit stays the ceiling', async (t) => {
-  const p95: SignalLimit = { ...limit, max: 500, unit: 'ms', relative: { factor: 2, margin: 50 }, consecutiveBreaches: 1 };
-  // blue 300 ms: blue x 2 + 50 = 650 ms, above the absolute 500 ms.
-  t.equal(assessSignal(compared([500, 300]), p95, NOW, GREEN).status, 'healthy', 'at the ceiling');
-  const over = assessSignal(compared([501, 300]), p95, NOW, GREEN);
-  t.equal(over.status, 'breached', 'over the ceiling, however slow blue is');
-  t.equal(over.limit, 500);
-  t.equal(over.reason, '501 ms > limit 500 ms (absolute; blue 300 ms × 2 + 50 ms = 650 ms) for 1 sample');
-});
-
-t.test('relative limits: without a reading from blue, the absolute limit alone, and the reason says so', async (t) => {
-  const p95: SignalLimit = { ...limit, max: 500, unit: 'ms', relative: { factor: 2, margin: 50 }, consecutiveBreaches: 1 };
-  const within = assessSignal(compared([400, null]), p95, NOW, GREEN);
-  t.equal(within.status, 'healthy', '400 ms would be over blue-relative limits, but blue has no reading');
-  t.equal(within.limit, 500);
-  t.equal(within.control, null);
-  t.equal(within.reason, '400 ms <= limit 500 ms (absolute: blue has no reading to compare with)');
-  const over = assessSignal(compared([501, null]), p95, NOW, GREEN);
-  t.equal(over.status, 'breached');
-  t.match(over.reason, /501 ms > limit 500 ms \(absolute: blue has no reading to compare with\) for 1 sample/);
-  t.equal(assessSignal(window(400), p95, NOW, GREEN).limit, 500, 'a reading without a comparison (blue itself) is held to the absolute limit');
-});

@@ -57,7 +57,7 @@ export type WorkloadSettings = Type.Static<typeof WorkloadSettingsSchema>;
  * offending key (prefixed by `at`, e.g. `lab.workload`).
  */
 export function parseWorkloadSettings(raw: unknown, at = 'workload'): WorkloadSettings {
-  const value = Value.Default(WorkloadSettingsSchema, Value.Convert(WorkloadSettingsSchema, structuredClone(raw ?? {})));
+  const value = Value.Default(WorkloadSettingsSchema, convertStrings(structuredClone(raw ?? {})));
   const problems: string[] = [];
   for (const issue of Value.Errors(WorkloadSettingsSchema, value) as unknown as { keyword: string; instancePath: string; message: string; params: Record<string, unknown> }[]) {
     const key = issue.instancePath.slice(1).replace(/\//g, '.');
@@ -72,4 +72,23 @@ export function parseWorkloadSettings(raw: unknown, at = 'workload'): WorkloadSe
     throw new PgshiftError('PGSHIFT_ERR_WORKLOAD_CONFIG', sorted.join('; '), { status: 400, details: { problems: sorted } });
   }
   return value as WorkloadSettings;
+}
+
+/**
+ * Numbers and booleans given as strings (flags) become numbers and booleans; anything
+ * else is left as it is for validation to name. Not Value.Convert: it turns 1.5 into the
+ * integer 1 and a blank string into 0, so `--pool-max 1.5` or `--rate ""` would pass.
+ */
+function convertStrings(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const types = WorkloadSettingsSchema.properties as Record<string, { type?: unknown } | undefined>;
+  return Object.fromEntries(
+    Object.entries(raw).map(([key, v]) => {
+      const type = types[key]?.type;
+      if (typeof v !== 'string') return [key, v];
+      if ((type === 'number' || type === 'integer') && /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(v)) return [key, Number(v)];
+      if (type === 'boolean' && (v === 'true' || v === 'false')) return [key, v === 'true'];
+      return [key, v];
+    }),
+  );
 }

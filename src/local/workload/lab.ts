@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as D from '../../defaults.js';
 import { PgshiftError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { Side } from '../../shift/model.js';
+import { SIDES, type Side } from '../../shift/model.js';
 import { fqdn } from '../../traffic/route53-records.js';
 import type { Lab } from '../lab.js';
 import { LAB_HOSTED_ZONE, LAB_PAIR, labClusterId, labEndpoint, labRecordName } from '../lab-endpoints.js';
@@ -16,8 +16,6 @@ import * as W from './defaults.js';
 import type { WorkloadTopology } from './endpoints.js';
 import { Ledger } from './ledger.js';
 import { DemoWorkload, type PushTarget } from './workload.js';
-
-const SIDES: readonly Side[] = ['blue', 'green'];
 
 /**
  * The lab as the demo application sees it: the demo pair's two names, answered from the
@@ -132,12 +130,4 @@ export async function startLabWorkload(options: LabWorkloadOptions): Promise<Dem
   const workload = new DemoWorkload({ topology: labTopology(lab), settings, ledger: new Ledger(ledgerFile), log: options.log, pushTo });
   await workload.start();
   return workload;
-}
-
-/** Where the ledger check connects: the side the writer name points at (weight > 0), as the app login. */
-export function writerSide(lab: Lab): Side {
-  const route53 = lab.route53!;
-  const writer = fqdn(labRecordName('writer'));
-  const records = route53.standIn.store.recordSets(route53.zoneId).filter((r) => r.name === writer && (r.weight ?? 0) > 0);
-  return records.length === 1 && records[0]!.setIdentifier === 'green' ? 'green' : 'blue';
 }

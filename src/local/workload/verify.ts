@@ -1,6 +1,5 @@
-import pg from 'pg';
 import type { Login } from '../../config/schema.js';
-import { PgshiftError } from '../../errors.js';
+import { withClient } from '../../postgres/connect.js';
 import * as W from './defaults.js';
 import type { Ledger, WriteKind } from './ledger.js';
 
@@ -52,25 +51,12 @@ interface OrderRow {
  * orders_id_seq or invoice_number_seq issued twice (in the database or in the ledger:
  * two acknowledged writes that got one value, e.g. on two sides). Reads only.
  */
-export async function verifyLedger(ledger: Ledger, target: VerifyTarget): Promise<LedgerReport> {
-  const client = new pg.Client({
-    host: target.host,
-    port: target.port,
-    database: target.database,
-    user: target.login.user,
-    password: target.login.password,
-    application_name: `${W.WORKLOAD_APPLICATION_NAME}-verify`,
-  });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new PgshiftError('PGSHIFT_ERR_WORKLOAD_VERIFY_CONNECT', `cannot connect to ${target.host}:${target.port}/${target.database}: ${(err as Error).message}`, {
-      status: 503,
-      cause: err,
-    });
-  }
-  try {
+export function verifyLedger(ledger: Ledger, target: VerifyTarget): Promise<LedgerReport> {
+  // withClient: a connect timeout, a statement timeout and a coded error when the server
+  // cannot be reached. The transaction below is READ ONLY whatever the session's default.
+  const endpoint = { host: target.host, port: target.port };
+  const connectTarget = { endpoint, database: target.database, login: target.login, applicationName: `${W.WORKLOAD_APPLICATION_NAME}-verify` };
+  return withClient(connectTarget, async (client) => {
     // One snapshot for every read, so that rows committed meanwhile cannot make the
     // tables disagree with each other.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -93,9 +79,7 @@ export async function verifyLedger(ledger: Ledger, target: VerifyTarget): Promis
     ).rows;
     await client.query('COMMIT');
     return compare(ledger, `${target.host}:${target.port}/${target.database} (PostgreSQL ${version})`, orders, invoices, reusedNumbers);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  });
 }
 
 function compare(

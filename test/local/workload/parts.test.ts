@@ -17,6 +17,12 @@ t.test('settings: defaults fill in, flags given as strings convert, a bad value 
   t.throws(() => parseWorkloadSettings({ readShare: 1 }, 'lab.workload'), { code: 'PGSHIFT_ERR_WORKLOAD_CONFIG', message: /lab\.workload\.readShare/ });
   t.throws(() => parseWorkloadSettings({ rate: -1 }, 'lab.workload'), { message: /lab\.workload\.rate/ });
   t.throws(() => parseWorkloadSettings({ rats: 5 }, 'lab.workload'), { message: /lab\.workload\.rats: unknown key/ });
+  // Flags arrive as strings: a fraction for an integer or a blank is an error, not silently 1 or 0.
+  t.throws(() => parseWorkloadSettings({ poolMax: '1.5' }, '--'), { message: /--\.poolMax: must be integer/ });
+  t.throws(() => parseWorkloadSettings({ poolMax: 1.5 }, 'lab.workload'), { message: /lab\.workload\.poolMax: must be integer/ });
+  t.throws(() => parseWorkloadSettings({ rate: '' }, '--'), { message: /--\.rate: must be number/ });
+  t.throws(() => parseWorkloadSettings({ rate: 'abc' }, '--'), { message: /--\.rate: must be number/ });
+  t.match(parseWorkloadSettings({ push: 'false', clients: '7' }), { push: false, clients: 7 });
 });
 
 t.test('latency percentiles are within one 5 % bucket of the exact ones', async (t) => {
