@@ -1,10 +1,11 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import rateLimit from '@fastify/rate-limit';
 import { auth } from './api/auth.js';
 import { docs, DOCS_PREFIX } from './api/docs.js';
 import { errorHandler } from './api/error-handler.js';
+import type { ErrorBody } from './api/schemas.js';
 import { healthRoutes } from './api/health.js';
 import { pairRoutes } from './api/routes/pairs.js';
 import { preflightRoutes } from './api/routes/preflight.js';
@@ -29,6 +30,11 @@ export async function buildApp(services: Services): Promise<App> {
     loggerInstance: services.log as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
+    // A URL the router cannot decode (`/api/v1/pairs/%E0%A4%A`) gets the API's error shape too.
+    frameworkErrors: (err, _request, reply) => {
+      const body: ErrorBody = { error: { code: 'PGSHIFT_ERR_BAD_REQUEST', message: err.message } };
+      void (reply as FastifyReply).status(400).send(body);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   // JSON only: anything else is a 415, not a string for the schema to puzzle over.

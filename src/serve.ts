@@ -59,7 +59,7 @@ export async function serve(spec: ServeSpec, argv: string[] = process.argv.slice
     process.stdout.write(spec.usage);
     return;
   }
-  const port = typeof values.port === 'string' ? Number(values.port) : undefined;
+  const port = typeof values.port === 'string' ? (/^\d{1,5}$/.test(values.port) ? Number(values.port) : NaN) : undefined;
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
     process.stderr.write(`--port: must be an integer from 0 to 65535, got "${values.port}"\n`);
     process.exit(D.CONFIG_ERROR_EXIT_CODE);

@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import { PairIdSchema } from '../config/schema.js';
 import { PairViewSchema } from '../shift/view.js';
 import { SplitSchema } from '../shift/model.js';
 import { StageSchema } from '../shift/stages.js';
@@ -29,8 +30,8 @@ export function errorResponses<const S extends readonly number[]>(...statuses: S
   return Object.fromEntries(statuses.map((status) => [status, ErrorBodySchema])) as { [K in S[number]]: typeof ErrorBodySchema };
 }
 
-/** A pair's id in a path: the same rule as `pairs[].id` in the configuration. */
-export const PairIdSchema = Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9-]*$' });
+/** A pair's id in a path: the rule of `pairs[].id` in the configuration. */
+export { PairIdSchema };
 
 /** `/api/v1/pairs/:pair/...` */
 export const PairParamsSchema = Type.Object({ pair: PairIdSchema }, { additionalProperties: false });

@@ -102,7 +102,7 @@ export class ApiClient {
   }
 }
 
-export function pairPath(pair: string, rest = ''): string {
+function pairPath(pair: string, rest = ''): string {
   return `/api/v1/pairs/${encodeURIComponent(pair)}${rest}`;
 }
 

@@ -1,3 +1,5 @@
+import Value from 'typebox/value';
+import { PairIdSchema } from '../config/schema.js';
 import { ApiError } from './api-client.js';
 import type { CommandContext } from './command.js';
 import { CliError, EXIT } from './errors.js';
@@ -5,7 +7,14 @@ import { CliError, EXIT } from './errors.js';
 /** --pair, $PGSHIFT_PAIR, or the only pair the service manages. */
 export async function choosePair(ctx: CommandContext): Promise<string> {
   const given = ctx.options.pair ?? ctx.env.PGSHIFT_PAIR;
-  if (typeof given === 'string' && given !== '') return given;
+  if (typeof given === 'string' && given !== '') {
+    // Checked here, so that a mistyped id is a usage error naming the option, not the service's 400.
+    if (!Value.Check(PairIdSchema, given)) {
+      const source = ctx.options.pair === undefined ? '$PGSHIFT_PAIR' : '--pair';
+      throw new CliError(`${source}: "${given}" is not a pair id (lowercase letters, digits and -, at most 63)`, EXIT.usage);
+    }
+    return given;
+  }
   let pairs: { id: string }[];
   try {
     pairs = (await ctx.api.pairs()).pairs;

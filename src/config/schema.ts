@@ -169,9 +169,12 @@ export const ReplicationSchema = Type.Object(
 );
 export type ReplicationConfig = Type.Static<typeof ReplicationSchema>;
 
+/** A pair's id: in `pairs[].id`, and the same rule in the API's paths and the CLI's --pair. */
+export const PairIdSchema = Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9-]*$' });
+
 export const PairSchema = Type.Object(
   {
-    id: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9-]*$' }),
+    id: PairIdSchema,
     databases: Type.Array(Name, { minItems: 1 }),
     blue: ClusterSchema,
     green: ClusterSchema,
@@ -202,7 +205,6 @@ export const Route53BudgetSchema = Type.Object(
   },
   { ...strict, default: {} },
 );
-export type Route53BudgetConfig = Type.Static<typeof Route53BudgetSchema>;
 
 export const AwsSchema = Type.Object(
   {

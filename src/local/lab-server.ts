@@ -29,7 +29,9 @@ await serve({
     'workload-rate': { type: 'string' },
   },
   async start({ configPath, host, port, values }) {
-    const rate = typeof values['workload-rate'] === 'string' ? Number(values['workload-rate']) : undefined;
+    const given = values['workload-rate'];
+    // Number('') is 0: an empty or blank value is a mistake, not "no writes".
+    const rate = typeof given === 'string' ? (given.trim() === '' ? NaN : Number(given)) : undefined;
     if (rate !== undefined && !(Number.isFinite(rate) && rate >= 0)) {
       process.stderr.write(`--workload-rate: must be a number of writes per second >= 0, got "${values['workload-rate']}"\n`);
       process.exit(D.CONFIG_ERROR_EXIT_CODE);

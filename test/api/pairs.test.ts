@@ -90,6 +90,8 @@ t.test('bad input gets its 4xx and changes nothing', async (t) => {
     { name: 'not JSON', status: 415, code: 'PGSHIFT_ERR_UNSUPPORTED_MEDIA_TYPE', request: { method: 'POST', url: '/api/v1/pairs/orders/advance', headers: { ...as(OPERATOR), 'content-type': 'text/plain' }, payload: 'advance please' } },
     { name: 'bad query', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'GET', url: '/api/v1/pairs/orders/events?limit=0', headers: as(VIEWER) } },
     { name: 'unknown query field', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'GET', url: '/api/v1/pairs/orders/events?page=2', headers: as(VIEWER) } },
+    { name: 'pair id against the id rule', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/Orders/pause', headers: as(OPERATOR), payload: {} } },
+    { name: 'undecodable URL', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/%E0%A4%A/pause', headers: as(OPERATOR), payload: {} } },
   ];
   for (const c of cases) {
     const res = await app.inject(c.request);
@@ -192,6 +194,8 @@ t.test('thousands of random requests never get a 5xx', async (t) => {
     });
     statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
     if (res.statusCode >= 500) t.fail(`5xx: ${res.statusCode} ${res.body.slice(0, 300)}`);
+    // Every error answer with a body has the one error shape (the CLI reads error.code).
+    if (res.statusCode >= 400 && res.body !== '' && typeof res.json().error?.code !== 'string') t.fail(`not the error shape: ${res.statusCode} ${res.body.slice(0, 300)}`);
   }
   t.ok([200, 400, 401, 403, 404].every((status) => statuses.has(status)), `handlers reached, not only refusals: ${JSON.stringify([...statuses])}`);
 });

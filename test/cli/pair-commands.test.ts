@@ -59,6 +59,9 @@ t.test('status, advance, revert, pause, resume and events through the API', asyn
     const bad = await runCli(['events', '--limit', 'abc'], { ...env, PGSHIFT_URL: 'http://127.0.0.1:9' });
     t.equal(bad.code, 2, 'a bad option is a usage error, found before the service is asked');
     t.match(bad.stderr, '--limit: must be a positive whole number, got "abc"');
+    const badPair = await runCli(['status', '--pair', 'Orders'], { ...env, PGSHIFT_URL: 'http://127.0.0.1:9' });
+    t.equal(badPair.code, 2, 'a pair id against the id rule is a usage error, found before the service is asked');
+    t.match(badPair.stderr, '--pair: "Orders" is not a pair id');
     const json = JSON.parse((await runCli(['events', '--json'], env)).stdout);
     // The revert's drain of green (TTL 0 here) may already have followed it.
     t.ok(json.events.slice(0, 2).some((e: { action: string }) => e.action === 'revert'), 'the revert is the newest action');

@@ -37,6 +37,12 @@ t.test('bad command-line arguments exit with status 2', async (t) => {
   const port = runTs('src/server.ts', ['--port', 'eighty']);
   t.equal((await port.exited).code, 2);
   t.match(port.stderr(), /--port: must be an integer/);
+  const empty = runTs('src/server.ts', ['--port', '']);
+  t.equal((await empty.exited).code, 2, 'an empty --port is not port 0');
+  t.match(empty.stderr(), /--port: must be an integer/);
+  const rate = runTs('src/local/lab-server.ts', ['--workload-rate', ' ']);
+  t.equal((await rate.exited).code, 2, 'a blank --workload-rate is not 0 writes/s');
+  t.match(rate.stderr(), /--workload-rate: must be a number/);
 });
 
 t.test('a lab configuration given to the production service exits with status 2 pointing to the lab entry point', async (t) => {
