@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Finding } from './report.js';
+import type { Finding, PreflightPhase } from './report.js';
 import type { PreflightLogin, PreflightPair, PreflightSide } from './targets.js';
 
 /** A finding as a check writes it; the runner adds the check id and the database. */
@@ -21,7 +21,12 @@ export interface SideInfo {
  */
 export interface CheckContext {
   pair: PreflightPair;
-  /** The database the check runs in (for cluster checks: the database it reads through). */
+  /**
+   * `prepare`: green is empty and every green query reads its maintenance database, so a
+   * check that runs then sees green's server, never the pair's database on green.
+   */
+  phase: PreflightPhase;
+  /** The pair's database the check runs in (for cluster checks: the database it reads through). */
   database: string;
   blue: SideInfo;
   green: SideInfo;
@@ -44,6 +49,13 @@ export interface CheckDefinition {
   title: string;
   scope: 'database' | 'cluster';
   sides: readonly PreflightSide[];
+  /**
+   * What of green the check compares with blue that `prepare` creates (e.g. "green's
+   * tables from blue's schema"). Set: in phase `prepare` the check does not apply and
+   * the report says "prepare creates <this>". Absent: the check runs in every phase,
+   * reading green's server through its maintenance database in phase `prepare`.
+   */
+  createdByPrepare?: string;
   /** Which upgrades the check concerns; absent: every one. */
   appliesTo?: (versions: Applicability) => boolean;
   run(ctx: CheckContext): Promise<FindingDraft[]>;

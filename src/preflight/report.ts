@@ -14,6 +14,18 @@ import Value from 'typebox/value';
 export const SeveritySchema = Type.Union([Type.Literal('blocker'), Type.Literal('warning'), Type.Literal('info')]);
 export type Severity = Type.Static<typeof SeveritySchema>;
 
+/**
+ * Which green a run checks. `prepared`: green has the pair's databases, schema and roles
+ * (made by `prepare`, or by hand); every check runs. `prepare`: green is the empty cluster
+ * `prepare` is about to fill: green is read through its maintenance database, and the
+ * checks that compare what `prepare` creates with blue do not apply.
+ */
+export const PREFLIGHT_PHASES = { prepare: 'prepare', prepared: 'prepared' } as const;
+export type PreflightPhase = (typeof PREFLIGHT_PHASES)[keyof typeof PREFLIGHT_PHASES];
+export const PreflightPhaseSchema = Type.Enum([PREFLIGHT_PHASES.prepare, PREFLIGHT_PHASES.prepared], {
+  description: "prepare: green is empty, before pgshift's prepare step fills it; prepared: green has the pair's databases and schema",
+});
+
 export const FindingSchema = Type.Object(
   {
     check: Type.String({ description: 'id of the check that produced the finding' }),
@@ -42,6 +54,7 @@ export const CheckRunSchema = Type.Object(
     ]),
     findings: Type.Integer({ minimum: 0 }),
     durationMs: Type.Integer({ minimum: 0 }),
+    reason: Type.Optional(Type.String({ description: 'why the check did not apply, when the run knows' })),
   },
   { additionalProperties: false },
 );
@@ -59,6 +72,8 @@ export type ServerVersion = Type.Static<typeof ServerVersionSchema>;
 export const PreflightReportSchema = Type.Object(
   {
     pair: Type.String(),
+    /** Absent in reports stored before phases existed: those are `prepared`. */
+    phase: Type.Optional(PreflightPhaseSchema),
     /** No blocker: the controller may advance past baseline. */
     ok: Type.Boolean(),
     startedAt: Type.String({ format: 'date-time' }),

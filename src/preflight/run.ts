@@ -1,15 +1,22 @@
 import { systemClock, type Clock } from '../clock.js';
+import * as D from '../defaults.js';
 import { describeError, PgshiftError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { CheckContext, CheckDefinition, FindingDraft, SideInfo } from './check.js';
 import { PREFLIGHT_CHECKS } from './checks/index.js';
-import { countBySeverity, type CheckRun, type Finding, type PreflightReport, type Severity } from './report.js';
+import { countBySeverity, type CheckRun, type Finding, type PreflightPhase, type PreflightReport, type Severity } from './report.js';
 import { PreflightSessions } from './sessions.js';
 import type { PreflightPair, PreflightSide, PreflightTargets } from './targets.js';
 
 export interface RunPreflightOptions {
   pair: PreflightPair;
   targets: PreflightTargets;
+  /**
+   * `prepare`: green is the empty cluster pgshift's prepare step will fill; green is read
+   * through its maintenance database and the checks of what prepare creates do not apply.
+   * Default: `prepared` (green has the pair's databases and schema).
+   */
+  phase?: PreflightPhase;
   /** Default: every check (PREFLIGHT_CHECKS). */
   checks?: readonly CheckDefinition[];
   clock?: Clock;
@@ -29,13 +36,18 @@ type Reach = { ok: true; version: string; major: number } | { ok: false; error: 
  * for anything a server does: an unreachable side or database becomes a blocker that
  * lists the checks it kept from running, and a check that fails (lost connection,
  * missing privilege, timeout) becomes a blocker saying so, since pgshift cannot tell
- * whether it would pass. All checks are read-only and run concurrently.
+ * whether it would pass. All checks are read-only and run concurrently. In phase
+ * `prepare` every green query goes to green's maintenance database, since the pair's
+ * databases do not exist there yet.
  */
 export async function runPreflight(options: RunPreflightOptions): Promise<PreflightReport> {
   const clock = options.clock ?? systemClock;
   const log = (options.log ?? silentLogger()).child({ pair: options.pair.id });
   const checks = options.checks ?? PREFLIGHT_CHECKS;
   const { pair, targets } = options;
+  const phase = options.phase ?? D.PREFLIGHT_DEFAULT_PHASE;
+  /** Where a query for the pair's `db` on `side` goes. */
+  const databaseOn = (side: PreflightSide, db: string): string => (side === 'green' && phase === 'prepare' ? D.MAINTENANCE_DATABASE : db);
   const startedAt = clock.now();
   const sessions = new PreflightSessions(targets, options.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: options.statementTimeoutMs });
   const findings: Finding[] = [];
@@ -43,16 +55,18 @@ export async function runPreflight(options: RunPreflightOptions): Promise<Prefli
   let versions: Record<PreflightSide, Reach | undefined> = { blue: undefined, green: undefined };
 
   try {
-    const reach = await probeAll(sessions, pair.databases);
+    /** Reach and skips are kept per database queried: in phase `prepare`, one for all of green. */
+    const where = (side: PreflightSide, db: string) => key(side, databaseOn(side, db));
+    const reach = await probeAll(sessions, [...new Set(pair.databases.flatMap((db) => SIDES.map((side) => where(side, db))))]);
     versions = {
-      blue: pair.databases.map((db) => reach.get(key('blue', db))).find((r) => r?.ok),
-      green: pair.databases.map((db) => reach.get(key('green', db))).find((r) => r?.ok),
+      blue: pair.databases.map((db) => reach.get(where('blue', db))).find((r) => r?.ok),
+      green: pair.databases.map((db) => reach.get(where('green', db))).find((r) => r?.ok),
     };
-    const reachable = (side: PreflightSide, db: string) => reach.get(key(side, db))?.ok === true;
+    const reachable = (side: PreflightSide, db: string) => reach.get(where(side, db))?.ok === true;
     const sideInfo = (side: PreflightSide): SideInfo | null => {
       const v = versions[side];
       if (!v?.ok) return null;
-      const db = pair.databases[0]!;
+      const db = databaseOn(side, pair.databases[0]!);
       return {
         version: v.version,
         major: v.major,
@@ -68,12 +82,17 @@ export async function runPreflight(options: RunPreflightOptions): Promise<Prefli
     const skip = (check: CheckDefinition, database: string | null, blockedBy: { side: PreflightSide; db: string }[]) => {
       runs.push({ check: check.id, title: check.title, database, outcome: 'skipped', findings: 0, durationMs: 0 });
       for (const b of blockedBy) {
-        const list = skipped.get(key(b.side, b.db)) ?? [];
-        list.push(check.id);
-        skipped.set(key(b.side, b.db), list);
+        const list = skipped.get(where(b.side, b.db)) ?? [];
+        if (!list.includes(check.id)) list.push(check.id);
+        skipped.set(where(b.side, b.db), list);
       }
     };
     for (const check of checks) {
+      if (phase === 'prepare' && check.createdByPrepare !== undefined) {
+        const reason = `prepare creates ${check.createdByPrepare}`;
+        runs.push({ check: check.id, title: check.title, database: null, outcome: 'not-applicable', findings: 0, durationMs: 0, reason });
+        continue;
+      }
       if (check.appliesTo) {
         if (!blue || !green) {
           // Whether it applies depends on versions preflight could not read.
@@ -110,6 +129,7 @@ export async function runPreflight(options: RunPreflightOptions): Promise<Prefli
       planned.map(async ({ check, database, cluster }) => {
         const ctx: CheckContext = {
           pair,
+          phase,
           database,
           // A check may run while the side it does not read is unreachable; reading that side's facts then fails the check.
           get blue() {
@@ -118,7 +138,7 @@ export async function runPreflight(options: RunPreflightOptions): Promise<Prefli
           get green() {
             return known('green', green);
           },
-          query: (side, sql, params, login) => sessions.query(side, database, sql, params, login),
+          query: (side, sql, params, login) => sessions.query(side, databaseOn(side, database), sql, params, login),
         };
         const began = clock.now();
         const reported = cluster ? null : database;
@@ -153,6 +173,7 @@ export async function runPreflight(options: RunPreflightOptions): Promise<Prefli
   const counts = countBySeverity(findings);
   const report: PreflightReport = {
     pair: pair.id,
+    phase,
     ok: counts.blocker === 0,
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(finishedAt).toISOString(),
@@ -180,24 +201,24 @@ function split(k: string): [PreflightSide, string] {
   return [side, db];
 }
 
-async function probeAll(sessions: PreflightSessions, databases: readonly string[]): Promise<Map<string, Reach>> {
+/** Probes each (side, database) key once: its server's version, or why it cannot be reached. */
+async function probeAll(sessions: PreflightSessions, keys: readonly string[]): Promise<Map<string, Reach>> {
   const reach = new Map<string, Reach>();
   await Promise.all(
-    databases.flatMap((db) =>
-      SIDES.map(async (side) => {
-        try {
-          const rows = await sessions.query<{ version: string; num: number }>(
-            side,
-            db,
-            `SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num`,
-          );
-          const row = rows[0]!;
-          reach.set(key(side, db), { ok: true, version: row.version.split(' ')[0]!, major: Math.floor(row.num / 10000) });
-        } catch (err) {
-          reach.set(key(side, db), { ok: false, error: err });
-        }
-      }),
-    ),
+    keys.map(async (k) => {
+      const [side, db] = split(k);
+      try {
+        const rows = await sessions.query<{ version: string; num: number }>(
+          side,
+          db,
+          `SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num`,
+        );
+        const row = rows[0]!;
+        reach.set(k, { ok: true, version: row.version.split(' ')[0]!, major: Math.floor(row.num / 10000) });
+      } catch (err) {
+        reach.set(k, { ok: false, error: err });
+      }
+    }),
   );
   return reach;
 }

@@ -1,8 +1,9 @@
 import type { Clock } from '../clock.js';
+import * as D from '../defaults.js';
 import { PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CheckDefinition } from './check.js';
-import type { PreflightReport } from './report.js';
+import type { PreflightPhase, PreflightReport } from './report.js';
 import { runPreflight } from './run.js';
 import type { PreflightReportStore } from './store.js';
 import type { PreflightPair, PreflightTargets } from './targets.js';
@@ -13,11 +14,16 @@ export interface PreflightService {
    * Runs every check on the pair, stores the report as the pair's last, and answers it.
    * Checks that fail become blocker findings; this throws only for an unknown pair
    * (PGSHIFT_ERR_PAIR_NOT_FOUND, 404) or a store that cannot save. Concurrent calls for
-   * the same pair share one run.
+   * the same pair and phase share one run. `phase` (default `prepared`): `prepare` checks
+   * an empty green before pgshift's prepare step fills it (see runPreflight).
    */
-  run(pairId: string): Promise<PreflightReport>;
+  run(pairId: string, options?: PreflightRunOptions): Promise<PreflightReport>;
   /** The pair's last report, null when none; throws PGSHIFT_ERR_PAIR_NOT_FOUND for an unknown pair. */
   last(pairId: string): Promise<PreflightReport | null>;
+}
+
+export interface PreflightRunOptions {
+  phase?: PreflightPhase;
 }
 
 export interface PreflightServiceOptions {
@@ -44,13 +50,16 @@ export function createPreflightService(options: PreflightServiceOptions): Prefli
   };
 
   return {
-    async run(pairId) {
+    async run(pairId, runOptions = {}) {
       const pair = findPair(pairId);
-      const inFlight = running.get(pair.id);
+      const phase = runOptions.phase ?? D.PREFLIGHT_DEFAULT_PHASE;
+      const key = `${pair.id}\u0000${phase}`;
+      const inFlight = running.get(key);
       if (inFlight) return inFlight;
       const run = (async () => {
         const report = await runPreflight({
           pair,
+          phase,
           targets: options.targetsFor(pair.id),
           log: options.log,
           ...(options.clock ? { clock: options.clock } : {}),
@@ -58,8 +67,8 @@ export function createPreflightService(options: PreflightServiceOptions): Prefli
         });
         await options.store.save(report);
         return report;
-      })().finally(() => running.delete(pair.id));
-      running.set(pair.id, run);
+      })().finally(() => running.delete(key));
+      running.set(key, run);
       return run;
     },
     async last(pairId) {

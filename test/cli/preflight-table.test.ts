@@ -49,3 +49,25 @@ t.test('the report header says whether the pair may advance', async (t) => {
   t.match(text, /BLOCKER +connect +orders +server green +cannot check orders on green\n +fix: Make sure green is running\.\n +Then run it again\./);
   t.match(formatReport({ ...report, ok: true, findings: [] }), 'READY: no blocker (0 warning(s), 0 info)');
 });
+
+t.test('a report of phase prepare says so in its header; older reports without a phase read as before', async (t) => {
+  const report: PreflightReport = {
+    pair: 'orders',
+    phase: 'prepare',
+    ok: true,
+    startedAt: '2025-01-01T00:00:00.000Z',
+    finishedAt: '2025-01-01T00:00:00.150Z',
+    durationMs: 150,
+    blue: { version: '13.12', major: 13 },
+    green: { version: '14.9', major: 14 },
+    findings: [],
+    checks: [
+      { check: 'server-versions', title: 'v', database: null, outcome: 'passed', findings: 0, durationMs: 2 },
+      { check: 'table-parity', title: 't', database: null, outcome: 'not-applicable', findings: 0, durationMs: 0, reason: "prepare creates green's tables from blue's schema" },
+    ],
+  };
+  t.match(formatReport(report), 'Preflight of pair orders (phase prepare: green not prepared yet): blue 13.12 -> green 14.9, 1 check runs in 150 ms');
+  t.match(formatReport({ ...report, phase: 'prepared' }), 'Preflight of pair orders: blue 13.12 -> green 14.9, 1 check runs');
+  const { phase: _phase, ...older } = report;
+  t.match(formatReport(older), 'Preflight of pair orders: blue 13.12 -> green 14.9');
+});

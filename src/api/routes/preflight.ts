@@ -1,10 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
 import * as D from '../../defaults.js';
 import { PgshiftError } from '../../errors.js';
-import { PreflightReportSchema } from '../../preflight/report.js';
+import { PreflightPhaseSchema, PreflightReportSchema } from '../../preflight/report.js';
 import type { PreflightService } from '../../preflight/service.js';
 import { errorResponses, PairParamsSchema } from '../schemas.js';
+
+/** `?phase=prepare` checks an empty green before pgshift's prepare step fills it; default `prepared`. */
+const RunQuerySchema = Type.Object({ phase: Type.Optional(PreflightPhaseSchema) }, { additionalProperties: false });
 
 /**
  * Preflight over HTTP: run the checks of a pair (operators; they connect to both
@@ -24,11 +28,12 @@ export async function preflightRoutes(app: FastifyInstance, options: { service: 
         tags: ['preflight'],
         summary: 'Run every preflight check on the pair and answer the report (ok = no blocker)',
         params: PairParamsSchema,
+        querystring: RunQuerySchema,
         security: [{ bearer: [] }],
         response: responses,
       },
     },
-    async (request) => service.run(request.params.pair),
+    async (request) => service.run(request.params.pair, request.query.phase ? { phase: request.query.phase } : {}),
   );
 
   api.get(

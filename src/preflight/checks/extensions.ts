@@ -70,7 +70,8 @@ export const extensionsCheck: CheckDefinition = {
       versionsOnGreen.set(row.name, entry);
     }
     for (const entry of versionsOnGreen.values()) entry.versions.sort(compareVersions);
-    const greenInstalled = new Map(onGreenRows.map((e) => [e.name, e.version]));
+    // Before prepare green has none of the pair's databases: what its maintenance database has installed is not theirs.
+    const greenInstalled = new Map(ctx.phase === 'prepare' ? [] : onGreenRows.map((e) => [e.name, e.version]));
 
     const findings: FindingDraft[] = [];
     for (const ext of installed) {
@@ -229,6 +230,7 @@ export const extensionParityCheck: CheckDefinition = {
   title: 'extensions of blue are created on green',
   scope: 'database',
   sides: ['blue', 'green'],
+  createdByPrepare: "green's extensions, at blue's versions",
   async run(ctx) {
     const [blue, green, available] = await Promise.all([
       ctx.query<InstalledExtension>('blue', INSTALLED_SQL),

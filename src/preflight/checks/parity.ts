@@ -25,6 +25,7 @@ export const tableParityCheck: CheckDefinition = {
   title: 'published tables exist on green with the same columns',
   scope: 'database',
   sides: ['blue', 'green'],
+  createdByPrepare: "green's tables from blue's schema",
   async run(ctx) {
     const blue = await ctx.query<TableShape>(
       'blue',
@@ -139,6 +140,7 @@ export const roleParityCheck: CheckDefinition = {
   title: 'roles of blue\'s owners, grants and applications exist on green',
   scope: 'database',
   sides: ['blue', 'green'],
+  createdByPrepare: "green's roles from blue's",
   async run(ctx) {
     const blue = await ctx.query<RoleRef>(
       'blue',
@@ -213,6 +215,7 @@ export const databaseCompatibilityCheck: CheckDefinition = {
   title: 'green\'s database has blue\'s encoding and collation',
   scope: 'database',
   sides: ['blue', 'green'],
+  createdByPrepare: "green's databases with blue's encoding and collation",
   async run(ctx) {
     const sql = `SELECT pg_encoding_to_char(encoding) AS encoding, datcollate AS collate, datctype AS ctype
                    FROM pg_database WHERE datname = current_database()`;

@@ -127,6 +127,7 @@ export const materializedViewsCheck: CheckDefinition = {
   title: 'materialized views exist and are populated on green',
   scope: 'database',
   sides: ['blue', 'green'],
+  createdByPrepare: "green's materialized views from blue's schema",
   async run(ctx) {
     const sql = `SELECT ${qualifiedName()} AS name, c.relispopulated AS populated, pg_get_viewdef(c.oid) AS definition
                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -169,6 +170,7 @@ export const foreignTablesCheck: CheckDefinition = {
   title: 'foreign tables exist on green',
   scope: 'database',
   sides: ['blue', 'green'],
+  createdByPrepare: "green's foreign tables from blue's schema",
   async run(ctx) {
     const sql = `SELECT ${qualifiedName()} AS name, quote_ident(s.srvname) AS server
                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
