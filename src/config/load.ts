@@ -4,6 +4,14 @@ import Value from 'typebox/value';
 import { PgshiftError } from '../errors.js';
 import { ConfigSchema, SECRET_KEYS, type Config } from './schema.js';
 
+/** Tags pgshift puts on what it creates (`pgshift:pair`, `pgshift:role`); a configured tag may not use the prefix. */
+export const GREEN_TAG_PREFIX = 'pgshift:';
+
+function parseMajor(version: string): number | null {
+  const match = /^(\d+)/.exec(version);
+  return match ? Number(match[1]) : null;
+}
+
 /**
  * Loading is three steps, each reporting every problem it finds with the path of the
  * offending key: read and parse the YAML, substitute `${ENV}` references, validate
@@ -185,6 +193,31 @@ function checkRules(config: Config): string[] {
       }
       if ((c.readerHost === undefined) !== (c.readerPort === undefined) && c.rdsClusterId === undefined) {
         problems.push(`${at(side, 'readerHost')}: readerHost and readerPort go together`);
+      }
+    }
+    if (pair.blue.create !== undefined) {
+      problems.push(`${at('blue', 'create')}: only green can be created by pgshift; blue is the cluster that exists`);
+    }
+    const create = pair.green.create;
+    if (create !== undefined) {
+      if (pair.green.rdsClusterId === undefined) problems.push(`${at('green', 'rdsClusterId')}: is required with create (the new cluster's identifier)`);
+      const major = parseMajor(create.engineVersion);
+      if (major !== pair.green.expectedMajor) {
+        problems.push(`${at('green', 'create', 'engineVersion')}: "${create.engineVersion}" is major ${major}, but green.expectedMajor is ${pair.green.expectedMajor}`);
+      }
+      if ((create.instanceClass === undefined) === (create.serverless === undefined)) {
+        problems.push(`${at('green', 'create')}: give exactly one of instanceClass or serverless`);
+      }
+      if (create.instanceClass === 'db.serverless') {
+        problems.push(`${at('green', 'create', 'instanceClass')}: for Serverless v2 give serverless: { minCapacity, maxCapacity } instead`);
+      }
+      if (create.serverless !== undefined && create.serverless.minCapacity > create.serverless.maxCapacity) {
+        problems.push(`${at('green', 'create', 'serverless', 'minCapacity')}: must not exceed maxCapacity (${create.serverless.maxCapacity})`);
+      }
+      for (const key of Object.keys(create.tags ?? {})) {
+        if (key.toLowerCase().startsWith('aws:') || key.startsWith(GREEN_TAG_PREFIX)) {
+          problems.push(`${at('green', 'create', 'tags', key)}: tag keys starting with aws: or ${GREEN_TAG_PREFIX} are reserved`);
+        }
       }
     }
     if (pair.green.expectedMajor <= pair.blue.expectedMajor) {

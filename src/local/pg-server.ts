@@ -15,6 +15,8 @@ export interface LabServerOptions {
   binaries: PgBinaries;
   port: number;
   superuserPassword: string;
+  /** The bootstrap superuser's name (default D.LAB_ADMIN_ROLE): an RDS cluster's master user. */
+  superuser?: string;
   user: OsUser | null;
   log: Logger;
   /** Sessions the server admits (benchmarks with hundreds of pairs raise it). */
@@ -35,6 +37,7 @@ export class LabServer {
   readonly binaries: PgBinaries;
   port: number;
   private readonly superuserPassword: string;
+  private readonly superuser: string;
   private readonly user: OsUser | null;
   private readonly log: Logger;
 
@@ -46,6 +49,7 @@ export class LabServer {
     this.binaries = options.binaries;
     this.port = options.port;
     this.superuserPassword = options.superuserPassword;
+    this.superuser = options.superuser ?? D.LAB_ADMIN_ROLE;
     this.user = options.user;
     this.maxConnections = options.maxConnections ?? D.LAB_MAX_CONNECTIONS;
     this.log = options.log.child({ server: options.name });
@@ -77,7 +81,7 @@ export class LabServer {
     try {
       await this.exec(this.binaries.initdb, [
         '-D', this.dataDir,
-        '-U', D.LAB_ADMIN_ROLE,
+        '-U', this.superuser,
         '--pwfile', pwfile,
         '--auth', 'scram-sha-256',
         '--encoding', 'UTF8',

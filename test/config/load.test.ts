@@ -157,10 +157,76 @@ t.test('config/aws.example.yaml is a valid configuration once its variables are 
   t.equal(config.pairs[0]!.blue.rdsClusterId, 'orders-pg13');
   t.equal(config.pairs[0]!.green.expectedMajor, 14);
   t.equal(config.aws.accessKeyId, undefined, 'the default credential chain');
+  t.match(config.pairs[0]!.green.create, { engineVersion: '14.12', instanceClass: 'db.r6g.large', tags: { team: 'orders' } });
   const { PGSHIFT_GREEN_ADMIN_PASSWORD: _omitted, ...missing } = env;
   const problems = await loadConfig(path, missing).then(
     () => [],
     (err: ConfigError) => err.problems,
   );
   t.same(problems, ['pairs[0].green.adminLogin.password: environment variable PGSHIFT_GREEN_ADMIN_PASSWORD is not set']);
+});
+
+/** The minimal config with green on RDS and a `create` section (indented for green). */
+function withCreate(create: string, greenExtra = ''): string {
+  return minimalConfigYaml().replace(
+    '      host: 127.0.0.1\n      port: 5433\n      expectedMajor: 14\n',
+    `      rdsClusterId: orders-green\n      expectedMajor: 14\n${greenExtra}      create:\n${create}`,
+  );
+}
+
+t.test('green.create is loaded with its keys', async (t) => {
+  const text = withCreate(
+    '        engineVersion: "14.12"\n        dbClusterParameterGroup: logical-14\n        instanceClass: db.r6g.large\n' +
+      '        subnetGroup: db-subnets\n        vpcSecurityGroupIds: [sg-1]\n        tags: { team: orders }\n',
+  );
+  const config = await loadConfig(await writeConfigFile(t, text), MINIMAL_ENV);
+  t.same(config.pairs[0]!.green.create, {
+    engineVersion: '14.12',
+    dbClusterParameterGroup: 'logical-14',
+    instanceClass: 'db.r6g.large',
+    subnetGroup: 'db-subnets',
+    vpcSecurityGroupIds: ['sg-1'],
+    tags: { team: 'orders' },
+  });
+  const serverless = await loadConfig(
+    await writeConfigFile(t, withCreate('        engineVersion: "14.12"\n        serverless: { minCapacity: 0.5, maxCapacity: 16 }\n')),
+    MINIMAL_ENV,
+  );
+  t.same(serverless.pairs[0]!.green.create!.serverless, { minCapacity: 0.5, maxCapacity: 16 });
+});
+
+t.test('green.create is checked: major, one of instanceClass or serverless, ACU range, reserved tags', async (t) => {
+  const cases: [string, string[] | RegExp[]][] = [
+    [withCreate('        engineVersion: "13.12"\n        instanceClass: db.r6g.large\n'), [/^pairs\[0\]\.green\.create\.engineVersion: "13\.12" is major 13, but green\.expectedMajor is 14$/]],
+    [withCreate('        engineVersion: "14.12"\n'), ['pairs[0].green.create: give exactly one of instanceClass or serverless']],
+    [
+      withCreate('        engineVersion: "14.12"\n        instanceClass: db.r6g.large\n        serverless: { minCapacity: 1, maxCapacity: 2 }\n'),
+      ['pairs[0].green.create: give exactly one of instanceClass or serverless'],
+    ],
+    [withCreate('        engineVersion: "14.12"\n        serverless: { minCapacity: 8, maxCapacity: 4 }\n'), [/^pairs\[0\]\.green\.create\.serverless\.minCapacity: must not exceed maxCapacity/]],
+    [withCreate('        engineVersion: "14.12"\n        serverless: { minCapacity: 0.5, maxCapacity: 300 }\n'), [/^pairs\[0\]\.green\.create\.serverless\.maxCapacity: must be <= 256$/]],
+    [withCreate('        engineVersion: "14.12"\n        serverless: { minCapacity: 0.25, maxCapacity: 4 }\n'), [/^pairs\[0\]\.green\.create\.serverless\.minCapacity: /]],
+    [withCreate('        engineVersion: "14.12"\n        instanceClass: db.serverless\n'), [/^pairs\[0\]\.green\.create\.instanceClass: for Serverless v2 give serverless/]],
+    [withCreate('        engineVersion: "14.12"\n        instanceClass: db.r6g.large\n        tags: { "pgshift:pair": x }\n'), [/^pairs\[0\]\.green\.create\.tags\.pgshift:pair: tag keys starting with aws: or pgshift: are reserved$/]],
+    [withCreate('        engineVersion: latest\n        instanceClass: db.r6g.large\n'), [/^pairs\[0\]\.green\.create\.engineVersion: /]],
+    [withCreate('        engineVersion: "14.12"\n        instanceClass: db.r6g.large\n        storage: 100\n'), ['pairs[0].green.create.storage: unknown key']],
+  ];
+  for (const [text, expected] of cases) {
+    const problems = await problemsOf(t, text);
+    t.match(problems, expected, expected.map(String).join());
+    t.equal(problems.length, expected.length, problems.join('\n'));
+  }
+});
+
+t.test('create is refused on blue, and on a green without rdsClusterId', async (t) => {
+  const onBlue = minimalConfigYaml().replace(
+    '      expectedMajor: 13\n',
+    '      expectedMajor: 13\n      create: { engineVersion: "13.12", instanceClass: db.r6g.large }\n',
+  );
+  t.match(await problemsOf(t, onBlue), [/^pairs\[0\]\.blue\.create: only green can be created by pgshift/]);
+  const plainGreen = minimalConfigYaml().replace(
+    '      expectedMajor: 14\n',
+    '      expectedMajor: 14\n      create: { engineVersion: "14.12", instanceClass: db.r6g.large }\n',
+  );
+  t.match(await problemsOf(t, plainGreen), [/^pairs\[0\]\.green\.rdsClusterId: is required with create/]);
 });

@@ -174,8 +174,10 @@ t.test('the RDS stand-in over the lab', async (t) => {
     t.match(raw.xml, { ErrorResponse: { Error: { Type: 'Sender', Code: 'DBClusterNotFoundFault', Message: 'DBCluster demo-nope not found.' } } });
     t.equal(raw.xml.ErrorResponse.RequestId, raw.requestId, 'x-amzn-RequestId matches the body');
 
-    const unknown = await post(url, 'Action=DeleteDBCluster&Version=2014-10-31&DBClusterIdentifier=demo-blue');
+    const unknown = await post(url, 'Action=ModifyDBCluster&Version=2014-10-31&DBClusterIdentifier=demo-blue');
     t.match(unknown, { status: 400, xml: { ErrorResponse: { Error: { Code: 'InvalidAction' } } } });
+    const labCluster = await post(url, 'Action=DeleteDBCluster&Version=2014-10-31&DBClusterIdentifier=demo-blue&SkipFinalSnapshot=true');
+    t.match(labCluster, { status: 400, xml: { ErrorResponse: { Error: { Code: 'InvalidDBClusterStateFault' } } } }, "the lab's own clusters are not deleted");
     const noVersion = await post(url, 'Action=DescribeDBClusters');
     t.match(noVersion, { status: 400, xml: { ErrorResponse: { Error: { Code: 'MissingParameter' } } } });
     const noAction = await post(url, 'Version=2014-10-31');

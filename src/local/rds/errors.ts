@@ -30,3 +30,7 @@ export function clusterNotFound(id: string): RdsApiError {
 export function snapshotNotFound(id: string): RdsApiError {
   return new RdsApiError('DBClusterSnapshotNotFoundFault', 404, `DBClusterSnapshot ${id} not found.`);
 }
+
+export function instanceNotFound(id: string): RdsApiError {
+  return new RdsApiError('DBInstanceNotFound', 404, `DBInstance ${id} not found.`);
+}

@@ -34,6 +34,22 @@ export function readInteger(params: QueryParams, name: string): number | undefin
   return Number(raw);
 }
 
+export function readNumber(params: QueryParams, name: string): number | undefined {
+  const raw = readString(params, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw.trim());
+  if (!Number.isFinite(value)) throw new RdsApiError('InvalidParameterValue', 400, `Invalid value ${raw} for ${name}: not a number`);
+  return value;
+}
+
+export function readBoolean(params: QueryParams, name: string): boolean | undefined {
+  const raw = readString(params, name);
+  if (raw === undefined) return undefined;
+  const value = raw.trim().toLowerCase();
+  if (value !== 'true' && value !== 'false') throw new RdsApiError('InvalidParameterValue', 400, `Invalid value ${raw} for ${name}: not a boolean`);
+  return value === 'true';
+}
+
 /** Items of a flattened list `{prefix}.{n}` (or `{prefix}.{n}.{field}`), in index order; gaps end the list as in AWS. */
 export function readIndexed(params: QueryParams, prefix: string): number[] {
   const indexes = new Set<number>();

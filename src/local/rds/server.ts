@@ -9,7 +9,7 @@ import { LAB_ACCOUNT, LAB_REGION } from '../lab-endpoints.js';
 import { ACTIONS } from './actions.js';
 import { RdsApiError } from './errors.js';
 import { RdsFaults } from './faults.js';
-import type { LabClusterSource } from './lab-view.js';
+import type { LabClusterSource, LabServerFactory } from './lab-view.js';
 import { readQueryParams, readString } from './query.js';
 import { RdsState } from './state.js';
 import { renderError, renderResult } from './xml.js';
@@ -19,6 +19,8 @@ export interface RdsStandInOptions {
   /** Folder for the stand-in's state and snapshots (inside the lab folder). */
   dir: string;
   source: LabClusterSource;
+  /** Starts and removes the servers of clusters created through CreateDBCluster; without it, creating is refused. */
+  servers?: LabServerFactory;
   log: Logger;
   /** 0 picks a free port. */
   port?: number;
@@ -33,7 +35,7 @@ export interface RdsStandIn {
   readonly url: string;
   readonly port: number;
   readonly faults: RdsFaults;
-  /** Stops listening, ends running snapshot dumps (they become `failed`). */
+  /** Stops listening, ends running snapshot dumps (they become `failed`), stops the created clusters' servers (a restart brings them back). */
   close(): Promise<void>;
 }
 
@@ -49,7 +51,10 @@ const byFolder = new Map<string, RdsStandIn>();
 /**
  * The lab's Amazon RDS: the AWS Query protocol over HTTP on loopback, answering
  * DescribeDBClusters, CreateDBClusterSnapshot and DescribeDBClusterSnapshots from
- * the lab's real servers. Signatures are not checked; any credentials will do.
+ * the lab's real servers, and CreateDBCluster / CreateDBInstance / DeleteDBInstance /
+ * DeleteDBCluster / DescribeDBInstances / AddTagsToResource / ListTagsForResource for
+ * clusters it creates (each a new real server from `servers`). Signatures are not
+ * checked; any credentials will do.
  */
 export async function startRdsStandIn(options: RdsStandInOptions): Promise<RdsStandIn> {
   const log = options.log.child({ component: 'rds-stand-in' });
@@ -62,6 +67,7 @@ export async function startRdsStandIn(options: RdsStandInOptions): Promise<RdsSt
     log,
     region: options.region ?? LAB_REGION,
     account: options.account ?? LAB_ACCOUNT,
+    ...(options.servers ? { servers: options.servers } : {}),
   });
   const faults = new RdsFaults();
   const server = createServer((req, res) => {

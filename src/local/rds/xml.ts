@@ -24,7 +24,8 @@ export function xmlList(member: string, items: readonly XmlValue[]): XmlList {
   return new XmlList(member, items);
 }
 
-export function renderResult(action: string, result: XmlObject, requestId: string): string {
+/** `result` null: an operation without output (AddTagsToResource) answers with the metadata alone. */
+export function renderResult(action: string, result: XmlObject | null, requestId: string): string {
   return document(
     `<${action}Response xmlns="${RDS_XML_NAMESPACE}">` +
       element(`${action}Result`, result) +
