@@ -103,7 +103,7 @@ export function slotName(subscription: string, database: string): string {
   return `${subscription}_${db}`.slice(0, 63);
 }
 
-interface RoleRow {
+export interface RoleRow {
   rolname: string;
   rolsuper: boolean;
   rolinherit: boolean;
@@ -141,16 +141,7 @@ export async function copyRoles(
       );
       for (const role of roles) {
         if (existing.has(role.rolname) || role.rolsuper) continue;
-        const attrs = [
-          role.rolinherit ? 'INHERIT' : 'NOINHERIT',
-          role.rolcreaterole ? 'CREATEROLE' : 'NOCREATEROLE',
-          role.rolcreatedb ? 'CREATEDB' : 'NOCREATEDB',
-          role.rolcanlogin ? 'LOGIN' : 'NOLOGIN',
-          role.rolreplication ? 'REPLICATION' : 'NOREPLICATION',
-          role.rolbypassrls ? 'BYPASSRLS' : 'NOBYPASSRLS',
-          `CONNECTION LIMIT ${role.rolconnlimit}`,
-        ];
-        if (role.rolvaliduntil) attrs.push(`VALID UNTIL ${literal(role.rolvaliduntil.toISOString())}`);
+        const attrs = roleAttributes(role);
         if (role.rolpassword) attrs.push(`PASSWORD ${literal(role.rolpassword)}`);
         else if (role.rolcanlogin) withoutPassword.push(role.rolname);
         await toClient.query(`CREATE ROLE ${ident(role.rolname)} WITH ${attrs.join(' ')}`);
@@ -168,7 +159,33 @@ export async function copyRoles(
   return { created, withoutPassword };
 }
 
-async function readRoles(client: pg.Client): Promise<RoleRow[]> {
+/** CREATE ROLE options for `role`'s attributes (never SUPERUSER, never its password). */
+export function roleAttributes(role: RoleRow): string[] {
+  const attrs = [
+    role.rolinherit ? 'INHERIT' : 'NOINHERIT',
+    role.rolcreaterole ? 'CREATEROLE' : 'NOCREATEROLE',
+    role.rolcreatedb ? 'CREATEDB' : 'NOCREATEDB',
+    role.rolcanlogin ? 'LOGIN' : 'NOLOGIN',
+    role.rolreplication ? 'REPLICATION' : 'NOREPLICATION',
+    role.rolbypassrls ? 'BYPASSRLS' : 'NOBYPASSRLS',
+    `CONNECTION LIMIT ${role.rolconnlimit}`,
+  ];
+  if (role.rolvaliduntil) attrs.push(`VALID UNTIL ${literal(role.rolvaliduntil.toISOString())}`);
+  return attrs;
+}
+
+/** The roles copyRoles would create: `from`'s non-system, non-superuser roles that `to` lacks. */
+export async function rolesToCopy(fromAdmin: ConnectTarget, toAdmin: ConnectTarget): Promise<string[]> {
+  const wanted = await withClient(fromAdmin, async (c) =>
+    (await c.query<{ rolname: string }>(`SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' AND NOT rolsuper ORDER BY 1`)).rows.map((r) => r.rolname),
+  );
+  const existing = await withClient(toAdmin, async (c) =>
+    new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname)),
+  );
+  return wanted.filter((name) => !existing.has(name));
+}
+
+export async function readRoles(client: pg.Client): Promise<RoleRow[]> {
   const columns = `rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication,
                    rolbypassrls, rolconnlimit, rolvaliduntil`;
   try {
@@ -185,7 +202,8 @@ async function readRoles(client: pg.Client): Promise<RoleRow[]> {
   }
 }
 
-async function createDatabaseLike(fromClient: pg.Client, toClient: pg.Client, database: string): Promise<boolean> {
+/** Creates `database` on `to` like `from`'s (owner, encoding, collation) unless it exists; true when it created it. */
+export async function createDatabaseLike(fromClient: pg.Client, toClient: pg.Client, database: string): Promise<boolean> {
   const exists = await toClient.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
   if (exists.rowCount !== 0) return false;
   const { rows } = await fromClient.query<{ owner: string; encoding: string; collate: string; ctype: string }>(
@@ -201,7 +219,8 @@ async function createDatabaseLike(fromClient: pg.Client, toClient: pg.Client, da
   return true;
 }
 
-async function hasUserTables(client: pg.Client): Promise<boolean> {
+/** Whether the database holds a table outside the system schemas and pgshift's own. */
+export async function hasUserTables(client: pg.Client): Promise<boolean> {
   const { rows } = await client.query<{ n: string }>(
     `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1)
@@ -233,7 +252,8 @@ export async function ensurePgshiftTables(client: pg.Client, owner: string): Pro
   await client.query(`ALTER TABLE ${LEDGER_TABLE} OWNER TO ${ident(owner)}`);
 }
 
-async function ensurePublication(client: pg.Client, publication: string): Promise<boolean> {
+/** Creates the publication FOR ALL TABLES unless it exists; true when it created it. */
+export async function ensurePublication(client: pg.Client, publication: string): Promise<boolean> {
   const exists = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
   if (exists.rowCount !== 0) return false;
   await client.query(`CREATE PUBLICATION ${ident(publication)} FOR ALL TABLES`);
@@ -270,21 +290,38 @@ async function ensureSubscription(
     await refreshIfTablesMissing(options, fromDb, toDb);
     return false;
   }
-  // A slot without its subscription is what a crash during CREATE SUBSCRIPTION leaves.
+  await createSubscription(fromDb, toDb, { ...options, source, slot });
+  return true;
+}
+
+export interface NewSubscription {
+  subscription: string;
+  publication: string;
+  /** conninfo of the publisher as the subscriber reaches it (holds a password: never log it). */
+  source: string;
+  slot: string;
+  copyData: boolean;
+}
+
+/**
+ * CREATE SUBSCRIPTION, after dropping an inactive slot of the same name on the
+ * publisher: a slot without its subscription is what a crash during CREATE
+ * SUBSCRIPTION leaves, and the name is this subscription's.
+ */
+export async function createSubscription(fromDb: ConnectTarget, toDb: ConnectTarget, sub: NewSubscription): Promise<void> {
   await withClient(fromDb, (c) =>
     c.query(
       `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`,
-      [slot],
+      [sub.slot],
     ),
   );
   await withClient(toDb, (c) =>
     c.query(
-      `CREATE SUBSCRIPTION ${ident(options.subscription)} CONNECTION ${literal(source)}
-         PUBLICATION ${ident(options.publication)}
-         WITH (copy_data = ${options.copyData}, slot_name = ${literal(slot)})`,
+      `CREATE SUBSCRIPTION ${ident(sub.subscription)} CONNECTION ${literal(sub.source)}
+         PUBLICATION ${ident(sub.publication)}
+         WITH (copy_data = ${sub.copyData}, slot_name = ${literal(sub.slot)})`,
     ),
   );
-  return true;
 }
 
 /**
@@ -342,9 +379,13 @@ export async function waitForInitialSync(toDb: ConnectTarget, options: SetupOpti
 
 /**
  * `pg_dump --schema-only` of the sending side restored into the receiving side in one
- * transaction; passwords go through the environment, never the command line.
+ * transaction; passwords go through the environment, never the command line. The dump
+ * is read to its end before the restore starts: psql commits at the end of its input,
+ * so a dump that broke off half way must never reach it.
+ * Throws PGSHIFT_ERR_SCHEMA_COPY with `details.stage` `dump` or `restore` and the
+ * tool's exit code (psql exits 3 for an error of the script, 2 for a lost connection).
  */
-async function copySchema(from: ConnectTarget, to: ConnectTarget): Promise<void> {
+export async function copySchema(from: ConnectTarget, to: ConnectTarget): Promise<void> {
   const dump = spawn(
     'pg_dump',
     [
@@ -356,17 +397,27 @@ async function copySchema(from: ConnectTarget, to: ConnectTarget): Promise<void>
     ],
     { env: toolEnv(from), stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  const chunks: Buffer[] = [];
+  dump.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const dumpResult = await finished(dump);
+  if (dumpResult.code !== 0) {
+    throw new PgshiftError('PGSHIFT_ERR_SCHEMA_COPY', `schema dump of ${from.database} failed: ${dumpResult.stderr.trim().slice(0, 2000)}`, {
+      details: { stage: 'dump', exitCode: dumpResult.code },
+    });
+  }
   const restore = spawn(
     'psql',
     ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', ...toolArgs(to)],
     { env: toolEnv(to), stdio: ['pipe', 'ignore', 'pipe'] },
   );
-  dump.stdout.pipe(restore.stdin);
-  const [dumpResult, restoreResult] = await Promise.all([finished(dump), finished(restore)]);
-  if (dumpResult.code !== 0 || restoreResult.code !== 0) {
+  restore.stdin.on('error', () => {}); // psql may exit before reading everything; its exit code says why
+  restore.stdin.end(Buffer.concat(chunks));
+  const restoreResult = await finished(restore);
+  if (restoreResult.code !== 0) {
     throw new PgshiftError(
       'PGSHIFT_ERR_SCHEMA_COPY',
-      `schema copy of ${from.database} failed: ${(dumpResult.stderr || restoreResult.stderr).trim().slice(0, 2000)}`,
+      `schema restore of ${from.database} into ${to.endpoint.host}:${to.endpoint.port} failed: ${restoreResult.stderr.trim().slice(0, 2000)}`,
+      { details: { stage: 'restore', exitCode: restoreResult.code } },
     );
   }
 }
