@@ -77,6 +77,21 @@ export const LAB_RDS_MIN_MAX_RECORDS = 20;
 export const LAB_RDS_MAX_MAX_RECORDS = 100;
 /** Aurora's default backup retention: the PITR window reaches back this far at most. */
 export const LAB_RDS_BACKUP_RETENTION_DAYS = 1;
+/** How long a deleted DB instance stays `deleting` in the stand-in before it is gone. */
+export const LAB_RDS_DELETE_DELAY_MS = 300;
+/** The instance class the stand-in reports for the lab's own clusters' writers. */
+export const LAB_RDS_INSTANCE_CLASS = 'db.r6g.large';
+
+// green creation through RDS (issue 19)
+/** First and longest pause between Describe polls while green is created or deleted. */
+export const GREEN_CREATE_POLL_MIN_MS = 1_000;
+export const GREEN_CREATE_POLL_MAX_MS = 30_000;
+/** Creating an Aurora cluster and its writer usually takes 10-20 minutes. */
+export const GREEN_CREATE_TIMEOUT_MS = 60 * 60_000;
+/** Deleting one takes a few minutes. */
+export const GREEN_DELETE_TIMEOUT_MS = 30 * 60_000;
+/** The writer instance pgshift creates is `<clusterId><suffix>`. */
+export const GREEN_WRITER_SUFFIX = '-writer';
 /** Fake credentials for the lab's AWS stand-ins: any non-empty strings satisfy the SDK and the CLI. */
 export const LAB_AWS_ACCESS_KEY_ID = 'pgshift-lab';
 export const LAB_AWS_SECRET_ACCESS_KEY = 'pgshift-lab-not-a-secret';
@@ -148,6 +163,8 @@ export const PREFLIGHT_STATEMENT_TIMEOUT_MS = 10_000;
 export const PREFLIGHT_SESSIONS_PER_DATABASE = 3;
 /** How many objects a finding names before it says "and N more". */
 export const PREFLIGHT_MAX_LISTED_OBJECTS = 20;
+/** Preflight checks a green that has the pair's databases and schema unless asked for `prepare` (issue 19). */
+export const PREFLIGHT_DEFAULT_PHASE = 'prepared';
 /** pg_upgrade's FirstNormalObjectId: objects with smaller OIDs were made by initdb. */
 export const PG_FIRST_USER_OID = 16384;
 
@@ -219,3 +236,26 @@ export const SIGNAL_MEASURE_MIN_TIMEOUT_MS = 1_000;
 export const SIGNAL_HISTORY_SIZE = 600;
 /** Pushes of application metrics kept per pair, newest first out when full. */
 export const APP_METRICS_MAX_PUSHES = 10_000;
+
+/** How often a long step's progress (the initial copy) is written into the journal, for other processes and restarts. */
+export const PROGRESS_JOURNAL_MS = 5_000;
+
+// preparing green (issue 19)
+/** Reading the initial copy's progress: once a second is cheap (two catalog queries per database). */
+export const PREPARE_COPY_POLL_MS = 1_000;
+/** The copy rate is measured over the readings of this window. */
+export const PREPARE_COPY_RATE_WINDOW_MS = 10_000;
+/** The initial copy's progress is logged at most this often. */
+export const PREPARE_COPY_LOG_EVERY_MS = 10_000;
+/** verify: how long a slot may take to become active after its subscription is enabled. */
+export const PREPARE_SLOT_ACTIVE_WAIT_MS = 15_000;
+
+/** How often `pgshift prepare` asks how the preparation goes. */
+export const CLI_PROGRESS_POLL_MS = 1_000;
+/** Off a terminal, `pgshift prepare` prints a progress line at most this often. */
+export const CLI_PROGRESS_LINE_MS = 10_000;
+/** The lab prints the preparation's progress at most this often. */
+export const LAB_PROGRESS_LINE_MS = 3_000;
+/** A transition that failed is tried again after this, doubling with each failure in a row up to the max. */
+export const TRANSITION_RETRY_MIN_MS = 1_000;
+export const TRANSITION_RETRY_MAX_MS = 60_000;

@@ -34,3 +34,12 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }
+
+/**
+ * An error that repeating the work cannot cure (preflight found a blocker, a schema that
+ * does not restore): a PgshiftError whose `details.final` is true. Work that meets one
+ * is given up and rolled back rather than retried.
+ */
+export function isFinalError(err: unknown): err is PgshiftError {
+  return isPgshiftError(err) && typeof err.details === 'object' && err.details !== null && (err.details as { final?: unknown }).final === true;
+}

@@ -1,6 +1,6 @@
 import type { ErrorBody, EventsPage, IntentAnswer, PairDetail, PairList } from '../api/schemas.js';
 import * as D from '../defaults.js';
-import type { PreflightReport } from '../preflight/report.js';
+import type { PreflightPhase, PreflightReport } from '../preflight/report.js';
 import type { IntentAction } from '../shift/state.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -48,9 +48,9 @@ export class ApiClient {
     return this.request('GET', pairPath(pair));
   }
 
-  /** `POST /api/v1/pairs/:pair/preflight`: runs every check. */
-  runPreflight(pair: string): Promise<PreflightReport> {
-    return this.request('POST', pairPath(pair, '/preflight'));
+  /** `POST /api/v1/pairs/:pair/preflight[?phase=]`: runs every check (the service's default phase without `phase`). */
+  runPreflight(pair: string, phase?: PreflightPhase): Promise<PreflightReport> {
+    return this.request('POST', pairPath(pair, `/preflight${phase === undefined ? '' : `?phase=${phase}`}`));
   }
 
   /** `GET /api/v1/pairs/:pair/preflight`: the last report (ApiError PGSHIFT_ERR_PREFLIGHT_NOT_RUN without one). */
@@ -61,6 +61,11 @@ export class ApiClient {
   /** `POST /api/v1/pairs/:pair/<action>`: records the intent; with `wait`, answers once carried out (or after the service's bound). */
   requestIntent(pair: string, action: IntentAction, body: IntentBody, wait: boolean): Promise<IntentAnswer> {
     return this.request('POST', pairPath(pair, `/${action}?wait=${wait}`), body);
+  }
+
+  /** `GET /api/v1/pairs/:pair/intents/:id`: a request and where it stands. */
+  intent(pair: string, id: string): Promise<IntentAnswer> {
+    return this.request('GET', pairPath(pair, `/intents/${encodeURIComponent(id)}`));
   }
 
   /** `GET /api/v1/pairs/:pair/events`: a page of the audit log, newest first. */

@@ -1,5 +1,5 @@
 import type { PairConfig } from '../config/schema.js';
-import { PgshiftError } from '../errors.js';
+import { isPgshiftError, PgshiftError } from '../errors.js';
 import type { ConnectTarget, Endpoint } from '../postgres/connect.js';
 import type { PreflightTargets } from '../preflight/targets.js';
 import type { ReplicationTargets } from '../replication/targets.js';
@@ -24,10 +24,26 @@ export class CatalogTargets implements ReplicationTargets, PreflightTargets {
     private readonly hostOverrides: HostOverrides,
   ) {}
 
-  /** Describes both sides. Throws the catalog's coded error (cluster not found, RDS unreachable). */
+  /**
+   * Describes both sides. Throws the catalog's coded error (cluster not found, RDS
+   * unreachable), except for a green that pgshift is to create (`green.create`) and
+   * that does not exist yet: it stays unknown until a later refresh finds it.
+   */
   async refresh(): Promise<void> {
-    const infos = await Promise.all(SIDES.map((side) => this.catalog.describe(side)));
-    for (const info of infos) this.known.set(info.side, info);
+    const infos = await Promise.all(
+      SIDES.map((side) =>
+        this.catalog.describe(side).catch((err: unknown) => {
+          if (side === 'green' && this.pair.green.create && isPgshiftError(err, 'PGSHIFT_ERR_CLUSTER_NOT_FOUND')) return null;
+          throw err;
+        }),
+      ),
+    );
+    for (const info of infos) if (info) this.known.set(info.side, info);
+  }
+
+  /** Whether `side` was found by the last refresh (green may not exist yet when pgshift is to create it). */
+  has(side: Side): boolean {
+    return this.known.has(side);
   }
 
   target(side: Side, database: string, login: 'pgshift' | 'admin'): ConnectTarget {
@@ -39,14 +55,15 @@ export class CatalogTargets implements ReplicationTargets, PreflightTargets {
   }
 
   /**
-   * The publisher as the subscriber dials it: the endpoint RDS reports, because the
-   * subscriber resolves names in its own network, where pgshift's hostOverrides (a
-   * tunnel, a bastion) mean nothing.
+   * The publisher as the subscriber dials it: the endpoint RDS reports (or the
+   * cluster's `subscriptionHost`), because the subscriber resolves names in its own
+   * network, where pgshift's hostOverrides (a tunnel, a bastion) mean nothing.
    */
   subscriptionSource(publisher: Side, _subscriber: Side, database: string): ConnectTarget {
     const cluster = this.pair[publisher];
+    const writer = this.info(publisher).writer;
     return {
-      endpoint: this.info(publisher).writer,
+      endpoint: cluster.subscriptionHost ? { host: cluster.subscriptionHost, port: writer.port } : writer,
       database,
       login: cluster.adminLogin,
       ...(cluster.ssl === undefined ? {} : { ssl: cluster.ssl }),

@@ -27,6 +27,34 @@ export const SslModeSchema = Type.Union(
 );
 export type SslMode = Type.Static<typeof SslModeSchema>;
 
+/**
+ * Green made by pgshift through RDS (the `prepare` transition's first step): an Aurora
+ * PostgreSQL cluster named by green's `rdsClusterId`, its master login green's
+ * `adminLogin`, and one writer instance of `instanceClass`, or Serverless v2 (`db.serverless`)
+ * within `serverless` ACUs: exactly one of the two.
+ */
+export const CreateGreenSchema = Type.Object(
+  {
+    engineVersion: Type.String({ pattern: '^\\d+(\\.\\d+)*$', description: 'Aurora PostgreSQL engine version, e.g. "14.12"; its major must be expectedMajor' }),
+    dbClusterParameterGroup: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    instanceClass: Type.Optional(Type.String({ pattern: '^db\\.[a-z0-9-]+(\\.[a-z0-9-]+)?$', description: 'e.g. db.r6g.large' })),
+    serverless: Type.Optional(
+      Type.Object(
+        {
+          minCapacity: Type.Number({ minimum: 0.5, maximum: 256, multipleOf: 0.5, description: 'ACUs, in half steps' }),
+          maxCapacity: Type.Number({ minimum: 0.5, maximum: 256, multipleOf: 0.5, description: 'ACUs, in half steps' }),
+        },
+        strict,
+      ),
+    ),
+    subnetGroup: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    vpcSecurityGroupIds: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+    tags: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.String({ maxLength: 256 }))),
+  },
+  strict,
+);
+export type CreateGreenConfig = Type.Static<typeof CreateGreenSchema>;
+
 export const ClusterSchema = Type.Object(
   {
     rdsClusterId: Type.Optional(Name),
@@ -34,10 +62,18 @@ export const ClusterSchema = Type.Object(
     port: Type.Optional(Port),
     readerHost: Type.Optional(Name),
     readerPort: Type.Optional(Port),
+    subscriptionHost: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "the host the other cluster's subscription dials for this one (default: its writer endpoint as RDS reports it); the port stays the endpoint's",
+      }),
+    ),
     expectedMajor: Type.Integer({ minimum: 10, maximum: 99 }),
     ssl: SslModeSchema,
     login: LoginSchema,
     adminLogin: LoginSchema,
+    /** Green only: pgshift creates this cluster through RDS when it does not exist. */
+    create: Type.Optional(CreateGreenSchema),
   },
   strict,
 );

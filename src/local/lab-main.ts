@@ -3,6 +3,8 @@ import { readConfigDocument, resolveConfig, type Env } from '../config/load.js';
 import { createLogger, type Logger } from '../log.js';
 import { startService, type RunningService } from '../main.js';
 import { Lab } from './lab.js';
+import { LAB_PAIR } from './lab-endpoints.js';
+import { prepareLabPair } from './lab-prepare.js';
 import { demoSchemaReady, labWorkloadSettings, withoutAppSignal, type WorkloadFlags } from './workload/lab-hook.js';
 import { startLabWorkload } from './workload/lab.js';
 import type { DemoWorkload } from './workload/workload.js';
@@ -29,6 +31,11 @@ export interface RunningLab {
   workload: DemoWorkload | null;
   url: string;
   log: Logger;
+  /**
+   * Prepares the lab's pair through the service when it is unprepared (the first start)
+   * and prints the progress with `out`, in the background; close() stops following.
+   */
+  followPreparation(out: (line: string) => void): void;
   /** Stops what started, newest first: lab-only parts, the service, the lab's servers. Once; later calls wait for the same stop. */
   close(): Promise<void>;
 }
@@ -72,7 +79,7 @@ export async function startLab(options: LabStartOptions): Promise<RunningLab> {
 
   if (!labSection || !precheck.lab) {
     const service = await startService({ configPath: options.configPath, env: options.env, document: raw, log, ...listen });
-    return { lab: null, service, workload: null, url: service.url, log, close: once(() => service.close()) };
+    return { lab: null, service, workload: null, url: service.url, log, followPreparation: () => {}, close: once(() => service.close()) };
   }
 
   // Checked with the rest of the config, before the slow lab starts.
@@ -102,7 +109,16 @@ export async function startLab(options: LabStartOptions): Promise<RunningLab> {
     const workload = runWorkload ? await startLabWorkload({ lab, settings: workloadSettings, serviceUrl: service.url, log }) : null;
     if (workload) stops.push(() => workload.stop());
 
-    return { lab, service, workload, url: service.url, log, close };
+    const following = new AbortController();
+    let preparing: Promise<void> = Promise.resolve();
+    stops.push(async () => {
+      following.abort();
+      await preparing;
+    });
+    const followPreparation = (out: (line: string) => void) => {
+      preparing = prepareLabPair({ url: service.url, token: lab.state.secrets.operatorToken, pair: LAB_PAIR, log, out, signal: following.signal });
+    };
+    return { lab, service, workload, url: service.url, log, followPreparation, close };
   } catch (err) {
     await close();
     throw err;

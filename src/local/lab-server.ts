@@ -52,6 +52,8 @@ await serve({
       await running.close();
       throw err;
     }
+    // After the banner, which serve() prints once this returns.
+    setImmediate(() => running.followPreparation((line) => process.stderr.write(line)));
     return { url: running.url, log: running.log, close: running.close, ...(banner === undefined ? {} : { banner }) };
   },
 });

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import * as D from '../defaults.js';
 import type { Logger } from '../log.js';
 import { connectionUrl, withClient, type ConnectTarget } from '../postgres/connect.js';
-import { setUpReplication } from '../replication/setup.js';
 import { fixedReplicationTargets, type FixedSide, type ReplicationTargets } from '../replication/targets.js';
 import { labVersions, resolveBinaries } from './binaries.js';
 import { canAccessAs, ensureLabUser, type OsUser } from './os-user.js';
@@ -17,6 +16,7 @@ import { ensureDatabase, ensureRole, PGSHIFT_ROLE_ATTRIBUTES, PGSHIFT_ROLE_GROUP
 import { labClusterId } from './lab-endpoints.js';
 import type { LabClusterSource } from './rds/lab-view.js';
 import { startRdsStandIn, type RdsStandIn } from './rds/server.js';
+import { labServerFactory } from './rds/lab-servers.js';
 import { startLabRoute53, type LabRoute53 } from './route53/lab-zone.js';
 
 export type LabSide = 'blue' | 'green';
@@ -37,8 +37,8 @@ export const LAB_STATE_DATABASE = 'pgshift_state';
 
 /**
  * The embedded lab: real PostgreSQL servers from npm (blue on the older major, green
- * on the newer, and a third for pgshift's own state), a demo database on blue, and
- * logical replication blue -> green. Starting is idempotent and resumes whatever a
+ * on the newer, and a third for pgshift's own state), a demo database on blue, and an
+ * empty green that the service prepares. Starting is idempotent and resumes whatever a
  * crash interrupted.
  */
 export class Lab {
@@ -115,10 +115,13 @@ export class Lab {
     await lab.writePgpass();
 
     // RDS stand-in: blue and green as Aurora clusters; snapshots live in <dir>/rds.
+    // Clusters created through it are new servers in <serverRoot>/rds-<id>, started
+    // again by the stand-in on the next lab start.
     lab.rds = await startRdsStandIn({
       dir: join(dir, 'rds'),
       port: await choosePort(state, 'rds'),
       source: lab.rdsClusterSource(),
+      servers: labServerFactory({ root: serverRoot, majors: [...new Set(Object.values(versions))], user, log }),
       log,
     });
     await saveLabState(dir, state);
@@ -211,9 +214,14 @@ export class Lab {
     return { clusters: () => views };
   }
 
+  /**
+   * What an operator has before pgshift: pgshift's login on blue and on the state server,
+   * blue with the demo data, and a green that holds nothing but its admin login, as a
+   * fresh Aurora cluster does. Preparing green is the service's job (`prepare`).
+   */
   private async bootstrap(): Promise<void> {
     const s = this.state.secrets;
-    for (const name of ['blue', 'green', 'state'] as const) {
+    for (const name of ['blue', 'state'] as const) {
       await withClient(this.target(name, 'admin', 'postgres'), (c) =>
         ensureRole(c, D.LAB_PGSHIFT_ROLE, s.pgshiftPassword, PGSHIFT_ROLE_ATTRIBUTES, PGSHIFT_ROLE_GROUPS),
       );
@@ -221,26 +229,11 @@ export class Lab {
     await withClient(this.target('state', 'admin', 'postgres'), (c) =>
       ensureDatabase(c, LAB_STATE_DATABASE, D.LAB_PGSHIFT_ROLE),
     );
-    // The application role exists on blue only: green gets it by pgshift's role copy,
-    // as a production green would.
     await withClient(this.target('blue', 'admin', 'postgres'), async (c) => {
       await ensureRole(c, D.LAB_APP_ROLE, s.appPassword, 'LOGIN NOSUPERUSER');
       await ensureDatabase(c, D.LAB_DATABASE, D.LAB_APP_ROLE);
     });
     if (await seedDemo(this.target('blue', 'admin'))) this.log.info('demo database seeded on blue');
-
-    const report = await setUpReplication({
-      from: { admin: this.target('blue', 'admin', 'postgres'), pgshiftUser: D.LAB_PGSHIFT_ROLE },
-      to: { admin: this.target('green', 'admin', 'postgres'), pgshiftUser: D.LAB_PGSHIFT_ROLE },
-      fromAsSeenByTo: this.target('blue', 'admin'),
-      database: D.LAB_DATABASE,
-      publication: D.DEFAULT_PUBLICATION,
-      subscription: D.DEFAULT_SUBSCRIPTION,
-      copyData: true,
-      readOnlyTo: true,
-      log: this.log,
-    });
-    this.log.info({ tables: report.tables, slot: report.slot }, 'replication blue -> green in sync');
   }
 
   /** A pgpass file, so people can psql into the lab without a password on the screen. */

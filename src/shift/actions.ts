@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import * as D from '../defaults.js';
 import { describeError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { autoRevertable, decide, type Action } from './decide.js';
@@ -6,7 +7,7 @@ import { TransitionExecutor } from './executor.js';
 import { revertTriggers } from './guards.js';
 import { sameWeights, type Side } from './model.js';
 import { auditEvent, type PairRuntime, type PairStateWriter } from './runtime.js';
-import { findStage } from './stages.js';
+import { baselineOf, BASELINE, findStage } from './stages.js';
 import type { Intent, IntentStatus } from './state.js';
 import type { ShiftStore } from './store.js';
 import type { SignalStatus } from './view-schemas.js';
@@ -17,7 +18,7 @@ export interface ActionsDeps {
   clock: Clock;
   log: Logger;
   instanceId: string;
-  emit(event: 'stage' | 'change', payload: unknown): void;
+  emit(event: 'stage' | 'change' | 'progress', payload: unknown): void;
 }
 
 /**
@@ -35,6 +36,7 @@ export class Actions {
       log: deps.log,
       finishIntent: (id, status, result) => this.finish(id, status, result),
       onLanded: (landed) => deps.emit('stage', landed),
+      onProgress: (pair) => deps.emit('progress', { pair }),
     });
   }
 
@@ -56,7 +58,20 @@ export class Actions {
       driftReported: runtime.driftReported,
       now: this.deps.clock.now(),
     });
-    await this.act(runtime, action);
+    const now = this.deps.clock.now();
+    // A transition that keeps failing (a side unreachable) is tried again at once, then with growing pauses.
+    if (action.type === 'resume-transition' && runtime.retryAt !== null && now < runtime.retryAt) return;
+    try {
+      await this.act(runtime, action);
+      runtime.failures = 0;
+      runtime.retryAt = null;
+    } catch (err) {
+      if (action.type === 'resume-transition' || action.type === 'transition') {
+        runtime.failures += 1;
+        runtime.retryAt = runtime.failures < 2 ? null : now + Math.min(D.TRANSITION_RETRY_MIN_MS * 2 ** (runtime.failures - 2), D.TRANSITION_RETRY_MAX_MS);
+      }
+      throw err;
+    }
   }
 
   /** The signals that send the pair's reads back now, from memory only; null when none do or a revert is under way. */
@@ -82,7 +97,7 @@ export class Actions {
     runtime.reverting = true;
     try {
       const log = this.deps.log.child({ pair: runtime.id, stage: runtime.state?.stage ?? null });
-      const baseline = runtime.pair.plan[0]!;
+      const baseline = baselineOf(runtime.pair.plan);
       const reason = triggers.map((t) => t.summary).join('; ');
       const breachAt = Math.min(...triggers.map((t) => t.at ?? this.deps.clock.now()));
       runtime.inflight?.abort(new PgshiftError('PGSHIFT_ERR_OVERTAKEN', 'an auto-revert overtook this transition', { status: 409 }));
@@ -117,23 +132,25 @@ export class Actions {
         return;
       case 'resume-transition':
         return this.executor.resume(runtime, action.transition);
+      case 'cancel-transition':
+        return this.executor.cancel(runtime, action.transition, action.intent);
       case 'auto-revert':
         return this.autoRevert(runtime, action.triggers, true);
       case 'adopt-revert':
         await this.deps.writer.save(
           runtime,
           {
-            stage: 'baseline',
+            stage: BASELINE,
             stageEnteredAt: this.deps.clock.now(),
             halted: true,
             haltReason: action.reason,
             transition: null,
             drain: { side: 'green', dueAt: this.deps.clock.now() + runtime.pair.ttlSeconds * 1000, reason: action.reason },
           },
-          auditEvent(runtime.id, { action: 'auto-revert', from: state.stage, to: 'baseline', outcome: 'ok', reason: action.reason, details: { observed: action.observed }, actor: instanceId }),
+          auditEvent(runtime.id, { action: 'auto-revert', from: state.stage, to: BASELINE, outcome: 'ok', reason: action.reason, details: { observed: action.observed }, actor: instanceId }),
         );
         this.deps.log.warn({ pair: runtime.id, observed: action.observed }, action.reason);
-        this.deps.emit('stage', { pair: runtime.id, from: state.stage, to: 'baseline', kind: 'auto-revert' });
+        this.deps.emit('stage', { pair: runtime.id, from: state.stage, to: BASELINE, kind: 'auto-revert' });
         return;
       case 'pause-for-drift':
         await this.deps.writer.save(

@@ -4,14 +4,16 @@ import * as D from '../defaults.js';
 import { describeError, isPgshiftError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Actions } from './actions.js';
+import { CANCELLED } from './executor.js';
 import { guardsOf } from './decide.js';
 import type { Guard } from './guards.js';
 import { IntentDesk, type RequestOptions } from './intents.js';
 import { PairRuntime, PairStateWriter, type ControlledPair } from './runtime.js';
 import type { Intent, IntentAction, PairState, TransitionKind } from './state.js';
+import { firstStage } from './stages.js';
 import type { LeaderLease, ShiftStore } from './store.js';
-import { readPairView, type PairView } from './view.js';
-import type { ObservedTraffic } from './view-schemas.js';
+import { preparationOf, readPairView, type PairView } from './view.js';
+import type { ObservedTraffic, PreparationView } from './view-schemas.js';
 
 export type { ControlledPair, RequestOptions };
 
@@ -33,6 +35,8 @@ export interface ControllerOptions {
 export interface ControllerEvents {
   stage: { pair: string; from: string; to: string; kind: TransitionKind };
   change: { pair: string };
+  /** A long step of the pair's transition reported progress (the view has it). */
+  progress: { pair: string };
 }
 
 /**
@@ -94,6 +98,10 @@ export class ShiftController extends EventEmitter {
       this.leaderSince = null;
       this.formerLeader = !this.lease.reachable;
       this.log.warn({ reason }, 'stopped acting: leader lease lost');
+      // Whoever leads next resumes from the journal; two processes must never run the same steps.
+      for (const runtime of this.runtimes.values()) {
+        if (!runtime.reverting) runtime.inflight?.abort(new PgshiftError('PGSHIFT_ERR_NOT_LEADER', `leader lease lost: ${reason}`, { status: 503 }));
+      }
     });
   }
 
@@ -112,7 +120,7 @@ export class ShiftController extends EventEmitter {
   /** Creates missing pairs in the store and arms the revert fast path; no loop yet. */
   async prepare(): Promise<void> {
     for (const runtime of this.runtimes.values()) {
-      runtime.state = await this.store.ensurePair(runtime.id, this.clock.now());
+      runtime.state = await this.store.ensurePair(runtime.id, firstStage(runtime.pair.plan).stage, this.clock.now());
       const { signals } = runtime.pair.world;
       this.unsubscribers.push(signals.onSample(() => this.onSample(runtime)), signals.onBreach(() => this.onSample(runtime)));
     }
@@ -176,6 +184,27 @@ export class ShiftController extends EventEmitter {
     }
     for (const runtime of this.runtimes.values()) {
       if (!runtime.busy) void this.track(runtime.exclusive(() => this.tickPair(runtime, leader)));
+      else if (leader && runtime.inflight && runtime.state?.transition?.kind === 'prepare') void this.track(this.cancelIfReverted(runtime));
+    }
+  }
+
+  /**
+   * A preparation holds its pair for as long as the initial copy takes, so the loop's
+   * tick cannot see a revert asked for meanwhile: this does, and aborts the preparation,
+   * which then undoes its steps (executor.ts).
+   */
+  private async cancelIfReverted(runtime: PairRuntime): Promise<void> {
+    if (runtime.checkingCancel) return;
+    runtime.checkingCancel = true;
+    try {
+      const revert = (await this.store.pendingIntents(runtime.id)).find((i) => i.action === 'revert');
+      if (!revert) return;
+      this.log.warn({ pair: runtime.id, intent: revert.id, actor: revert.actor }, 'revert asked for during the preparation: giving it up');
+      runtime.inflight?.abort(
+        new PgshiftError(CANCELLED, `${revert.actor} reverted the pair`, { status: 409, details: { intentId: revert.id, actor: revert.actor, reason: revert.reason } }),
+      );
+    } finally {
+      runtime.checkingCancel = false;
     }
   }
 
@@ -306,6 +335,12 @@ export class ShiftController extends EventEmitter {
     const runtime = this.runtime(id);
     const state = await this.state(id);
     return readPairView(runtime, state, this.guards(runtime, state));
+  }
+
+  /** The preparation under way as this process last knew it (no query); null when none. */
+  preparation(id: string): PreparationView | null {
+    const runtime = this.runtime(id);
+    return runtime.state ? preparationOf(runtime, runtime.state) : null;
   }
 
   async leader(): Promise<{ self: boolean; instance: string; holder: string | null; since: number | null; seenAt: number | null }> {

@@ -1,7 +1,7 @@
 import { evaluateGuards, failingGuards, revertTriggers } from './guards.js';
 import { describeWeights, sameWeights, type Weights } from './model.js';
 import type { ClusterCheck } from './ports.js';
-import { findStage, nextStage, type StagePlanEntry } from './stages.js';
+import { baselineOf, findStage, nextStage, type StagePlanEntry } from './stages.js';
 import type { Intent, PairState, PendingDrain, Transition } from './state.js';
 import type { ObservedTraffic, PreflightStatus, SignalStatus } from './view-schemas.js';
 
@@ -35,11 +35,12 @@ type Overtaken = { overtaken: Intent[] };
 export type Action =
   | { type: 'idle' }
   | { type: 'resume-transition'; transition: Transition }
+  | { type: 'cancel-transition'; transition: Transition; intent: Intent }
   | { type: 'auto-revert'; triggers: SignalStatus[]; reason: string }
   | { type: 'adopt-revert'; observed: ObservedTraffic; reason: string }
   | { type: 'pause-for-drift'; observed: ObservedTraffic; desired: Weights; reason: string }
   | { type: 'drain'; drain: PendingDrain }
-  | ({ type: 'transition'; kind: 'advance' | 'revert'; to: StagePlanEntry; intent: Intent | null; reason: string | null } & Overtaken)
+  | ({ type: 'transition'; kind: 'prepare' | 'advance' | 'revert'; to: StagePlanEntry; intent: Intent | null; reason: string | null } & Overtaken)
   | ({ type: 'set-flags'; intent: Intent; patch: Partial<Pick<PairState, 'paused' | 'halted' | 'haltReason'>> } & Overtaken)
   | ({ type: 'finish-intent'; intent: Intent; note: string } & Overtaken)
   | ({ type: 'reject'; intent: Intent; reason: string; details: unknown } & Overtaken);
@@ -70,6 +71,9 @@ export function decide(input: DecideInput): Action {
       if (revert) return revert;
       if (drift.adopt) return drift.adopt;
     }
+    // Preparing green moves no traffic: an operator's revert gives it up and undoes it.
+    const cancel = state.transition.kind === 'prepare' && !state.transition.abandoned ? input.intents.find((i) => i.action === 'revert') : undefined;
+    if (cancel) return { type: 'cancel-transition', transition: state.transition, intent: cancel };
     return { type: 'resume-transition', transition: state.transition };
   }
   if (revert) return revert;
@@ -120,7 +124,9 @@ function assessDrift(input: DecideInput, entry: StagePlanEntry): Drift {
   if (!observed) return { drifted: false };
   const seen = observed.reader && observed.writer ? { reader: observed.reader, writer: observed.writer } : null;
   if (seen && sameWeights(seen, entry.weights)) return { drifted: false };
-  const baseline = input.pair.plan[0]!;
+  // A green that prepare is to create has no records yet: they come with it.
+  if (entry.kind === 'unprepared' && !observed.reader && !observed.writer) return { drifted: false };
+  const baseline = baselineOf(input.pair.plan);
   if (entry.kind === 'reads' && seen && sameWeights(seen, baseline.weights)) {
     const reason = 'Route 53 already sends every read to blue (an interrupted revert); adopted as a revert and halted';
     return { drifted: true, adopt: { type: 'adopt-revert', observed, reason } };
@@ -141,8 +147,13 @@ function decideIntent(input: DecideInput, entry: StagePlanEntry, drifted: boolea
       return { type: 'set-flags', intent, patch: { paused: true }, overtaken };
     case 'resume':
       return { type: 'set-flags', intent, patch: { paused: false, halted: false, haltReason: null }, overtaken };
+    case 'prepare': {
+      if (entry.kind !== 'unprepared') return { type: 'finish-intent', intent, note: `green is already prepared (the pair is at ${state.stage})`, overtaken };
+      return { type: 'transition', kind: 'prepare', to: nextStage(pair.plan, state.stage)!, intent, reason: intent.reason, overtaken };
+    }
     case 'revert': {
-      const baseline = pair.plan[0]!;
+      const baseline = baselineOf(pair.plan);
+      if (entry.kind === 'unprepared') return { type: 'finish-intent', intent, note: 'nothing to revert: green is not prepared', overtaken };
       if (entry.kind === 'baseline') {
         const o = currentObservation(input);
         if (o?.reader && o.writer && sameWeights({ reader: o.reader, writer: o.writer }, baseline.weights)) {

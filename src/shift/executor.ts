@@ -1,11 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
+import * as D from '../defaults.js';
+import { describeError, isFinalError, isPgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { takesTrafficFromGreen, desiredWeights, type StagePlanEntry } from './stages.js';
+import { prepareSteps } from './prepare-steps.js';
 import { auditEvent, type PairRuntime, type PairStateWriter } from './runtime.js';
-import { stepsFor, type Presubmitted, type StepContext, type TransitionStep } from './steps.js';
-import type { IntentStatus, PairState, StepRecord, Transition, TransitionKind } from './state.js';
+import { trafficSteps, type Presubmitted, type StepContext, type TransitionStep } from './steps.js';
+import type { Intent, IntentStatus, NewAuditEvent, PairState, StepRecord, Transition, TransitionKind } from './state.js';
 import type { PairPatch } from './store.js';
+
+/** Why a transition is given up; journaled, so whoever resumes it rolls it back. */
+type Abandonment = NonNullable<Transition['abandoned']>;
+
+/** The reason an operator's revert aborts a transition in flight with (see ShiftController). */
+export const CANCELLED = 'PGSHIFT_ERR_CANCELLED';
 
 export interface LandedTransition {
   pair: string;
@@ -22,6 +31,8 @@ export interface ExecutorDeps {
   finishIntent(id: string, status: Exclude<IntentStatus, 'pending'>, result: unknown): Promise<void>;
   /** Told of every transition that landed (the API's event stream listens). */
   onLanded(landed: LandedTransition): void;
+  /** Told each time a long step reports progress (runtime.progress holds it). */
+  onProgress(pair: string): void;
 }
 
 export interface NewTransition {
@@ -35,12 +46,19 @@ export interface NewTransition {
   startedAt?: number;
 }
 
+/** The steps of a transition: the same list in every process, so a journal is read step by step. */
+export function stepsFor(runtime: PairRuntime, transition: Transition, presubmitted?: Presubmitted): TransitionStep[] {
+  if (transition.kind === 'prepare') return prepareSteps(runtime.pair.world);
+  return trafficSteps(runtime.pair.plan, transition, presubmitted);
+}
+
 /**
  * Carries out any transition as a list of journaled steps. The transition is written
  * down before its first step starts, each step's progress as it goes, and the landing
  * (stage, flags, the drain due) in one write at the end, so a process that dies anywhere
  * leaves a journal that says what to do: a transition past its point of no return is
- * finished, one before it is rolled back step by step.
+ * finished, one before it is rolled back step by step, and so is one given up (a
+ * revert asked for it, or a step failed in a way repeating cannot cure).
  */
 export class TransitionExecutor {
   constructor(private readonly deps: ExecutorDeps) {}
@@ -63,14 +81,14 @@ export class TransitionExecutor {
       // Reverts go towards blue, the safe side: once begun they are always finished.
       committed: init.kind !== 'advance',
     };
-    const steps = stepsFor(runtime.pair.plan, draft, presubmitted);
+    const steps = stepsFor(runtime, draft, presubmitted);
     const first: StepRecord = {
       name: steps[0]!.name,
       status: 'started',
       startedAt: now,
       ...(presubmitted ? { detail: { changeId: presubmitted.change.changeId, submittedAt: presubmitted.change.submittedAt } } : {}),
     };
-    const transition: Transition = { ...draft, steps: [first] };
+    const transition: Transition = { ...draft, stepNames: steps.map((step) => step.name), steps: [first] };
     await this.deps.writer.save(
       runtime,
       { transition },
@@ -89,24 +107,33 @@ export class TransitionExecutor {
     await this.run(runtime, transition, steps);
   }
 
-  /** A transition found in the journal: finished when past its point of no return, rolled back before it. */
+  /** A transition found in the journal: finished when past its point of no return and not given up, rolled back otherwise. */
   async resume(runtime: PairRuntime, transition: Transition): Promise<void> {
-    const steps = stepsFor(runtime.pair.plan, transition);
+    const steps = stepsFor(runtime, transition);
     const log = this.deps.log.child({ pair: runtime.id });
-    if (transition.committed) {
+    if (transition.committed && !transition.abandoned) {
       log.warn({ to: transition.to, kind: transition.kind }, 'finishing an interrupted transition');
       await this.run(runtime, transition, steps);
     } else {
-      log.warn({ to: transition.to, kind: transition.kind }, 'rolling back a transition interrupted before its point of no return');
+      const why = transition.abandoned ? `given up (${transition.abandoned.reason})` : 'interrupted before its point of no return';
+      log.warn({ to: transition.to, kind: transition.kind }, `rolling back a transition ${why}`);
       await this.rollback(runtime, transition, steps);
     }
+  }
+
+  /** An operator's revert of a journaled transition nobody is running: given up, then rolled back. */
+  async cancel(runtime: PairRuntime, transition: Transition, intent: Intent): Promise<void> {
+    const abandoned: Abandonment = { at: this.deps.clock.now(), actor: intent.actor, reason: intent.reason ?? 'revert requested', intentId: intent.id };
+    const current = { ...transition, abandoned };
+    await this.journal(runtime, current, undefined, this.abandonEvent(runtime, current));
+    await this.rollback(runtime, current, stepsFor(runtime, current));
   }
 
   private async run(runtime: PairRuntime, transition: Transition, steps: TransitionStep[]): Promise<void> {
     const abort = new AbortController();
     runtime.inflight = abort;
+    let current = transition;
     try {
-      let current = transition;
       for (const [i, step] of steps.entries()) {
         let record = current.steps?.[i];
         if (record?.status === 'done') continue;
@@ -119,54 +146,132 @@ export class TransitionExecutor {
           current = next;
           await this.journal(runtime, current, abort.signal);
         });
-        const result = await step.run(ctx);
+        let result;
+        try {
+          result = await step.run(ctx);
+          await ctx.flush();
+        } catch (err) {
+          const abandoned = this.abandonment(err, abort.signal);
+          if (!abandoned) throw err;
+          current = { ...ctx.transition, abandoned };
+          runtime.progress = null;
+          await this.journal(runtime, current, undefined, this.abandonEvent(runtime, current));
+          if (runtime.inflight === abort) runtime.inflight = null;
+          return await this.rollback(runtime, current, steps);
+        }
         record = { ...ctx.record, status: 'done', endedAt: this.deps.clock.now(), detail: { ...ctx.record.detail, ...(result ?? {}) } };
         current = withStep(current, i, record);
         // The last step's end is written with the landing, in one write.
-        if (i < steps.length - 1) await this.journal(runtime, current, abort.signal);
+        if (i < steps.length - 1) await this.journal(runtime, current, abort.signal, steps.length > 1 ? this.stepEvent(runtime, current, record) : undefined);
       }
       await this.land(runtime, current, 'finished');
+    } finally {
+      if (runtime.inflight === abort) runtime.inflight = null;
+      runtime.progress = null;
+    }
+  }
+
+  /**
+   * Undoes the steps journaled so far, newest first, writing each undo down as it ends:
+   * a crash part-way leaves a journal that the next run continues from.
+   */
+  private async rollback(runtime: PairRuntime, transition: Transition, steps: TransitionStep[]): Promise<void> {
+    const abort = new AbortController();
+    runtime.inflight = abort;
+    try {
+      let current = transition;
+      const records = transition.steps ?? [];
+      for (let i = records.length - 1; i >= 0; i--) {
+        const record = records[i]!;
+        const step = steps[i];
+        if (record.status === 'undone' || !step?.undo) continue;
+        await step.undo(this.context(runtime, current, record, abort.signal, async () => {}));
+        current = withStep(current, i, { ...record, status: 'undone', endedAt: this.deps.clock.now() });
+        if (records.length > 1) await this.journal(runtime, current, abort.signal);
+      }
+      await this.land(runtime, current, 'rolled-back');
     } finally {
       if (runtime.inflight === abort) runtime.inflight = null;
     }
   }
 
-  private async rollback(runtime: PairRuntime, transition: Transition, steps: TransitionStep[]): Promise<void> {
-    const abort = new AbortController();
-    let current = transition;
-    const records = transition.steps ?? [];
-    for (let i = records.length - 1; i >= 0; i--) {
-      const record = records[i]!;
-      const step = steps[i];
-      if (record.status === 'undone' || !step?.undo) continue;
-      await step.undo(this.context(runtime, current, record, abort.signal, async () => {}));
-      current = withStep(current, i, { ...record, status: 'undone', endedAt: this.deps.clock.now() });
+  /** Whether an error gives the transition up: an operator's revert aborted it, or a step refused for good. */
+  private abandonment(err: unknown, signal: AbortSignal): Abandonment | null {
+    const now = this.deps.clock.now();
+    const reason: unknown = signal.aborted ? signal.reason : null;
+    if (isPgshiftError(reason, CANCELLED)) {
+      const by = (reason.details ?? {}) as { intentId?: string; actor?: string; reason?: string | null };
+      return { at: now, actor: by.actor ?? this.deps.instanceId, reason: by.reason ?? 'revert requested', intentId: by.intentId ?? null };
     }
-    await this.land(runtime, current, 'rolled-back');
+    if (!signal.aborted && isFinalError(err)) {
+      return { at: now, actor: this.deps.instanceId, reason: describeError(err), intentId: null, details: { code: err.code, ...(err.details as object) } };
+    }
+    return null;
   }
 
-  private context(runtime: PairRuntime, transition: Transition, record: StepRecord, signal: AbortSignal, write: (t: Transition) => Promise<void>): StepContext {
+  private abandonEvent(runtime: PairRuntime, transition: Transition): NewAuditEvent {
+    const abandoned = transition.abandoned!;
+    return auditEvent(runtime.id, {
+      action: `${transition.kind}-${abandoned.intentId ? 'cancelled' : 'refused'}`,
+      from: transition.from,
+      to: transition.to,
+      outcome: abandoned.intentId ? 'info' : 'rejected',
+      reason: abandoned.reason,
+      details: { transitionId: transition.id, ...(abandoned.details === undefined ? {} : { refusal: abandoned.details }), undoing: (transition.steps ?? []).map((s) => s.name).reverse() },
+      actor: abandoned.actor,
+    });
+  }
+
+  /** One step of a transition of several ended: in the audit log, so the event stream shows the way. */
+  private stepEvent(runtime: PairRuntime, transition: Transition, record: StepRecord): NewAuditEvent {
+    const { progress: _progress, ...detail } = record.detail ?? {};
+    return auditEvent(runtime.id, {
+      action: `${transition.kind}-step`,
+      from: transition.from,
+      to: transition.to,
+      outcome: 'info',
+      reason: `${record.name} done`,
+      details: { transitionId: transition.id, step: record.name, ms: (record.endedAt ?? record.startedAt) - record.startedAt, ...detail },
+      actor: this.deps.instanceId,
+    });
+  }
+
+  private context(runtime: PairRuntime, transition: Transition, record: StepRecord, signal: AbortSignal, write: (t: Transition) => Promise<void>): StepContext & { flush(): Promise<void> } {
     const index = (transition.steps ?? []).findIndex((s) => s.name === record.name);
-    const ctx: StepContext = {
+    // Notes and progress are journaled in the order they were made, one write at a time.
+    let writing: Promise<void> = Promise.resolve();
+    let progressWrittenAt = 0;
+    const enqueue = (detail: Record<string, unknown>, commit: boolean): Promise<void> => {
+      ctx.record = { ...ctx.record, detail: { ...ctx.record.detail, ...detail } };
+      let next = withStep(ctx.transition, index, ctx.record);
+      if (commit) next = { ...next, committed: true };
+      ctx.transition = next;
+      const written = writing.then(() => write(next));
+      writing = written.catch(() => undefined);
+      return written;
+    };
+    const ctx: StepContext & { flush(): Promise<void> } = {
       runtime,
       instanceId: this.deps.instanceId,
       transition,
       record,
       signal,
-      note: async (detail, options = {}) => {
-        ctx.record = { ...ctx.record, detail: { ...ctx.record.detail, ...detail } };
-        let next = withStep(ctx.transition, index, ctx.record);
-        if (options.commit) next = { ...next, committed: true };
-        ctx.transition = next;
-        await write(next);
+      note: (detail, options = {}) => enqueue(detail, options.commit === true),
+      progress: (progress) => {
+        runtime.progress = { transitionId: transition.id, step: record.name, progress };
+        this.deps.onProgress(runtime.id);
+        if (progress.at - progressWrittenAt < D.PROGRESS_JOURNAL_MS) return;
+        progressWrittenAt = progress.at;
+        enqueue({ progress }, false).catch((err: unknown) => this.deps.log.warn({ pair: runtime.id, err: describeError(err) }, 'cannot journal the progress yet'));
       },
+      flush: () => writing,
     };
     return ctx;
   }
 
-  /** Progress of a transition; retried until stored once traffic may have moved. */
-  private async journal(runtime: PairRuntime, transition: Transition, signal: AbortSignal): Promise<void> {
-    await this.deps.writer.save(runtime, { transition }, undefined, { retry: transition.committed === true, signal });
+  /** Progress of a transition; retried until stored once traffic may have moved or it was given up. */
+  private async journal(runtime: PairRuntime, transition: Transition, signal?: AbortSignal, event?: NewAuditEvent): Promise<void> {
+    await this.deps.writer.save(runtime, { transition }, event, { retry: transition.committed === true || transition.abandoned !== undefined, ...(signal ? { signal } : {}) });
   }
 
   private async land(runtime: PairRuntime, transition: Transition, outcome: 'finished' | 'rolled-back'): Promise<void> {
@@ -177,7 +282,7 @@ export class TransitionExecutor {
     const moved = (transition.steps ?? []).find((s) => s.detail?.changeId !== undefined)?.detail ?? {};
     const action = outcome === 'rolled-back' ? `${transition.kind}-rolled-back` : transition.kind;
     const insyncAt = typeof moved.submittedAt === 'number' && typeof moved.insyncMs === 'number' ? moved.submittedAt + moved.insyncMs : null;
-    const done: Transition = { ...transition, ...(typeof moved.changeId === 'string' ? { changeId: moved.changeId } : {}) };
+    const done: Transition = { ...transition, outcome, ...(typeof moved.changeId === 'string' ? { changeId: moved.changeId } : {}) };
     // The stage begins when Route 53 was read back holding its weights.
     const enteredAt = typeof moved.verifiedAt === 'number' ? Math.min(moved.verifiedAt, now) : now;
     const patch: PairPatch = { stage: landing as PairState['stage'], stageEnteredAt: enteredAt, transition: null, lastTransition: done };
@@ -197,7 +302,7 @@ export class TransitionExecutor {
         from: transition.from,
         to: landing,
         outcome: 'ok',
-        reason: transition.reason,
+        reason: transition.abandoned?.reason ?? transition.reason,
         details: {
           ...moved,
           transitionId: transition.id,
@@ -208,11 +313,26 @@ export class TransitionExecutor {
       }),
       { retry: true },
     );
-    if (transition.intentId) {
-      await this.deps.finishIntent(transition.intentId, outcome === 'finished' ? 'done' : 'failed', { stage: landing, changeId: moved.changeId ?? null });
-    }
+    // What the guards read was seen before the stage began: read it again on the next tick.
+    runtime.checkedAt = null;
+    runtime.preflightAt = null;
+    await this.finishIntents(transition, outcome, landing, moved.changeId ?? null);
     log.info({ pair: runtime.id, stage: landing, changeId: moved.changeId, submitMs: moved.submitMs, insyncMs: moved.insyncMs }, `${action}: now at ${landing}`);
     this.deps.onLanded({ pair: runtime.id, from: transition.from, to: landing, kind: transition.kind });
+  }
+
+  /**
+   * The transition's own intent: done when it landed where it went; rejected when a
+   * step refused (with the reasons), failed otherwise. The revert that gave it up: done.
+   */
+  private async finishIntents(transition: Transition, outcome: 'finished' | 'rolled-back', landing: string, changeId: unknown): Promise<void> {
+    const { abandoned } = transition;
+    if (transition.intentId) {
+      if (outcome === 'finished') await this.deps.finishIntent(transition.intentId, 'done', { stage: landing, changeId });
+      else if (abandoned && !abandoned.intentId) await this.deps.finishIntent(transition.intentId, 'rejected', { reason: abandoned.reason, details: abandoned.details ?? null });
+      else await this.deps.finishIntent(transition.intentId, 'failed', { stage: landing, changeId, ...(abandoned ? { reason: `cancelled: ${abandoned.reason}` } : {}) });
+    }
+    if (abandoned?.intentId) await this.deps.finishIntent(abandoned.intentId, 'done', { stage: landing, note: `${transition.kind} to ${transition.to} cancelled and undone` });
   }
 }
 

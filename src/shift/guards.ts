@@ -40,6 +40,7 @@ export function evaluateGuards(input: GuardInput): Guard[] {
   );
 
   if (!next) add('next-stage', false, `${state.stage} is the last stage`);
+  else if (next.kind === 'baseline') add('next-stage', false, 'green is not prepared yet: run prepare (POST /api/v1/pairs/:pair/prepare, or pgshift prepare)');
   else if (!EXECUTABLE_KINDS.has(next.kind)) add('next-stage', false, `moving to ${next.stage} (the write cutover) is not available yet`);
   else add('next-stage', true, `next stage: ${next.stage}`);
 

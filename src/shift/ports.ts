@@ -1,5 +1,5 @@
 import type { Side, Weights } from './model.js';
-import type { ClustersView, ObservedTraffic, PreflightStatus, ReplicationView, SignalStatus } from './view-schemas.js';
+import type { ClustersView, DatabaseCopyProgress, ObservedTraffic, PreflightStatus, PreparationProgress, ReplicationView, SignalStatus } from './view-schemas.js';
 
 /**
  * What the controller needs of the world, per pair, as small ports. wiring/ adapts the
@@ -70,9 +70,22 @@ export interface PairClusters {
   view(): Promise<ClustersView>;
 }
 
+/** A blocker preflight found, as the refusal of a preparation lists it. */
+export interface PreflightBlocker {
+  check: string;
+  database: string | null;
+  object: string | null;
+  message: string;
+}
+
 export interface PairPreflight {
   /** The last preflight report's verdict, or null when none was run. May throw. */
   last(): Promise<PreflightStatus | null>;
+  /**
+   * Runs every check now and stores the report as the pair's last. `prepare`: green is
+   * not prepared yet (its databases and schema are what preparing makes). May throw.
+   */
+  run(phase: 'prepare' | 'prepared'): Promise<PreflightStatus & { blockerFindings: PreflightBlocker[] }>;
 }
 
 export interface PairSessions {
@@ -89,6 +102,45 @@ export interface PairWorld {
   clusters: PairClusters;
   preflight: PairPreflight;
   sessions: PairSessions;
+  preparation: PairPreparation;
 }
 
-export type { ObservedTraffic, PreflightStatus, ReplicationView, SignalStatus };
+export type { DatabaseCopyProgress, ObservedTraffic, PreflightStatus, PreparationProgress, ReplicationView, SignalStatus };
+
+/** What a preparation step records for a resumed run or its undo (journaled with the transition). */
+export type StepDetail = Record<string, unknown>;
+
+export interface PreparationContext {
+  /** What this step has recorded so far, an interrupted earlier run's notes included. */
+  detail: StepDetail;
+  /** Journals `detail` (merged into what is recorded) and waits until stored: call it before doing anything undo must know of. */
+  note(detail: StepDetail): Promise<void>;
+  /** Aborted when the preparation is cancelled, the process stops or loses leadership. */
+  signal: AbortSignal;
+  /** Reports the initial copy's progress: kept in memory for the API, journaled every few seconds. */
+  progress(progress: PreparationProgress): void;
+}
+
+/**
+ * One step of preparing green. `run` is safe to repeat: a crash or a new leader runs it
+ * again, and it must then adopt what it (or an operator) already made. `undo` removes
+ * exactly what its detail says this step made on green, nothing else, and is as safe to
+ * repeat. Errors that repeating cannot cure (a schema that does not restore, a green
+ * table that already holds rows) are PgshiftErrors with `details.final` true: the
+ * preparation is then rolled back and refused; any other error is retried.
+ */
+export interface PreparationStep {
+  name: string;
+  run(ctx: PreparationContext): Promise<StepDetail | void>;
+  undo?(detail: StepDetail, signal: AbortSignal): Promise<void>;
+}
+
+/** How a pair's green is made ready to follow blue (the `prepare` transition). */
+export interface PairPreparation {
+  /** Creates the green cluster when the pair's config asks for it; null when green is given. Runs first. */
+  createGreen: PreparationStep | null;
+  /** pgshift's own login on green; runs before preflight, which needs it. */
+  greenLogin: PreparationStep;
+  /** Roles, databases, schema, publication, subscription, initial copy, adoption check: after preflight passed. */
+  replication(): PreparationStep[];
+}

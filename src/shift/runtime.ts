@@ -6,7 +6,7 @@ import type { PairPlan } from './decide.js';
 import type { ClusterCheck, PairWorld } from './ports.js';
 import type { NewAuditEvent, Outcome, PairState } from './state.js';
 import type { PairPatch, ShiftStore } from './store.js';
-import type { ClustersView, ObservedTraffic, PreflightStatus } from './view-schemas.js';
+import type { ClustersView, ObservedTraffic, PreflightStatus, PreparationProgress } from './view-schemas.js';
 
 /** A configured pair: its plan, its records' TTL and the world it acts on. */
 export interface ControlledPair extends PairPlan {
@@ -36,6 +36,13 @@ export class PairRuntime {
   inflight: AbortController | null = null;
   /** An auto-revert is under way: its change went out, its bookkeeping may still be pending. */
   reverting = false;
+  /** Transition attempts that failed in a row, and when the next may run. */
+  failures = 0;
+  retryAt: number | null = null;
+  /** A look for a revert that cancels the transition in flight is under way. */
+  checkingCancel = false;
+  /** The newest progress of a long step of the transition in flight (journaled only every few seconds). */
+  progress: { transitionId: string; step: string; progress: PreparationProgress } | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private pending = 0;
 

@@ -4,11 +4,12 @@ import type { Split, Weights } from './model.js';
 /**
  * The stage machine as data. A pair is always at one stage; each stage says what share
  * of reads and writes green gets and which way replication runs. The plan of a pair is
- * its list of stages in order; advancing moves one entry forward, reverting goes back
- * to `baseline`.
+ * its list of stages in order; `prepare` moves from `unprepared` to `baseline`,
+ * advancing moves one entry forward, reverting goes back to `baseline`.
  *
  * | stage      | reader -> green | writer -> green | replication                     |
  * |------------|-----------------|-----------------|---------------------------------|
+ * | unprepared | 0               | 0               | none: green is not ready yet    |
  * | baseline   | 0               | 0               | blue -> green                   |
  * | reads-<p>  | p               | 0               | blue -> green                   |
  * | cutover    | 100             | moving          | frozen, catching up (transient) |
@@ -16,6 +17,8 @@ import type { Split, Weights } from './model.js';
  * | finalized  | 100             | 100             | none; blue may be retired       |
  */
 export const STAGE_KINDS = {
+  /** Green does not follow blue yet; `prepare` copies the schema and sets up replication. */
+  unprepared: 'unprepared',
   /** All traffic on blue; green follows by replication. */
   baseline: 'baseline',
   /** A share of reads on green, all writes on blue. */
@@ -29,11 +32,14 @@ export const STAGE_KINDS = {
 } as const;
 export type StageKind = (typeof STAGE_KINDS)[keyof typeof STAGE_KINDS];
 
-export type Stage = 'baseline' | `reads-${number}` | 'cutover' | 'green' | 'finalized';
+export type Stage = 'unprepared' | 'baseline' | `reads-${number}` | 'cutover' | 'green' | 'finalized';
 
-export const StageSchema = Type.String({ pattern: '^(baseline|reads-([1-9][0-9]?|100)|cutover|green|finalized)$' });
+export const StageSchema = Type.String({ pattern: '^(unprepared|baseline|reads-([1-9][0-9]?|100)|cutover|green|finalized)$' });
 
 export type ReplicationDirection = 'blue->green' | 'green->blue' | 'none';
+
+export const UNPREPARED: Stage = 'unprepared';
+export const BASELINE: Stage = 'baseline';
 
 export interface StagePlanEntry {
   stage: Stage;
@@ -53,7 +59,8 @@ export function readStage(percent: number): Stage {
 /** The plan of a pair with the given read steps (already validated: increasing, last 100). */
 export function planStages(steps: readonly number[]): StagePlanEntry[] {
   return [
-    { stage: 'baseline', kind: 'baseline', weights: { reader: ALL_BLUE, writer: ALL_BLUE }, replication: 'blue->green' },
+    { stage: UNPREPARED, kind: 'unprepared', weights: { reader: ALL_BLUE, writer: ALL_BLUE }, replication: 'none' },
+    { stage: BASELINE, kind: 'baseline', weights: { reader: ALL_BLUE, writer: ALL_BLUE }, replication: 'blue->green' },
     ...steps.map(
       (p): StagePlanEntry => ({
         stage: readStage(p),
@@ -66,6 +73,16 @@ export function planStages(steps: readonly number[]): StagePlanEntry[] {
     { stage: 'green', kind: 'green', weights: { reader: ALL_GREEN, writer: ALL_GREEN }, replication: 'green->blue' },
     { stage: 'finalized', kind: 'finalized', weights: { reader: ALL_GREEN, writer: ALL_GREEN }, replication: 'none' },
   ];
+}
+
+/** Where a pair starts: green not prepared yet. */
+export function firstStage(plan: readonly StagePlanEntry[]): StagePlanEntry {
+  return plan[0]!;
+}
+
+/** Where reverts go: every read on blue, green following by replication. */
+export function baselineOf(plan: readonly StagePlanEntry[]): StagePlanEntry {
+  return plan.find((entry) => entry.kind === 'baseline')!;
 }
 
 export function findStage(plan: readonly StagePlanEntry[], stage: string): StagePlanEntry | undefined {

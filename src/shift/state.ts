@@ -7,6 +7,7 @@ import { SideSchema, WeightsSchema } from './model.js';
  * the API answers with the same shapes. Times are epoch milliseconds.
  */
 export const TransitionKindSchema = Type.Union([
+  Type.Literal('prepare'),
   Type.Literal('advance'),
   Type.Literal('revert'),
   Type.Literal('auto-revert'),
@@ -41,6 +42,8 @@ export const TransitionSchema = Type.Object({
   changeId: Type.Optional(Type.String()),
   submittedAt: Type.Optional(Type.Number()),
   details: Type.Optional(Type.Unknown()),
+  /** Every step of the transition, in order, as planned when it began. */
+  stepNames: Type.Optional(Type.Array(Type.String())),
   /** The step journal, in order of the transition's plan. */
   steps: Type.Optional(Type.Array(StepRecordSchema)),
   /**
@@ -48,6 +51,22 @@ export const TransitionSchema = Type.Object({
    * completes it; before it, one rolls it back to `from`.
    */
   committed: Type.Optional(Type.Boolean()),
+  /**
+   * Given up: a revert asked for it, or a step failed in a way repeating cannot cure. A
+   * process that finds it unfinished rolls it back, whatever `committed` says.
+   */
+  abandoned: Type.Optional(
+    Type.Object({
+      at: Type.Number(),
+      actor: Type.String(),
+      reason: Type.String(),
+      /** The revert intent that asked for it; null when a step refused. */
+      intentId: Type.Union([Type.String(), Type.Null()]),
+      details: Type.Optional(Type.Unknown()),
+    }),
+  ),
+  /** Set when it landed: at `to`, or back at `from`. */
+  outcome: Type.Optional(Type.Union([Type.Literal('finished'), Type.Literal('rolled-back')])),
 });
 export type Transition = Type.Static<typeof TransitionSchema>;
 
@@ -77,8 +96,9 @@ export const PairStateSchema = Type.Object({
 });
 export type PairState = Type.Static<typeof PairStateSchema>;
 
-export const INTENT_ACTIONS = ['advance', 'revert', 'pause', 'resume'] as const;
+export const INTENT_ACTIONS = ['prepare', 'advance', 'revert', 'pause', 'resume'] as const;
 export const IntentActionSchema = Type.Union([
+  Type.Literal('prepare'),
   Type.Literal('advance'),
   Type.Literal('revert'),
   Type.Literal('pause'),

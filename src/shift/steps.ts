@@ -1,6 +1,6 @@
 import { PgshiftError } from '../errors.js';
 import { describeWeights, sameWeights, type Weights } from './model.js';
-import type { SubmittedChange } from './ports.js';
+import type { PreparationProgress, SubmittedChange } from './ports.js';
 import type { PairRuntime } from './runtime.js';
 import { desiredWeights, type StagePlanEntry } from './stages.js';
 import type { StepRecord, Transition } from './state.js';
@@ -20,6 +20,8 @@ export interface StepContext {
    * also marks the point of no return (a resumed run then finishes, never rolls back).
    */
   note(detail: Record<string, unknown>, options?: { commit?: boolean }): Promise<void>;
+  /** A long step's progress: shown by the API at once, journaled every few seconds. */
+  progress(progress: PreparationProgress): void;
 }
 
 /**
@@ -38,11 +40,8 @@ export interface Presubmitted {
   change: SubmittedChange;
 }
 
-/**
- * The steps of a transition between two stages. Read stages are one step: move the
- * traffic. The write cutover (a later stage kind) brings its own list.
- */
-export function stepsFor(plan: readonly StagePlanEntry[], transition: Transition, presubmitted?: Presubmitted): TransitionStep[] {
+/** The steps of a transition between read stages (and of reverts to baseline): one, move the traffic. */
+export function trafficSteps(plan: readonly StagePlanEntry[], transition: Transition, presubmitted?: Presubmitted): TransitionStep[] {
   const back = desiredWeights(plan, transition.from);
   const urgent = transition.kind !== 'advance';
   return [moveTraffic(transition.weights, back ?? null, urgent, presubmitted)];

@@ -23,8 +23,8 @@ export interface EventPage {
  * everything it needs from here.
  */
 export interface ShiftStore {
-  /** Creates the pair at `baseline` unless it exists; returns its state. Idempotent. */
-  ensurePair(id: string, now: number): Promise<PairState>;
+  /** Creates the pair at `stage` (the first of its plan) unless it exists; returns its state. Idempotent. */
+  ensurePair(id: string, stage: string, now: number): Promise<PairState>;
 
   /** The pair's state, or null when it was never created. */
   getPair(id: string): Promise<PairState | null>;

@@ -114,6 +114,46 @@ export const ObservedTrafficSchema = Type.Object({
 });
 export type ObservedTraffic = Type.Static<typeof ObservedTrafficSchema>;
 
+/** One database's initial copy as last measured. */
+export const DatabaseCopyProgressSchema = Type.Object({
+  database: Type.String(),
+  tablesTotal: Type.Integer(),
+  /** Tables whose initial copy is finished (subscription state `s` or `r`). */
+  tablesDone: Type.Integer(),
+  /** Heap size on blue of every table to copy. */
+  bytesTotal: Type.Number(),
+  /** Finished tables count in full; a table being copied counts what green holds of it so far. */
+  bytesDone: Type.Number(),
+  /** Over the last readings; null until two readings are apart in time. */
+  bytesPerSecond: Nullable(Type.Number()),
+  /** (bytesTotal - bytesDone) / bytesPerSecond; null when the rate is unknown or zero. */
+  etaSeconds: Nullable(Type.Number()),
+});
+export type DatabaseCopyProgress = Type.Static<typeof DatabaseCopyProgressSchema>;
+
+/** The initial copy of every database of a pair, and the sums. */
+export const PreparationProgressSchema = Type.Object({
+  /** Epoch ms of the reading. */
+  at: Type.Number(),
+  tablesTotal: Type.Integer(),
+  tablesDone: Type.Integer(),
+  bytesTotal: Type.Number(),
+  bytesDone: Type.Number(),
+  bytesPerSecond: Nullable(Type.Number()),
+  etaSeconds: Nullable(Type.Number()),
+  databases: Type.Array(DatabaseCopyProgressSchema),
+});
+export type PreparationProgress = Type.Static<typeof PreparationProgressSchema>;
+
+/** A preparation under way: which step runs, and the initial copy's progress once it started. */
+export const PreparationViewSchema = Type.Object({
+  step: Type.String(),
+  stepsDone: Type.Integer(),
+  stepsTotal: Type.Integer(),
+  progress: Nullable(PreparationProgressSchema),
+});
+export type PreparationView = Type.Static<typeof PreparationViewSchema>;
+
 export const PairViewSchema = Type.Object({
   id: Type.String(),
   stage: StageSchema,
@@ -131,6 +171,8 @@ export const PairViewSchema = Type.Object({
   guards: Type.Array(GuardSchema),
   preflight: Nullable(PreflightStatusSchema),
   transition: Nullable(TransitionSchema),
+  /** While green is being prepared: its step and progress. */
+  preparation: Nullable(PreparationViewSchema),
   lastTransition: Nullable(TransitionSchema),
   /** Application sessions still to be ended on a side, and when. */
   drain: Nullable(PendingDrainSchema),

@@ -1,3 +1,4 @@
+import { isPgshiftError } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { SignalsConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -40,10 +41,19 @@ export function createPairSignals(w: PairSignalsWiring): PairSignals {
   const database = w.databases[0]!;
   const pools = new PoolSet({ sessionsPerTarget: 1 });
 
-  const endpoints: ProbeEndpoint[] = SIDES.flatMap((side) => [
-    { side, role: 'writer' as const, target: w.targets.target(side, database, 'pgshift') },
-    { side, role: 'reader' as const, target: w.targets.reader(side, database) },
-  ]);
+  const endpoints = (): ProbeEndpoint[] =>
+    SIDES.flatMap((side) => {
+      try {
+        return [
+          { side, role: 'writer' as const, target: w.targets.target(side, database, 'pgshift') },
+          { side, role: 'reader' as const, target: w.targets.reader(side, database) },
+        ];
+      } catch (err) {
+        // A green that prepare is to create has no address yet; it is probed once it has.
+        if (isPgshiftError(err, 'PGSHIFT_ERR_CLUSTER_NOT_DESCRIBED')) return [];
+        throw err;
+      }
+    });
   const prober = new Prober({
     endpoints,
     intervalMs: w.config.probe.intervalMs,

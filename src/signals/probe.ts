@@ -44,7 +44,11 @@ export interface ProbeResult {
 }
 
 export interface ProberOptions {
-  endpoints: ProbeEndpoint[];
+  /**
+   * What to probe, read again every round: a side whose address is not known yet (a
+   * green that `prepare` is to create) is left out until it is, then probed from then on.
+   */
+  endpoints: () => ProbeEndpoint[];
   intervalMs: number;
   timeoutMs: number;
   windowMs: number;
@@ -57,9 +61,12 @@ export interface ProberOptions {
 export const PROBE_QUERY = 'SELECT 1';
 
 export class Prober {
-  private readonly probes: EndpointProbe[];
+  /** By side, host, port and database: the same server named twice (a cluster without readers) is probed once. */
+  private readonly probes = new Map<string, EndpointProbe>();
   private readonly clock: Clock;
   private readonly connectEvery: number;
+  private readonly capacity: number;
+  private readonly log: Logger;
   private round = 0;
   private abort: AbortController | null = null;
   private loop: Promise<void> | null = null;
@@ -67,17 +74,17 @@ export class Prober {
   constructor(private readonly options: ProberOptions) {
     this.clock = options.clock ?? systemClock;
     this.connectEvery = options.connectEveryRounds ?? D.DEFAULT_PROBE_CONNECT_EVERY_ROUNDS;
-    // The same server named twice (a cluster without readers) is probed once.
-    const seen = new Set<string>();
-    const unique = options.endpoints.filter((e) => {
+    this.capacity = Math.max(2, Math.ceil(options.windowMs / options.intervalMs) * 2);
+    this.log = options.log.child({ component: 'probe' });
+    this.refresh();
+  }
+
+  /** Adds a probe for every endpoint not probed yet. */
+  private refresh(): void {
+    for (const e of this.options.endpoints()) {
       const key = `${e.side}\u0000${e.target.endpoint.host}\u0000${e.target.endpoint.port}\u0000${e.target.database}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    });
-    const capacity = Math.max(2, Math.ceil(options.windowMs / options.intervalMs) * 2);
-    const log = options.log.child({ component: 'probe' });
-    this.probes = unique.map((e) => new EndpointProbe(e, options.timeoutMs, capacity, this.clock, log));
+      if (!this.probes.has(key)) this.probes.set(key, new EndpointProbe(e, this.options.timeoutMs, this.capacity, this.clock, this.log));
+    }
   }
 
   /** Probes every interval until stop(). Idempotent. */
@@ -105,7 +112,7 @@ export class Prober {
     await this.loop;
     this.loop = null;
     this.abort = null;
-    await Promise.all(this.probes.map((p) => p.close()));
+    await Promise.all([...this.probes.values()].map((p) => p.close()));
   }
 
   /**
@@ -114,9 +121,10 @@ export class Prober {
    * flight. Resolves when they finish; never rejects.
    */
   probeOnce(): Promise<void> {
+    this.refresh();
     const connect = this.round % this.connectEvery === 0;
     this.round += 1;
-    const runs = this.probes.flatMap((p) => [
+    const runs = [...this.probes.values()].flatMap((p) => [
       ...(p.busy.session ? [] : [p.runSession()]),
       ...(connect && !p.busy.connect ? [p.runConnect()] : []),
     ]);
@@ -126,7 +134,7 @@ export class Prober {
   /** The results of `side`'s endpoints within the window, oldest first; both kinds unless one is named. */
   results(side: Side, kind?: ProbeKind): ProbeResult[] {
     const since = this.clock.now() - this.options.windowMs;
-    return this.probes
+    return [...this.probes.values()]
       .filter((p) => p.endpoint.side === side)
       .flatMap((p) => (kind ? [p.results[kind]] : PROBE_KINDS.map((k) => p.results[k])))
       .flatMap((ring) => ring.last().filter((r) => r.at >= since))
@@ -134,7 +142,7 @@ export class Prober {
   }
 
   endpoints(side: Side): ProbeEndpoint[] {
-    return this.probes.filter((p) => p.endpoint.side === side).map((p) => p.endpoint);
+    return [...this.probes.values()].filter((p) => p.endpoint.side === side).map((p) => p.endpoint);
   }
 }
 

@@ -35,11 +35,11 @@ export class PgShiftStore implements ShiftStore {
     }
   }
 
-  async ensurePair(id: string, now: number): Promise<PairState> {
+  async ensurePair(id: string, stage: string, now: number): Promise<PairState> {
     await this.pool.query(
-      `INSERT INTO ${S}.pairs (id, stage, stage_entered_at, updated_at) VALUES ($1, 'baseline', to_timestamp($2 / 1000.0), to_timestamp($2 / 1000.0))
+      `INSERT INTO ${S}.pairs (id, stage, stage_entered_at, updated_at) VALUES ($1, $3, to_timestamp($2 / 1000.0), to_timestamp($2 / 1000.0))
        ON CONFLICT (id) DO NOTHING`,
-      [id, now],
+      [id, now, stage],
     );
     const pair = await this.getPair(id);
     if (!pair) throw new PgshiftError('PGSHIFT_ERR_STATE', `pair ${id} vanished right after it was created`);

@@ -1,6 +1,7 @@
 import { metricFamily as family, type MetricFamily, type MetricsCollector } from '../metrics/prometheus.js';
 import type { Split } from '../shift/model.js';
 import type { PairState } from '../shift/state.js';
+import type { PreparationView } from '../shift/view-schemas.js';
 import { desiredWeights, type StagePlanEntry } from '../shift/stages.js';
 
 /**
@@ -15,6 +16,8 @@ export interface ControllerReadModel {
     state: Pick<PairState, 'stage' | 'halted' | 'paused'> | null;
     observed: { reader: Split | null; writer: Split | null } | null;
   };
+  /** The preparation under way, null when none. */
+  preparation(id: string): PreparationView | null;
 }
 
 /**
@@ -46,7 +49,30 @@ export function controllerMetrics(controller: ControllerReadModel, plans: Readon
       }
       const leader = family('pgshift_leader', '1 when this process holds the leader lease.', 'gauge');
       leader.samples.push({ value: controller.isLeader ? 1 : 0 });
-      return [stage, halted, paused, wanted, seen, leader];
+      return [stage, halted, paused, wanted, seen, leader, ...preparationFamilies(controller)];
     },
   };
+}
+
+/** The preparation of green while it runs: steps, tables and bytes of the initial copy per database, rate and time left. */
+function preparationFamilies(controller: ControllerReadModel): MetricFamily[] {
+  const steps = family('pgshift_prepare_steps', 'Steps of the preparation under way, done and in all.', 'gauge');
+  const tables = family('pgshift_prepare_tables', 'Tables of the initial copy per database, done and in all.', 'gauge');
+  const bytes = family('pgshift_prepare_bytes', 'Bytes of the initial copy per database (blue heap size), done and in all.', 'gauge');
+  const rate = family('pgshift_prepare_bytes_per_second', 'Initial copy rate over the last readings.', 'gauge');
+  const eta = family('pgshift_prepare_eta_seconds', 'Estimated time until the initial copy ends.', 'gauge');
+  for (const id of controller.pairIds()) {
+    const preparation = controller.preparation(id);
+    if (!preparation) continue;
+    steps.samples.push({ labels: { pair: id, state: 'done' }, value: preparation.stepsDone }, { labels: { pair: id, state: 'total' }, value: preparation.stepsTotal });
+    const progress = preparation.progress;
+    if (!progress) continue;
+    for (const db of progress.databases) {
+      tables.samples.push({ labels: { pair: id, database: db.database, state: 'done' }, value: db.tablesDone }, { labels: { pair: id, database: db.database, state: 'total' }, value: db.tablesTotal });
+      bytes.samples.push({ labels: { pair: id, database: db.database, state: 'done' }, value: db.bytesDone }, { labels: { pair: id, database: db.database, state: 'total' }, value: db.bytesTotal });
+    }
+    if (progress.bytesPerSecond !== null) rate.samples.push({ labels: { pair: id }, value: progress.bytesPerSecond });
+    if (progress.etaSeconds !== null) eta.samples.push({ labels: { pair: id }, value: progress.etaSeconds });
+  }
+  return [steps, tables, bytes, rate, eta];
 }

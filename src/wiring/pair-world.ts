@@ -3,11 +3,10 @@ import type { ClusterCatalog } from '../clusters/catalog.js';
 import { checkClusters } from '../clusters/checks.js';
 import type { HostOverrides } from '../clusters/dial.js';
 import { readClustersView } from '../clusters/view.js';
-import { countBySeverity } from '../preflight/report.js';
+import { countBySeverity, type PreflightReport } from '../preflight/report.js';
 import type { PreflightService } from '../preflight/service.js';
 import type { Replication } from '../replication/port.js';
-import type { PairSignals } from '../shift/ports.js';
-import type { PairWorld } from '../shift/ports.js';
+import type { PairPreparation, PairSignals, PairWorld, PreflightStatus } from '../shift/ports.js';
 import type { SubmittedChange as RouterSubmittedChange, TrafficRouter } from '../traffic/router.js';
 import { SIDES } from '../shift/model.js';
 
@@ -19,6 +18,7 @@ export interface PairWorldParts {
   replication: Replication;
   signals: PairSignals;
   preflight: PreflightService;
+  preparation: PairPreparation;
 }
 
 /** Adapts the real parts of one pair (Route 53, the cluster catalog, replication, signals, preflight) to the controller's ports. */
@@ -49,15 +49,26 @@ export function pairWorld(parts: PairWorldParts): PairWorld {
     preflight: {
       async last() {
         const report = await parts.preflight.last(pair.id);
-        if (!report) return null;
-        const blockers = countBySeverity(report.findings).blocker;
-        return { ok: blockers === 0, blockers, at: Date.parse(report.finishedAt) };
+        return report ? verdict(report) : null;
+      },
+      async run(phase) {
+        const report = await parts.preflight.run(pair.id, { phase });
+        const blockerFindings = report.findings
+          .filter((f) => f.severity === 'blocker')
+          .map((f) => ({ check: f.check, database: f.database, object: f.object, message: f.message }));
+        return { ...verdict(report), blockerFindings };
       },
     },
+    preparation: parts.preparation,
     sessions: {
       async drain(side) {
         return (await parts.replication.drain(side)).sessionsTerminated;
       },
     },
   };
+}
+
+function verdict(report: PreflightReport): PreflightStatus {
+  const blockers = countBySeverity(report.findings).blocker;
+  return { ok: blockers === 0, blockers, at: Date.parse(report.finishedAt) };
 }

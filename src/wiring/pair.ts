@@ -7,6 +7,9 @@ import type { Logger } from '../log.js';
 import { PostgresReplication } from '../replication/postgres-replication.js';
 import type { Direction } from '../replication/port.js';
 import type { Side } from '../shift/model.js';
+import type { PairPreparation, PreparationStep } from '../shift/ports.js';
+import { greenPreparation } from '../replication/prepare.js';
+import { createGreenStep } from '../clusters/green-creator.js';
 import { createPairSignals } from '../signals/create.js';
 import type { PairSignals } from '../signals/pair-signals.js';
 import type { Route53Account } from '../traffic/route53-account.js';
@@ -20,6 +23,7 @@ export interface PairParts {
   router: Route53Router;
   replication: PostgresReplication;
   signals: PairSignals;
+  preparation: PairPreparation;
 }
 
 export interface PairPartsDeps {
@@ -49,8 +53,13 @@ export async function buildPairParts(pair: PairConfig, deps: PairPartsDeps): Pro
   await targets.refresh();
 
   const router = Route53Router.forPair(pair, { account: deps.route53Account, log });
-  const weights = await router.ensureRecords(targets.recordTargets());
-  log.info({ weights }, 'DNS records in place');
+  const ensureRecords = async () => {
+    const weights = await router.ensureRecords(targets.recordTargets());
+    log.info({ weights }, 'DNS records in place');
+  };
+  // A green pgshift is to create has no endpoint yet: its records follow its creation.
+  if (targets.has('green')) await ensureRecords();
+  else log.info({ cluster: pair.green.rdsClusterId }, 'green does not exist yet: prepare creates it, then the DNS records');
 
   const replication = new PostgresReplication({
     pairId: pair.id,
@@ -74,5 +83,40 @@ export async function buildPairParts(pair: PairConfig, deps: PairPartsDeps): Pro
     log,
     clock,
   });
-  return { pair, catalog, targets, router, replication, signals };
+  const preparation: PairPreparation = {
+    createGreen: pair.green.create ? createGreenThenRecords(pair, deps, targets, ensureRecords) : null,
+    ...greenPreparation({
+      pairId: pair.id,
+      databases: pair.databases,
+      publication: pair.replication.publication,
+      subscription: pair.replication.subscription,
+      targets,
+      pgshiftLogin: pair.green.login,
+      log,
+      clock,
+    }),
+  };
+  return { pair, catalog, targets, router, replication, signals, preparation };
+}
+
+/** Creating green ends with reading its endpoints and pointing the DNS records at both sides. */
+function createGreenThenRecords(pair: PairConfig, deps: PairPartsDeps, targets: CatalogTargets, ensureRecords: () => Promise<void>): PreparationStep {
+  const create = createGreenStep({
+    pairId: pair.id,
+    clusterId: pair.green.rdsClusterId!,
+    spec: pair.green.create!,
+    adminLogin: pair.green.adminLogin,
+    client: deps.rds,
+    log: deps.log,
+    clock: deps.clock,
+  });
+  return {
+    ...create,
+    async run(ctx) {
+      const result = await create.run(ctx);
+      await targets.refresh();
+      await ensureRecords();
+      return result;
+    },
+  };
 }

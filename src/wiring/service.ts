@@ -117,6 +117,7 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
         replication: p.replication,
         signals: p.signals,
         preflight,
+        preparation: p.preparation,
       }),
     })),
   });

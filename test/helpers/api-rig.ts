@@ -37,6 +37,7 @@ export async function apiRig(t: Test, extra: Partial<Pick<Services, 'preflight' 
     pairs: [{ id: 'orders', plan: planStages([10, 25, 50, 100]), bakeSeconds: 0, autoAdvance: false, ttlSeconds: 0, world }],
     tickMs: 50,
   });
+  await store.ensurePair('orders', 'baseline', Date.now());
   await controller.start();
   const app = await buildApp({
     config,

@@ -6,9 +6,14 @@ import type {
   ClusterCheck,
   InsyncChange,
   ObservedTraffic,
+  PairPreparation,
   PairTraffic,
   PairWorld,
+  PreflightBlocker,
   PreflightStatus,
+  PreparationContext,
+  PreparationStep,
+  StepDetail,
   ReplicationView,
   SignalStatus,
   SubmitOptions,
@@ -165,12 +170,76 @@ export class StaticLease extends EventEmitter implements LeaderLease {
   }
 }
 
+/**
+ * Preparation steps that remember what they "made" in `made` (as replication/ makes
+ * roles, databases, a subscription on green) and what ran, in `log`. A step may be told
+ * to fail (`failWith`) or to wait for the test (`hold`): the initial copy does, reporting
+ * progress, until `release()`.
+ */
+export class MemoryPreparation implements PairPreparation {
+  readonly made = new Set<string>();
+  readonly log: string[] = [];
+  /** Step name -> error its next run throws. */
+  readonly failWith = new Map<string, Error>();
+  /** Step name -> the step waits in its run until released (or aborted). */
+  readonly hold = new Set<string>();
+  private releases: (() => void)[] = [];
+  createGreen: PreparationStep | null = null;
+  readonly greenLogin: PreparationStep;
+  private readonly steps: PreparationStep[];
+
+  constructor(private readonly clock: Clock) {
+    this.greenLogin = this.step('green-login');
+    this.steps = ['roles', 'databases', 'schema', 'subscription', 'initial-copy', 'verify'].map((name) => this.step(name));
+  }
+
+  replication(): PreparationStep[] {
+    return this.steps;
+  }
+
+  /** Lets every held step go on. */
+  release(): void {
+    for (const release of this.releases.splice(0)) release();
+  }
+
+  private step(name: string): PreparationStep {
+    return {
+      name,
+      run: async (ctx: PreparationContext): Promise<StepDetail> => {
+        this.log.push(`run ${name}`);
+        const failure = this.failWith.get(name);
+        if (failure) {
+          this.failWith.delete(name);
+          throw failure;
+        }
+        await ctx.note({ planned: name });
+        this.made.add(name);
+        if (this.hold.has(name)) {
+          ctx.progress({ at: this.clock.now(), tablesTotal: 4, tablesDone: 1, bytesTotal: 4000, bytesDone: 1000, bytesPerSecond: 500, etaSeconds: 6, databases: [] });
+          await new Promise<void>((resolve, reject) => {
+            this.releases.push(resolve);
+            ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true });
+          });
+        }
+        return { made: name };
+      },
+      undo: async (detail: StepDetail) => {
+        this.log.push(`undo ${name}`);
+        if (detail.planned === name) this.made.delete(name);
+      },
+    };
+  }
+}
+
 export interface FakeWorld extends PairWorld {
   traffic: MemoryTraffic;
   signals: ScriptedSignals;
   drained: string[];
   clusterCheck: ClusterCheck;
   preflightStatus: PreflightStatus | null;
+  /** What the next preflight run (of a preparation) finds. */
+  preflightBlockers: PreflightBlocker[];
+  preparation: MemoryPreparation;
 }
 
 export function fakeWorld(clock: Clock): FakeWorld {
@@ -184,9 +253,15 @@ export function fakeWorld(clock: Clock): FakeWorld {
       check: async () => world.clusterCheck,
       view: async () => ({ blue: fakeCluster('13.23'), green: fakeCluster('14.23'), lastSnapshot: null, pitr: null }),
     },
+    preflightBlockers: [],
     preflight: {
       last: async () => world.preflightStatus,
+      run: async () => {
+        world.preflightStatus = { ok: world.preflightBlockers.length === 0, blockers: world.preflightBlockers.length, at: clock.now() };
+        return { ...world.preflightStatus, blockerFindings: world.preflightBlockers };
+      },
     },
+    preparation: new MemoryPreparation(clock),
     sessions: {
       drain: async (side) => {
         world.drained.push(side);

@@ -55,7 +55,7 @@ export function labServiceEnv(lab: Lab, instanceId: string): Record<string, stri
 }
 
 /** pgshift in this process on `lab`, closed when the test ends (or earlier by the test). */
-export async function startLabService(t: Test, lab: Lab, configPath: string, instanceId = 'in-process'): Promise<RunningService> {
+export async function startLabService(t: Test, lab: Lab, configPath: string, instanceId = 'in-process', options: { prepare?: boolean } = {}): Promise<RunningService> {
   const service = await startService({ configPath, env: labServiceEnv(lab, instanceId) });
   let closed = false;
   const close = service.close;
@@ -65,7 +65,30 @@ export async function startLabService(t: Test, lab: Lab, configPath: string, ins
     await close();
   };
   t.teardown(() => service.close());
+  if (options.prepare !== false) await prepareThroughService(service.url, lab);
   return service;
+}
+
+/**
+ * The demo pair brought to `baseline` as an operator would: `prepare` through the API.
+ * On a lab whose green already follows blue (startTestLab's default) that adopts and
+ * checks the replication; on an empty green it sets it up. Does nothing when prepared.
+ */
+export async function prepareThroughService(url: string, lab: Lab): Promise<void> {
+  const api = labApi(url, lab);
+  const pair = await waitFor('the demo pair', async () => {
+    const answer = await api.get('/api/v1/pairs/demo');
+    return answer.status === 200 ? answer.body : undefined;
+  });
+  if (pair.stage !== 'unprepared') return;
+  const answer = await api.post('/api/v1/pairs/demo/prepare?wait=false', {});
+  if (answer.status !== 202) throw new Error(`prepare answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  const intent = answer.body.intent.id as string;
+  const done = await waitFor('the preparation', async () => {
+    const { body } = await api.get(`/api/v1/pairs/demo/intents/${intent}`);
+    return body.intent.status === 'pending' ? undefined : body.intent;
+  }, 120_000, 200);
+  if (done.status !== 'done') throw new Error(`prepare ${done.status}: ${JSON.stringify(done.result)}`);
 }
 
 /** The lab's state store, read as the service stores it. */

@@ -25,13 +25,35 @@ export async function testLabDir(t: Test, prefix = 'pgshift-test-lab-'): Promise
 
 /**
  * A lab of its own for one test file: real servers in a fresh temp folder, stopped and
- * removed when the test ends.
+ * removed when the test ends. Green follows blue unless `green: 'empty'` (as the lab
+ * starts, before the service prepares it).
  */
-export async function startTestLab(t: Test): Promise<Lab> {
+export async function startTestLab(t: Test, options: { green?: 'replicating' | 'empty' } = {}): Promise<Lab> {
   const dir = await testLabDir(t);
   const lab = await Lab.start({ dir, log: testLogger() });
   t.teardown(() => lab.stop());
+  if (options.green !== 'empty') await replicateDemo(lab);
   return lab;
+}
+
+/**
+ * Green made to follow blue by pgshift's own set-up code (replication/, what `prepare`
+ * runs), for tests about what comes after preparing. Idempotent.
+ */
+export async function replicateDemo(lab: Lab): Promise<void> {
+  const replication = new PostgresReplication({
+    pairId: 'demo',
+    databases: [D.LAB_DATABASE],
+    publication: D.DEFAULT_PUBLICATION,
+    subscription: D.DEFAULT_SUBSCRIPTION,
+    targets: lab.replicationTargets(),
+    log: testLogger(),
+  });
+  try {
+    await replication.setUp('blue->green', { copyData: true });
+  } finally {
+    await replication.close();
+  }
 }
 
 /** Replication control of the lab's demo pair, as pgshift's adapter; closed when the test ends. */

@@ -20,12 +20,12 @@ export class MemoryShiftStore implements ShiftStore {
     if (this.failing) throw new PgshiftError('PGSHIFT_ERR_STATE_UNREACHABLE', this.failing, { status: 503 });
   }
 
-  async ensurePair(id: string, now: number): Promise<PairState> {
+  async ensurePair(id: string, stage: string, now: number): Promise<PairState> {
     this.check();
     if (!this.pairs.has(id)) {
       this.pairs.set(id, {
         id,
-        stage: 'baseline',
+        stage,
         paused: false,
         halted: false,
         haltReason: null,

@@ -4,7 +4,7 @@ import { Lab } from '../../src/local/lab.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { startLab } from '../../src/local/lab-main.js';
 import { labServiceConfig, labServiceEnv } from '../helpers/lab-service.js';
-import { testLabDir, testLogger } from '../helpers/lab.js';
+import { replicateDemo, testLabDir, testLogger } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TABLES = ['customers', 'products', 'orders', 'order_lines', 'invoices'];
@@ -30,6 +30,14 @@ function orderOnGreen(lab: Lab, id: string): Promise<number | undefined> {
   });
 }
 
+/** Green's databases (templates aside) and roles (PostgreSQL's own aside). */
+function greenContents(lab: Lab): Promise<{ databases: string[]; roles: string[] }> {
+  return withClient(lab.target('green', 'admin', 'postgres'), async (c) => ({
+    databases: (await c.query(`SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY 1`)).rows.map((r) => r.datname as string),
+    roles: (await c.query(`SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1`)).rows.map((r) => r.rolname as string),
+  }));
+}
+
 t.test('the lab', async (t) => {
   const dir = await testLabDir(t, 'pgshift-lab-test-');
   const log = testLogger();
@@ -42,10 +50,15 @@ t.test('the lab', async (t) => {
     t.match(versions.green, /^14\.\d+/);
   });
 
-  await t.test('seeds blue and copies every row to green', async (t) => {
+  await t.test('seeds blue and leaves green empty, as a fresh cluster is, for the service to prepare', async (t) => {
     const blue = await counts(lab, 'blue');
     t.ok(blue.orders! >= 5000 && blue.customers! >= 2000, 'several thousand rows');
-    t.same(await counts(lab, 'green'), blue);
+    t.same(await greenContents(lab), { databases: ['postgres'], roles: ['postgres'] });
+  });
+
+  await t.test("pgshift's set-up copies every row to green", async (t) => {
+    await replicateDemo(lab);
+    t.same(await counts(lab, 'green'), await counts(lab, 'blue'));
   });
 
   await t.test('lets the application log in to green but not write there', async (t) => {
@@ -108,7 +121,7 @@ t.test('the lab', async (t) => {
       (await c.query(`SELECT slot_name FROM pg_replication_slots`)).rows.map((r) => r.slot_name),
     );
     t.same(slots, ['pgshift_sub_demo'], 'the orphaned slot is there');
-    lab = await Lab.start({ dir, log });
+    await replicateDemo(lab);
     t.same(await counts(lab, 'green'), await counts(lab, 'blue'));
     const id = await insertOrderOnBlue(lab, 900000004);
     t.equal(await waitFor('replication after the repair', () => orderOnGreen(lab, id), 10_000), 900000004);
@@ -117,8 +130,7 @@ t.test('the lab', async (t) => {
   await t.test('starts over from nothing with fresh', async (t) => {
     await lab.stop();
     lab = await Lab.start({ dir, fresh: true, log });
-    const blue = await counts(lab, 'blue');
-    t.same(await counts(lab, 'green'), blue);
+    t.same(await greenContents(lab), { databases: ['postgres'], roles: ['postgres'] });
     await withClient(lab.target('blue', 'admin'), async (c) => {
       const { rows } = await c.query('SELECT count(*) AS n FROM orders WHERE total_cents IN (900000001, 900000002, 900000003, 900000004)');
       t.equal(Number(rows[0].n), 0, 'earlier rows are gone');

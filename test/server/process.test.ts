@@ -9,7 +9,7 @@ import { waitFor } from '../helpers/wait.js';
 
 interface LabFile {
   ports: Record<string, number>;
-  secrets: { adminPassword: string; operatorToken: string };
+  secrets: { adminPassword: string; operatorToken: string; viewerToken: string };
 }
 
 async function startServer(labDir: string, extra: string[] = []): Promise<{ run: RunningProcess; url: string }> {
@@ -51,6 +51,15 @@ t.test('the service on the embedded lab, as npm start runs it', async (t) => {
     t.match(banner, /app numbers +curl http:\/\/127\.0\.0\.1:\d+\//, 'and the banner says where its numbers are');
     t.notMatch(banner, lab.secrets.adminPassword, 'no database password on the screen');
     t.notMatch(run.stdout(), lab.secrets.adminPassword, 'no database password in the logs');
+  });
+
+  await t.test('prepares green through the service on the first start, printing its progress', async (t) => {
+    const stderr = await waitFor('the preparation to end', () => (/green +(NOT )?prepared/.test(run.stderr()) ? run.stderr() : undefined), 120_000, 200);
+    t.match(stderr, /green +being prepared through the service \(pgshift prepare --pair demo\)/);
+    t.match(stderr, /preparing demo: \S+ \(\d+\/\d+ steps done\)/, 'a progress line');
+    t.match(stderr, /green +prepared: demo is at baseline, green follows blue/);
+    const pair = await fetch(`${url}/api/v1/pairs/demo`, { headers: { authorization: `Bearer ${lab.secrets.viewerToken}` } }).then((r) => r.json());
+    t.match(pair, { stage: 'baseline', preparation: null, lastTransition: { kind: 'prepare', from: 'unprepared', to: 'baseline', outcome: 'finished' } });
   });
 
   await t.test('has blue 13 replicating to green 14', async (t) => {

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { labServiceConfig, labServiceEnv, operatorHeaders } from '../helpers/lab-service.js';
+import { labServiceConfig, labServiceEnv, operatorHeaders, prepareThroughService } from '../helpers/lab-service.js';
 import { startTestLab } from '../helpers/lab.js';
 import { ROOT, runNode } from '../helpers/process.js';
 import { waitFor } from '../helpers/wait.js';
@@ -75,8 +75,12 @@ t.test('the production build contains no lab code and serves the lab\'s clusters
     t.teardown(() => run.child.kill('SIGKILL'));
     const url = String((await run.waitForLog((l) => l.msg === 'pgshift listening', 120_000)).url);
     await waitFor('/readyz to answer 200', async () => (await fetch(`${url}/readyz`)).status === 200, 60_000, 200);
+    const fresh = await fetch(`${url}/api/v1/pairs/demo`, { headers: operatorHeaders(lab) });
+    t.equal(fresh.status, 200);
+    t.equal(((await fresh.json()) as { stage: string }).stage, 'unprepared', 'a pair the service has not prepared yet');
+    // Green already follows blue here: prepare adopts it, after checking it.
+    await prepareThroughService(url, lab);
     const pair = await fetch(`${url}/api/v1/pairs/demo`, { headers: operatorHeaders(lab) });
-    t.equal(pair.status, 200);
     t.equal(((await pair.json()) as { stage: string }).stage, 'baseline');
     t.notMatch(run.stderr(), /embedded lab|operator token/, 'no banner: the production service knows nothing of the lab');
     run.child.kill('SIGTERM');

@@ -24,6 +24,8 @@ async function rig(t: Test, overrides: Partial<ControlledPair> = {}): Promise<Ri
   const world = fakeWorld(clock);
   const pair: ControlledPair = { id: 'demo', plan: planStages(STEPS), bakeSeconds: 60, autoAdvance: false, ttlSeconds: 0, world, ...overrides };
   const controller = new ShiftController({ store, lease, clock, log: silentLogger(), instanceId: 'test-1', pairs: [pair] });
+  // Green prepared already: these tests are about shifting (prepare.test.ts is about preparing).
+  await store.ensurePair(pair.id, 'baseline', clock.now());
   await controller.prepare();
   t.teardown(() => controller.stop());
   return { clock, store, lease, world, controller, pair };

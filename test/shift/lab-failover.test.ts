@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import type { Lab } from '../../src/local/lab.js';
 import type { PairState } from '../../src/shift/state.js';
 import { startTestLab } from '../helpers/lab.js';
-import { calm, labApi, labServiceConfig, labServiceEnv, labStateStore, standInWeights } from '../helpers/lab-service.js';
+import { calm, labApi, labServiceConfig, labServiceEnv, labStateStore, prepareThroughService, standInWeights } from '../helpers/lab-service.js';
 import { runTs, type RunningProcess } from '../helpers/process.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -26,7 +26,9 @@ async function startChild(t: Test, lab: Lab, config: string, id: string): Promis
     }
   });
   const line = await child.waitForLog((l) => l.msg === 'pgshift listening', 90_000);
-  return { id, url: String(line.url), process: child };
+  const url = String(line.url);
+  await prepareThroughService(url, lab);
+  return { id, url, process: child };
 }
 
 async function kill(service: Service): Promise<void> {

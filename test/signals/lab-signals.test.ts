@@ -344,7 +344,7 @@ t.test('signals measured on the lab', async (t) => {
       probe: { ...PROBE, timeoutMs: 2_000, maxP95Ms: 1_500, relativeP95: { factor: 2, marginMs: 100 } },
     });
     const prober = new Prober({
-      endpoints: (['blue', 'green'] as const).map((side) => ({ side, role: 'writer' as const, target: through(side) })),
+      endpoints: () => (['blue', 'green'] as const).map((side) => ({ side, role: 'writer' as const, target: through(side) })),
       intervalMs: config.probe.intervalMs,
       timeoutMs: config.probe.timeoutMs,
       windowMs: config.probe.windowSeconds * 1000,

@@ -19,9 +19,9 @@ t.test('the PostgreSQL state store', async (t) => {
     t.same(await store.migrate(), [], 'nothing left to do');
   });
 
-  await t.test('creates a pair once, at baseline', async (t) => {
-    const first = await store.ensurePair('orders', 1_000);
-    const again = await store.ensurePair('orders', 9_000);
+  await t.test('creates a pair once, at the stage it is given', async (t) => {
+    const first = await store.ensurePair('orders', 'baseline', 1_000);
+    const again = await store.ensurePair('orders', 'unprepared', 9_000);
     t.match(first, { id: 'orders', stage: 'baseline', paused: false, halted: false, version: 1, stageEnteredAt: 1_000, transition: null });
     t.same(again, first);
   });

@@ -20,6 +20,11 @@ const AdvanceBodySchema = Type.Object(
 );
 const ReasonBodySchema = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
 
+const IntentParamsSchema = Type.Object(
+  { ...PairParamsSchema.properties, intent: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'the id a request answered with' }) },
+  { additionalProperties: false },
+);
+
 const EventsQuerySchema = Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: D.EVENTS_PAGE_MAX, default: D.EVENTS_PAGE_DEFAULT }),
@@ -29,7 +34,7 @@ const EventsQuerySchema = Type.Object(
 );
 
 /**
- * The pairs API: read a pair, ask it to advance, revert, pause or resume. Mutations are
+ * The pairs API: read a pair, ask it to prepare green, advance, revert, pause or resume. Mutations are
  * recorded intents; the call waits (bounded) for the controller's loop to carry them out,
  * so an operator gets the outcome, not just an acknowledgement. Every route's input is
  * schema-checked (unknown fields included) before a handler runs.
@@ -110,10 +115,33 @@ export async function pairRoutes(app: FastifyInstance, options: { controller: Sh
       },
     );
 
+  act('prepare', 'Make green ready: preflight, roles, databases, schema, publication, subscription, initial copy (202 while it runs; progress in the pair view)', ReasonBodySchema);
   act('advance', 'Move the pair one stage forward (409 with the failing guards when it cannot)', AdvanceBodySchema);
-  act('revert', 'Send traffic back to blue (baseline)', ReasonBodySchema);
+  act('revert', 'Send traffic back to blue (baseline); during a preparation, give it up and remove what it made on green', ReasonBodySchema);
   act('pause', 'Stop automatic advancing; auto-revert stays armed', ReasonBodySchema);
   act('resume', 'Clear a pause, or the halt an auto-revert left', ReasonBodySchema);
+
+  api.get(
+    '/api/v1/pairs/:pair/intents/:intent',
+    {
+      config: { access: 'viewer' },
+      schema: {
+        tags: ['pairs'],
+        summary: 'One request and where it stands: pending, done, rejected (with the reasons) or failed',
+        params: IntentParamsSchema,
+        security: [{ bearer: [] }],
+        response: { 200: IntentAnswerSchema, ...errorResponses(400, 404) },
+      },
+    },
+    async (request) => {
+      controller.requirePair(request.params.pair);
+      const intent = await store.getIntent(request.params.intent);
+      if (!intent || intent.pair !== request.params.pair) {
+        throw new PgshiftError('PGSHIFT_ERR_INTENT_NOT_FOUND', `pair ${request.params.pair} has no intent ${request.params.intent}`, { status: 404 });
+      }
+      return { intent };
+    },
+  );
 
   api.get(
     '/api/v1/pairs/:pair/events',

@@ -16,8 +16,9 @@ export interface StreamOptions {
 /**
  * Server-sent events of one pair: `event` for every audit log row (id = its id, so a
  * reconnecting client sends Last-Event-ID and misses nothing; read from the store, so
- * a follower streams what the leader did), `stage` when this process moves a pair, and
- * `signals` after every sampling round.
+ * a follower streams what the leader did), `stage` when this process moves a pair,
+ * `progress` when the preparation it runs reports (about once a second during the
+ * initial copy), and `signals` after every sampling round.
  */
 export async function streamRoutes(app: FastifyInstance, options: StreamOptions): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -32,7 +33,7 @@ export async function streamRoutes(app: FastifyInstance, options: StreamOptions)
       config: { access: 'viewer' },
       schema: {
         tags: ['pairs'],
-        summary: 'Server-sent events: audit events, stage changes, signal samples',
+        summary: 'Server-sent events: audit events, stage changes, preparation progress, signal samples',
         params: PairParamsSchema,
         security: [{ bearer: [] }],
         response: errorResponses(400, 404),
@@ -79,11 +80,15 @@ export async function streamRoutes(app: FastifyInstance, options: StreamOptions)
           void poll();
         }
       };
+      const onProgress = (update: ControllerEvents['progress']) => {
+        if (update.pair === pair) send('progress', options.controller.preparation(pair));
+      };
       const poller = setInterval(() => void poll(), D.SSE_POLL_MS);
       const keepalive = setInterval(() => raw.write(': keepalive\n\n'), D.SSE_KEEPALIVE_MS);
       const signals = options.signals(pair);
       const unsubscribe = signals.onSample(() => send('signals', { at: Date.now(), signals: signals.current(), replication: signals.replication() }));
       options.controller.on('stage', onStage);
+      options.controller.on('progress', onProgress);
 
       const close = () => {
         if (closed) return;
@@ -92,6 +97,7 @@ export async function streamRoutes(app: FastifyInstance, options: StreamOptions)
         clearInterval(keepalive);
         unsubscribe();
         options.controller.off('stage', onStage);
+        options.controller.off('progress', onProgress);
         open.delete(close);
         raw.end();
       };

@@ -2,12 +2,14 @@ import type { CliCommand } from '../command.js';
 import { eventsCommand } from './events.js';
 import { advanceCommand, pauseCommand, resumeCommand, revertCommand } from './intents.js';
 import { preflightCommand } from './preflight.js';
+import { prepareCommand } from './prepare.js';
 import { statusCommand } from './status.js';
 
 /** Every subcommand of `pgshift`, in the order `pgshift --help` lists them. */
 export const COMMANDS: readonly CliCommand[] = [
   statusCommand,
   preflightCommand,
+  prepareCommand,
   advanceCommand,
   revertCommand,
   pauseCommand,

@@ -3,6 +3,7 @@ import { EXIT } from '../errors.js';
 import type { PairDetail } from '../api-client.js';
 import { choosePair, PAIR_OPTION, PAIR_USAGE } from '../pair.js';
 import { renderTable } from '../table.js';
+import { describePreparation } from './prepare.js';
 
 type Split = { blue: number; green: number };
 
@@ -29,6 +30,8 @@ export function formatStatus(view: PairDetail, columns = 120): string {
   const lines = [
     `pair ${view.id}: ${view.stage}${flags ? `  ${flags}` : ''}${view.transition ? `  (moving to ${view.transition.to}: ${view.transition.kind})` : ''}`,
     `plan     ${plan}`,
+    ...(view.preparation ? [describePreparation(view.id, view.preparation, view.stage)] : []),
+    ...(view.stage === 'unprepared' && !view.transition ? ['green is not prepared yet: pgshift prepare'] : []),
     `reader   wants ${split(view.weights?.reader)}; Route 53 has ${view.observed ? split(view.observed.reader) : 'not read yet'}`,
     `writer   wants ${split(view.weights?.writer)}; Route 53 has ${view.observed ? split(view.observed.writer) : 'not read yet'}`,
     `replication ${repl ? `${repl.direction}, lag ${repl.lagSeconds ?? '?'} s / ${repl.lagBytes ?? '?'} bytes, ${repl.healthy === null ? 'health unknown' : repl.healthy ? 'healthy' : 'BROKEN'}` : 'not sampled yet'}`,
