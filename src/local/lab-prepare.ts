@@ -1,4 +1,5 @@
 import { ApiClient } from '../cli/api-client.js';
+import { systemClock } from '../clock.js';
 import { describePreparation } from '../cli/commands/prepare.js';
 import * as D from '../defaults.js';
 import { describeError } from '../errors.js';
@@ -33,7 +34,7 @@ export async function prepareLabPair(options: LabPrepareOptions): Promise<void> 
     let last = '';
     let printedAt = 0;
     while (!signal.aborted) {
-      await sleep(D.CLI_PROGRESS_POLL_MS, signal);
+      await systemClock.sleep(D.CLI_PROGRESS_POLL_MS, signal).catch(() => undefined);
       const now = await api.pair(pair);
       if (intent) intent = (await api.intent(pair, intent.id)).intent;
       const settled = intent ? intent.status !== 'pending' : !now.transition;
@@ -51,14 +52,4 @@ export async function prepareLabPair(options: LabPrepareOptions): Promise<void> 
   } catch (err) {
     if (!signal.aborted) options.log.warn({ pair, err: describeError(err) }, 'cannot follow the preparation of the lab pair; see pgshift status');
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
 }

@@ -76,6 +76,30 @@ t.test('an operator walks the pair forward and the answer carries the outcome', 
   t.ok(all.every((e: { id: number }, i: number) => i === 0 || e.id < all[i - 1].id), 'newest first');
 });
 
+// /metrics during a preparation is tested on the lab (lab-prepare-crash.test.ts).
+t.test('prepare: 202 while it runs, then the intent says how it ended; progress in the view', async (t) => {
+  const { app, world } = await apiRig(t, {}, { prepared: false });
+  world.preparation.hold.add('initial-copy');
+  const started = await app.inject({ method: 'POST', url: '/api/v1/pairs/orders/prepare?wait=false', headers: as(OPERATOR), payload: { reason: 'to 14' } });
+  t.equal(started.statusCode, 202);
+  const intent = started.json().intent.id as string;
+  const view = await waitFor('the preparation in the view', async () => {
+    const v = (await app.inject({ method: 'GET', url: '/api/v1/pairs/orders', headers: as(VIEWER) })).json();
+    return v.preparation?.progress ? v : undefined;
+  });
+  t.match(view, { stage: 'unprepared', transition: { kind: 'prepare', to: 'baseline' }, preparation: { step: 'initial-copy', stepsTotal: 8, progress: { tablesTotal: 4 } } });
+  const pending = await app.inject({ method: 'GET', url: `/api/v1/pairs/orders/intents/${intent}`, headers: as(VIEWER) });
+  t.match(pending.json(), { intent: { id: intent, action: 'prepare', status: 'pending' } });
+  world.preparation.release();
+  const done = await waitFor('the intent done', async () => {
+    const answer = (await app.inject({ method: 'GET', url: `/api/v1/pairs/orders/intents/${intent}`, headers: as(VIEWER) })).json();
+    return answer.intent.status === 'pending' ? undefined : answer.intent;
+  });
+  t.match(done, { status: 'done', result: { stage: 'baseline' } });
+  const other = await app.inject({ method: 'GET', url: `/api/v1/pairs/nope/intents/${intent}`, headers: as(VIEWER) });
+  t.equal(other.statusCode, 404);
+});
+
 t.test('bad input gets its 4xx and changes nothing', async (t) => {
   const { app, store, world } = await apiRig(t);
   const before = structuredClone(await store.getPair('orders'));
@@ -91,6 +115,9 @@ t.test('bad input gets its 4xx and changes nothing', async (t) => {
     { name: 'bad query', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'GET', url: '/api/v1/pairs/orders/events?limit=0', headers: as(VIEWER) } },
     { name: 'unknown query field', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'GET', url: '/api/v1/pairs/orders/events?page=2', headers: as(VIEWER) } },
     { name: 'pair id against the id rule', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/Orders/pause', headers: as(OPERATOR), payload: {} } },
+    { name: 'malformed intent id', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'GET', url: '/api/v1/pairs/orders/intents/42', headers: as(VIEWER) } },
+    { name: 'unknown intent', status: 404, code: 'PGSHIFT_ERR_INTENT_NOT_FOUND', request: { method: 'GET', url: '/api/v1/pairs/orders/intents/00000000-0000-4000-8000-000000000000', headers: as(VIEWER) } },
+    { name: 'prepare with an unknown field', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/orders/prepare', headers: as(OPERATOR), payload: { copyData: false } } },
     { name: 'undecodable URL', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/%E0%A4%A/pause', headers: as(OPERATOR), payload: {} } },
   ];
   for (const c of cases) {

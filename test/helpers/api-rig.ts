@@ -21,8 +21,11 @@ export interface ApiRig {
   world: FakeWorld;
 }
 
-/** The API over a controller with in-memory ports (tier 2): pair `orders`, no bake time; `extra` adds more parts. */
-export async function apiRig(t: Test, extra: Partial<Pick<Services, 'preflight' | 'signals'>> = {}): Promise<ApiRig> {
+/**
+ * The API over a controller with in-memory ports (tier 2): pair `orders`, no bake time,
+ * green prepared unless `prepared` is false; `extra` adds more parts.
+ */
+export async function apiRig(t: Test, extra: Partial<Pick<Services, 'preflight' | 'signals'>> = {}, options: { prepared?: boolean } = {}): Promise<ApiRig> {
   const tokens = `auth:\n  tokens:\n    - { name: alice, role: operator, sha256: ${hashToken(OPERATOR)} }\n    - { name: victor, role: viewer, sha256: ${hashToken(VIEWER)} }\n`;
   const config = resolveConfig(YAML.parse(minimalConfigYaml({ top: tokens })), MINIMAL_ENV);
   const store = new MemoryShiftStore();
@@ -37,7 +40,7 @@ export async function apiRig(t: Test, extra: Partial<Pick<Services, 'preflight' 
     pairs: [{ id: 'orders', plan: planStages([10, 25, 50, 100]), bakeSeconds: 0, autoAdvance: false, ttlSeconds: 0, world }],
     tickMs: 50,
   });
-  await store.ensurePair('orders', 'baseline', Date.now());
+  if (options.prepared !== false) await store.ensurePair('orders', 'baseline', Date.now());
   await controller.start();
   const app = await buildApp({
     config,

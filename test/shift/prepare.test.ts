@@ -170,3 +170,21 @@ t.test('a revert asked for while nobody runs the preparation undoes it from the 
   t.same([...first.world.preparation.made], []);
   t.match(await next.store.getIntent(revert.id), { status: 'done' });
 });
+
+t.test('a step that keeps failing is tried again at once, then with growing pauses', async (t) => {
+  const r = await rig(t);
+  const down = () => new PgshiftError('PGSHIFT_ERR_PG_CONNECT', 'green is down', { status: 503 });
+  r.world.preparation.failWith.set('roles', down());
+  await r.controller.request('demo', 'prepare', { actor: 'ops' });
+  await r.controller.tickOnce();
+  r.world.preparation.failWith.set('roles', down());
+  await r.controller.tickOnce();
+  const tries = () => r.world.preparation.log.filter((l) => l === 'run roles').length;
+  t.equal(tries(), 2, 'the first retry is at once');
+  await r.controller.tickOnce();
+  t.equal(tries(), 2, 'the next waits');
+  r.clock.advance(1);
+  await r.controller.tickOnce();
+  t.equal(tries(), 3, 'and goes once the pause is over');
+  t.equal((await peek(r)).stage, 'baseline');
+});
