@@ -114,9 +114,8 @@ export const ObservedTrafficSchema = Type.Object({
 });
 export type ObservedTraffic = Type.Static<typeof ObservedTrafficSchema>;
 
-/** One database's initial copy as last measured. */
-export const DatabaseCopyProgressSchema = Type.Object({
-  database: Type.String(),
+/** How far an initial copy is, for one database or summed over a pair's. */
+const CopyFigures = {
   tablesTotal: Type.Integer(),
   /** Tables whose initial copy is finished (subscription state `s` or `r`). */
   tablesDone: Type.Integer(),
@@ -128,19 +127,17 @@ export const DatabaseCopyProgressSchema = Type.Object({
   bytesPerSecond: Nullable(Type.Number()),
   /** (bytesTotal - bytesDone) / bytesPerSecond; null when the rate is unknown or zero. */
   etaSeconds: Nullable(Type.Number()),
-});
+};
+
+/** One database's initial copy as last measured. */
+export const DatabaseCopyProgressSchema = Type.Object({ database: Type.String(), ...CopyFigures });
 export type DatabaseCopyProgress = Type.Static<typeof DatabaseCopyProgressSchema>;
 
 /** The initial copy of every database of a pair, and the sums. */
 export const PreparationProgressSchema = Type.Object({
   /** Epoch ms of the reading. */
   at: Type.Number(),
-  tablesTotal: Type.Integer(),
-  tablesDone: Type.Integer(),
-  bytesTotal: Type.Number(),
-  bytesDone: Type.Number(),
-  bytesPerSecond: Nullable(Type.Number()),
-  etaSeconds: Nullable(Type.Number()),
+  ...CopyFigures,
   databases: Type.Array(DatabaseCopyProgressSchema),
 });
 export type PreparationProgress = Type.Static<typeof PreparationProgressSchema>;

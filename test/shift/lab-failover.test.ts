@@ -4,6 +4,7 @@ import type { PairState } from '../../src/shift/state.js';
 import { startTestLab } from '../helpers/lab.js';
 import { calm, labApi, labServiceConfig, labServiceEnv, labStateStore, prepareThroughService, standInWeights } from '../helpers/lab-service.js';
 import { runTs, type RunningProcess } from '../helpers/process.js';
+import { startServiceProcess } from '../helpers/prepare.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -18,17 +19,9 @@ interface Service {
 }
 
 async function startChild(t: Test, lab: Lab, config: string, id: string): Promise<Service> {
-  const child = runTs('src/server.ts', ['--config', config, '--port', '0'], labServiceEnv(lab, id));
-  t.teardown(async () => {
-    if (child.child.exitCode === null && child.child.signalCode === null) {
-      child.child.kill('SIGTERM');
-      await child.exited;
-    }
-  });
-  const line = await child.waitForLog((l) => l.msg === 'pgshift listening', 90_000);
-  const url = String(line.url);
-  await prepareThroughService(url, lab);
-  return { id, url, process: child };
+  const service = await startServiceProcess(t, lab, config, id);
+  await prepareThroughService(service.url, lab);
+  return service;
 }
 
 async function kill(service: Service): Promise<void> {

@@ -133,15 +133,20 @@ t.test('a revert during the initial copy gives the preparation up and undoes eve
   t.equal(r.controller.preparation('demo'), null);
 });
 
-t.test('a process that dies during the preparation leaves a journal the next leader finishes', async (t) => {
+/** A leader that loses its lease during the initial copy (as when it dies): it stops, its journal stays. */
+async function interruptedDuringCopy(t: Test): Promise<Rig> {
   const first = await rig(t);
   first.world.preparation.hold.add('initial-copy');
   await first.controller.request('demo', 'prepare', { actor: 'ops' });
   const running = first.controller.tickOnce();
   await waitFor('the initial copy', () => first.world.preparation.made.has('initial-copy'));
-  // The leader loses its lease (as when it dies): it stops, its journal stays.
   first.lease.lose();
   await running;
+  return first;
+}
+
+t.test('a process that dies during the preparation leaves a journal the next leader finishes', async (t) => {
+  const first = await interruptedDuringCopy(t);
   t.match(await peek(first), { stage: 'unprepared', transition: { kind: 'prepare', committed: true } });
   first.world.preparation.hold.clear();
 
@@ -154,13 +159,7 @@ t.test('a process that dies during the preparation leaves a journal the next lea
 });
 
 t.test('a revert asked for while nobody runs the preparation undoes it from the journal', async (t) => {
-  const first = await rig(t);
-  first.world.preparation.hold.add('initial-copy');
-  await first.controller.request('demo', 'prepare', { actor: 'ops' });
-  const running = first.controller.tickOnce();
-  await waitFor('the initial copy', () => first.world.preparation.made.has('initial-copy'));
-  first.lease.lose();
-  await running;
+  const first = await interruptedDuringCopy(t);
   await first.controller.stop();
 
   const next = await rig(t, 'test-2', { clock: first.clock, store: first.store, lease: new StaticLease(true), world: first.world });
