@@ -78,7 +78,8 @@ export class TransitionExecutor {
       reason: init.reason,
       intentId: init.intentId,
       ...(init.details === undefined ? {} : { details: init.details }),
-      // Reverts go towards blue, the safe side: once begun they are always finished.
+      // Reverts go towards blue, the safe side, and preparing moves no traffic: once begun,
+      // both are finished by whoever resumes them (a preparation is undone only when given up).
       committed: init.kind !== 'advance',
     };
     const steps = stepsFor(runtime, draft, presubmitted);
@@ -148,6 +149,8 @@ export class TransitionExecutor {
         });
         let result;
         try {
+          // A revert that came between two steps gives the transition up before the next.
+          abort.signal.throwIfAborted();
           result = await step.run(ctx);
           await ctx.flush();
         } catch (err) {
