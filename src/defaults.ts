@@ -259,3 +259,5 @@ export const LAB_PROGRESS_LINE_MS = 3_000;
 /** A transition that failed is tried again after this, doubling with each failure in a row up to the max. */
 export const TRANSITION_RETRY_MIN_MS = 1_000;
 export const TRANSITION_RETRY_MAX_MS = 60_000;
+/** Making a replication slot that waits this long for open transactions says which. */
+export const SLOT_CREATE_REPORT_MS = 5_000;

@@ -126,7 +126,7 @@ export function subscriptionStep(env: PreparationEnv): PreparationStep {
             source: conninfo(env.targets.subscriptionSource('blue', 'green', database)),
             slot,
             copyData: true,
-          }),
+          }, { signal: ctx.signal, log }),
         );
         const made = await readGreenSubscription(env, database);
         if (made) {

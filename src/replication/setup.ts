@@ -303,25 +303,68 @@ export interface NewSubscription {
   copyData: boolean;
 }
 
+/** What creating a subscription may be told: an abort (the preparation given up) and where to say what it waits for. */
+export interface SlotWait {
+  signal?: AbortSignal;
+  log?: Logger;
+}
+
 /**
- * CREATE SUBSCRIPTION, after dropping an inactive slot of the same name on the
- * publisher: a slot without its subscription is what a crash during CREATE
- * SUBSCRIPTION leaves, and the name is this subscription's.
+ * CREATE SUBSCRIPTION on a slot made first (or left by a crash, unused since: a slot
+ * holds every change from its making on, so reusing it loses nothing).
  */
-export async function createSubscription(fromDb: ConnectTarget, toDb: ConnectTarget, sub: NewSubscription): Promise<void> {
-  await withClient(fromDb, (c) =>
-    c.query(
-      `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`,
-      [sub.slot],
-    ),
-  );
+export async function createSubscription(fromDb: ConnectTarget, toDb: ConnectTarget, sub: NewSubscription, wait: SlotWait = {}): Promise<void> {
+  await ensureSlot(fromDb, sub.slot, wait);
   await withClient(toDb, (c) =>
     c.query(
       `CREATE SUBSCRIPTION ${ident(sub.subscription)} CONNECTION ${literal(sub.source)}
          PUBLICATION ${ident(sub.publication)}
-         WITH (copy_data = ${sub.copyData}, slot_name = ${literal(sub.slot)})`,
+         WITH (copy_data = ${sub.copyData}, slot_name = ${literal(sub.slot)}, create_slot = false)`,
     ),
   );
+}
+
+/**
+ * The subscription's logical slot on the publisher, made in pgshift's own session.
+ * Making one waits until every transaction open on the publisher has ended, however
+ * long that is: no statement timeout, but an abort cancels it, and a wait longer than a
+ * few seconds is logged with the transactions it waits for.
+ */
+async function ensureSlot(fromDb: ConnectTarget, slot: string, wait: SlotWait): Promise<void> {
+  await withClient({ ...fromDb, statementTimeoutMs: 0 }, async (client) => {
+    const exists = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    if (exists.rowCount !== 0) return;
+    wait.signal?.throwIfAborted();
+    const pid = Number((await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+    const cancel = () => void withClient(fromDb, (c) => c.query('SELECT pg_cancel_backend($1)', [pid])).catch(() => undefined);
+    const report = setTimeout(() => void reportSlotWait(fromDb, pid, slot, wait.log), D.SLOT_CREATE_REPORT_MS);
+    wait.signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+    } catch (err) {
+      wait.signal?.throwIfAborted();
+      throw err;
+    } finally {
+      clearTimeout(report);
+      wait.signal?.removeEventListener('abort', cancel);
+    }
+  });
+}
+
+async function reportSlotWait(fromDb: ConnectTarget, pid: number, slot: string, log: Logger | undefined): Promise<void> {
+  if (!log) return;
+  try {
+    const { rows } = await withClient(fromDb, (c) =>
+      c.query<{ pid: number; seconds: number; user: string | null; application: string | null }>(
+        `SELECT pid, round(extract(epoch FROM now() - xact_start))::int AS seconds, usename AS user, application_name AS application
+           FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> $1 ORDER BY xact_start LIMIT 5`,
+        [pid],
+      ),
+    );
+    log.warn({ slot, transactions: rows }, 'making the replication slot waits for transactions open on the publisher to end');
+  } catch {
+    // Only a report: the wait goes on either way.
+  }
 }
 
 /**
