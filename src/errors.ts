@@ -43,3 +43,8 @@ export function describeError(err: unknown): string {
 export function isFinalError(err: unknown): err is PgshiftError {
   return isPgshiftError(err) && typeof err.details === 'object' && err.details !== null && (err.details as { final?: unknown }).final === true;
 }
+
+/** An error repeating cannot cure (409): the work that meets it is given up and undone. */
+export function finalError(code: ErrorCode, message: string, details: Record<string, unknown> = {}, cause?: unknown): PgshiftError {
+  return new PgshiftError(code, message, { status: 409, details: { ...details, final: true }, ...(cause === undefined ? {} : { cause }) });
+}

@@ -36,6 +36,9 @@ export { PairIdSchema };
 /** `/api/v1/pairs/:pair/...` */
 export const PairParamsSchema = Type.Object({ pair: PairIdSchema }, { additionalProperties: false });
 
+/** The query of a route that takes none: a stray `?phase=` or `?wait=` is refused, not ignored. */
+export const NoQuerySchema = Type.Object({}, { additionalProperties: false });
+
 /** Who holds the leader lease, as this process last saw it. */
 export const LeaderSchema = Type.Object({
   self: Type.Boolean({ description: 'this process leads' }),
@@ -72,7 +75,7 @@ export type PairList = Type.Static<typeof PairListSchema>;
 export const PairDetailSchema = Type.Object({ ...PairViewSchema.properties, leader: LeaderSchema });
 export type PairDetail = Type.Static<typeof PairDetailSchema>;
 
-/** The answer to advance, revert, pause, resume: the recorded intent, and the pair once carried out. */
+/** The answer to prepare, advance, revert, pause, resume and GET .../intents/:intent: the intent, and the pair once carried out (requests that waited). */
 export const IntentAnswerSchema = Type.Object({ intent: IntentSchema, pair: Type.Optional(PairViewSchema) });
 export type IntentAnswer = Type.Static<typeof IntentAnswerSchema>;
 

@@ -19,7 +19,7 @@ export class ApiError extends Error {
   }
 }
 
-/** Body of advance, revert, pause and resume. */
+/** Body of prepare, advance, revert, pause and resume (expectedStage: advance only). */
 export interface IntentBody {
   expectedStage?: string;
   reason?: string;

@@ -1,16 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import YAML from 'yaml';
 import Value from 'typebox/value';
+import { parseMajor } from '../clusters/catalog.js';
 import { PgshiftError } from '../errors.js';
 import { ConfigSchema, SECRET_KEYS, type Config } from './schema.js';
 
 /** Tags pgshift puts on what it creates (`pgshift:pair`, `pgshift:role`); a configured tag may not use the prefix. */
 export const GREEN_TAG_PREFIX = 'pgshift:';
-
-function parseMajor(version: string): number | null {
-  const match = /^(\d+)/.exec(version);
-  return match ? Number(match[1]) : null;
-}
 
 /**
  * Loading is three steps, each reporting every problem it finds with the path of the
@@ -64,7 +60,7 @@ export function resolveConfig(raw: unknown, env: Env, source = 'config'): Config
   // wants a number, and leaves strings that only look numeric (hashes) alone.
   const converted = Value.Convert(ConfigSchema, structuredClone(substituted));
   const withDefaults = Value.Default(ConfigSchema, converted);
-  const schemaProblems = describeSchemaErrors(withDefaults);
+  const schemaProblems = [...unquotedVersions(substituted), ...describeSchemaErrors(withDefaults)];
   if (schemaProblems.length > 0) throw new ConfigError(source, schemaProblems);
 
   const config = withDefaults as Config;
@@ -73,6 +69,23 @@ export function resolveConfig(raw: unknown, env: Env, source = 'config'): Config
 
   hideSecrets(config);
   return config;
+}
+
+/**
+ * Convert would turn an unquoted `engineVersion: 14.10` into "14.1", another version:
+ * a version must be written as a string.
+ */
+function unquotedVersions(raw: unknown): string[] {
+  const pairs = (raw as { pairs?: unknown } | null)?.pairs;
+  if (!Array.isArray(pairs)) return [];
+  return pairs.flatMap((pair: unknown, i) =>
+    (['blue', 'green'] as const).flatMap((side) => {
+      const version = (pair as Record<string, { create?: { engineVersion?: unknown } } | undefined> | null)?.[side]?.create?.engineVersion;
+      return typeof version === 'number'
+        ? [`${formatPath(['pairs', i, side, 'create', 'engineVersion'])}: must be quoted: YAML read the number ${version} (an unquoted 14.10 is 14.1)`]
+        : [];
+    }),
+  );
 }
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -195,6 +208,12 @@ function checkRules(config: Config): string[] {
         problems.push(`${at(side, 'readerHost')}: readerHost and readerPort go together`);
       }
     }
+    for (const side of ['blue', 'green'] as const) {
+      const host = pair[side].subscriptionHost;
+      if (host === undefined) continue;
+      if (/\s/.test(host)) problems.push(`${at(side, 'subscriptionHost')}: "${host}" is not a host name (it has spaces)`);
+      else if (/^[^:]+:\d+$/.test(host)) problems.push(`${at(side, 'subscriptionHost')}: give the host alone ("${host.split(':')[0]}"); the port stays the endpoint's`);
+    }
     if (pair.blue.create !== undefined) {
       problems.push(`${at('blue', 'create')}: only green can be created by pgshift; blue is the cluster that exists`);
     }
@@ -215,6 +234,8 @@ function checkRules(config: Config): string[] {
         problems.push(`${at('green', 'create', 'serverless', 'minCapacity')}: must not exceed maxCapacity (${create.serverless.maxCapacity})`);
       }
       for (const key of Object.keys(create.tags ?? {})) {
+        // The schema's key rule is not applied to a record's keys: checked here.
+        if (key.length === 0 || key.length > 128) problems.push(`${at('green', 'create', 'tags', key)}: a tag key has 1 to 128 characters`);
         if (key.toLowerCase().startsWith('aws:') || key.startsWith(GREEN_TAG_PREFIX)) {
           problems.push(`${at('green', 'create', 'tags', key)}: tag keys starting with aws: or ${GREEN_TAG_PREFIX} are reserved`);
         }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import * as D from '../defaults.js';
-import { PgshiftError } from '../errors.js';
+import { describeError, isPgshiftError, PgshiftError, type ErrorCode } from '../errors.js';
 import type { Login, SslMode } from '../config/schema.js';
 
 /** Where a server answers: what RDS calls an endpoint, or host/port from config. */
@@ -84,6 +84,19 @@ export async function withClient<T>(target: ConnectTarget, work: (client: pg.Cli
     return await work(client);
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Runs `work`; a pg error becomes a `code` error (502) that says what pgshift was doing,
+ * with the pg error as cause. PgshiftErrors pass through as they are.
+ */
+export async function explainPgError<T>(code: ErrorCode, what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isPgshiftError(err)) throw err;
+    throw new PgshiftError(code, `${what}: ${describeError(err)}`, { status: 502, cause: err });
   }
 }
 

@@ -3,7 +3,7 @@ import { PgshiftError } from '../errors.js';
 import type { DatabaseCopyProgress, PreparationProgress, PreparationStep } from '../shift/ports.js';
 import { PoolSet } from './pool-set.js';
 import { readGreenSubscription } from './prepare-replication.js';
-import { adminOn, throwIfAborted, type PreparationEnv } from './prepare-support.js';
+import { adminOn, type PreparationEnv } from './prepare-support.js';
 
 /**
  * The initial copy of a subscription, measured and waited for.
@@ -136,10 +136,10 @@ export async function waitForCopy(
   let loggedAt = -Infinity;
   try {
     for (;;) {
-      throwIfAborted(report.signal);
+      report.signal.throwIfAborted();
       const readings: CopyReading[] = [];
       for (const database of databases) readings.push(await readCopy(pools, env, database));
-      throwIfAborted(report.signal);
+      report.signal.throwIfAborted();
       const progress = progressOf(env.clock.now(), readings, rates, total);
       report.progress(progress);
       const done = readings.every((r) => r.tablesDone === r.tablesTotal);

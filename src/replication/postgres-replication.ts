@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../clock.js';
 import * as D from '../defaults.js';
 import { describeError, isPgshiftError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { ident, withClient, type ConnectTarget } from '../postgres/connect.js';
+import { explainPgError, ident, withClient, type ConnectTarget } from '../postgres/connect.js';
 import { chooseApplicationRoles } from './app-roles.js';
 import { currentLsn, waitForFence, waitForSlot } from './fence.js';
 import { ensureLedger, hasLedger, ledgerKey, readLedger, recordAndRevokeLogin, restoreLoginAndForget } from './freeze.js';
@@ -13,6 +13,7 @@ import { endsOf, otherSide, reverseOf, type Direction, type DrainOptions, type D
 import { applySequenceValues, planSequenceCopy, readSequences } from './sequences.js';
 import { endSessions, terminateSessions } from './sessions.js';
 import { setUpReplication, slotName } from './setup.js';
+import { dropSlotsWhenReleased } from './slots.js';
 import { readDatabaseState, readSubscriber } from './subscription.js';
 import type { ReplicationTargets } from './targets.js';
 import { type Side } from '../shift/model.js';
@@ -339,28 +340,9 @@ export class PostgresReplication implements Replication {
 
   /** Waits until the walsender lets go of the slot, then drops it. False when there was none. */
   private async dropSlot(publisher: ConnectTarget, slot: string): Promise<boolean> {
-    const deadline = this.clock.now() + D.SLOT_RELEASE_WAIT_MS;
-    for (;;) {
-      const rows = await this.pools.query<{ active: boolean }>(
-        publisher,
-        'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
-        [slot],
-      );
-      if (rows.length === 0) return false;
-      if (!rows[0]!.active) {
-        const dropped = await this.pools.query(
-          publisher,
-          'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
-          [slot],
-        );
-        if (dropped.length > 0) {
-          this.log.info({ slot }, 'replication slot dropped');
-          return true;
-        }
-      }
-      if (this.clock.now() >= deadline) throw new Error(`slot ${slot} is still in use after ${D.SLOT_RELEASE_WAIT_MS} ms`);
-      await this.clock.sleep(D.SLOT_POLL_MS);
-    }
+    const dropped = await dropSlotsWhenReleased((sql, params) => this.pools.query(publisher, sql, params), { slot }, this.clock);
+    if (dropped.length > 0) this.log.info({ slot }, 'replication slot dropped');
+    return dropped.length > 0;
   }
 
   private async refuseIfEnabled(opposite: Direction, wanted: Direction): Promise<void> {
@@ -392,12 +374,7 @@ export class PostgresReplication implements Replication {
   }
 
   /** pg errors from DDL become coded errors that say what pgshift was doing. */
-  private async wrapDdl<T>(what: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (err) {
-      if (isPgshiftError(err)) throw err;
-      throw new PgshiftError('PGSHIFT_ERR_REPLICATION_DDL', `${what}: ${describeError(err)}`, { status: 502, cause: err });
-    }
+  private wrapDdl<T>(what: string, work: () => Promise<T>): Promise<T> {
+    return explainPgError('PGSHIFT_ERR_REPLICATION_DDL', what, work);
   }
 }

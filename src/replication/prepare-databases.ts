@@ -1,7 +1,8 @@
+import { finalError } from '../errors.js';
 import * as D from '../defaults.js';
 import { ident, withClient } from '../postgres/connect.js';
 import type { PreparationStep } from '../shift/ports.js';
-import { adminOn, asAdmin, existingDatabases, finalError, listIn, union, wrapPg, type PreparationEnv } from './prepare-support.js';
+import { adminOn, asAdmin, existingDatabases, listIn, union, wrapPg, type PreparationEnv } from './prepare-support.js';
 import { createDatabaseLike } from './setup.js';
 
 /**
@@ -24,7 +25,7 @@ export function databasesStep(env: PreparationEnv): PreparationStep {
       for (const database of env.databases.filter((d) => !present.has(d))) {
         created = union(created, [database]);
         await ctx.note({ created });
-        await wrapPg(`create database ${database} on green like blue's`, () =>
+        const made = await wrapPg(`create database ${database} on green like blue's`, () =>
           withClient(adminOn(env, 'green'), (green) =>
             withClient(adminOn(env, 'blue', database), (blue) => createDatabaseLike(blue, green, database)),
           ),
@@ -35,6 +36,12 @@ export function databasesStep(env: PreparationEnv): PreparationStep {
           }
           throw err;
         });
+        if (!made) {
+          // Someone else created it since it was looked for: not ours to drop.
+          created = created.filter((d) => d !== database);
+          await ctx.note({ created });
+          continue;
+        }
         log.info({ database }, 'database created on green');
       }
       for (const database of env.databases) {

@@ -1,8 +1,10 @@
+import { finalError } from '../errors.js';
 import * as D from '../defaults.js';
 import { conninfo, ident, withClient } from '../postgres/connect.js';
 import type { PreparationStep } from '../shift/ports.js';
-import { adminOn, asAdmin, existingDatabases, finalError, listIn, mapIn, pgshiftUserOn, union, wrapPg, type PreparationEnv } from './prepare-support.js';
+import { adminOn, asAdmin, existingDatabases, listIn, mapIn, pgshiftUserOn, union, wrapPg, type PreparationEnv } from './prepare-support.js';
 import { createSubscription, ensurePgshiftTables, ensurePublication, slotName } from './setup.js';
+import { dropSlotsWhenReleased } from './slots.js';
 
 /**
  * The replication steps of preparing green: pgshift's tables on both sides, the
@@ -225,36 +227,17 @@ function shortList(names: string[]): string {
 }
 
 /**
- * Drops on blue the subscription's slot and its tablesync slots (PostgreSQL 14 names
- * them `pg_<subscription oid>_sync_<relid>_<system id>`), waiting until no walsender
- * holds them. Throws (to be repeated) when blue cannot be reached or a slot stays busy.
+ * Drops on blue the subscription's slot and its tablesync slots, waiting until no
+ * walsender holds them. Throws (to be repeated) when blue cannot be reached or a slot stays busy.
  */
-async function dropSlots(env: PreparationEnv, database: string, slot: string, oid: number | undefined): Promise<string[]> {
-  const dropped: string[] = [];
-  const deadline = env.clock.now() + D.SLOT_RELEASE_WAIT_MS;
-  await wrapPg(`drop the replication slots of ${env.subscription} for ${database} on blue`, () =>
-    withClient(adminOn(env, 'blue'), async (c) => {
-      for (;;) {
-        const { rows } = await c.query<{ slot_name: string; active: boolean }>(
-          `SELECT slot_name, active FROM pg_replication_slots
-            WHERE slot_name = $1 OR ($2::text IS NOT NULL AND database = $3 AND slot_name LIKE $2)`,
-          [slot, oid === undefined ? null : `pg\\_${oid}\\_sync\\_%`, database],
-        );
-        for (const row of rows.filter((r) => !r.active)) {
-          const { rowCount } = await c.query(
-            'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
-            [row.slot_name],
-          );
-          if (rowCount) dropped.push(row.slot_name);
-        }
-        const busy = rows.filter((r) => r.active).map((r) => r.slot_name);
-        if (busy.length === 0) return;
-        if (env.clock.now() >= deadline) {
-          throw new Error(`slots still in use after ${D.SLOT_RELEASE_WAIT_MS} ms: ${busy.join(', ')}`);
-        }
-        await env.clock.sleep(D.SLOT_POLL_MS * 4);
-      }
-    }),
+function dropSlots(env: PreparationEnv, database: string, slot: string, oid: number | undefined): Promise<string[]> {
+  return wrapPg(`drop the replication slots of ${env.subscription} for ${database} on blue`, () =>
+    withClient(adminOn(env, 'blue'), (c) =>
+      dropSlotsWhenReleased(
+        async (sql, params) => (await c.query(sql, params)).rows,
+        { slot, ...(oid === undefined ? {} : { syncOf: { oid, database } }) },
+        env.clock,
+      ),
+    ),
   );
-  return dropped;
 }

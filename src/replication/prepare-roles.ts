@@ -1,8 +1,9 @@
+import { finalError } from '../errors.js';
 import * as D from '../defaults.js';
 import { isPgshiftError } from '../errors.js';
 import { ident, literal, withClient } from '../postgres/connect.js';
 import type { PreparationStep, StepDetail } from '../shift/ports.js';
-import { adminOn, asAdmin, existingDatabases, finalError, listIn, union, type PreparationEnv } from './prepare-support.js';
+import { adminOn, asAdmin, existingDatabases, listIn, union, type PreparationEnv } from './prepare-support.js';
 import { copyRoles, roleAttributes, rolesToCopy, type RoleRow } from './setup.js';
 
 /**

@@ -1,9 +1,8 @@
 import type { Clock } from '../clock.js';
 import type { Login } from '../config/schema.js';
 import * as D from '../defaults.js';
-import { describeError, isPgshiftError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { withClient, type ConnectTarget } from '../postgres/connect.js';
+import { explainPgError, withClient, type ConnectTarget } from '../postgres/connect.js';
 import type { Side } from '../shift/model.js';
 import type { StepDetail } from '../shift/ports.js';
 import type { ReplicationTargets } from './targets.js';
@@ -39,22 +38,9 @@ export function pgshiftUserOn(env: PreparationEnv, side: Side): string {
   return side === 'green' ? env.pgshiftLogin.user : env.targets.target(side, D.MAINTENANCE_DATABASE, 'pgshift').login.user;
 }
 
-/** An error repeating cannot cure: the preparation is rolled back and refused. */
-export function finalError(code: `PGSHIFT_ERR_${string}`, message: string, details: Record<string, unknown> = {}, cause?: unknown): PgshiftError {
-  return new PgshiftError(code, message, { status: 409, details: { ...details, final: true }, ...(cause === undefined ? {} : { cause }) });
-}
-
-/**
- * pg errors become coded errors that say what pgshift was doing (retryable: a lost
- * connection, a lock, a server restarting). PgshiftErrors pass through as they are.
- */
-export async function wrapPg<T>(what: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (isPgshiftError(err)) throw err;
-    throw new PgshiftError('PGSHIFT_ERR_PREPARE', `${what}: ${describeError(err)}`, { status: 502, cause: err });
-  }
+/** pg errors become PGSHIFT_ERR_PREPARE errors that say what pgshift was doing (retried: a lost connection, a lock, a server restarting). */
+export function wrapPg<T>(what: string, work: () => Promise<T>): Promise<T> {
+  return explainPgError('PGSHIFT_ERR_PREPARE', what, work);
 }
 
 /** Runs `work` as the admin of `side` on `database`, wrapping pg errors with `what`. */
@@ -84,8 +70,4 @@ export async function existingDatabases(env: PreparationEnv, side: Side, databas
   return asAdmin(env, side, D.MAINTENANCE_DATABASE, `list databases on ${side}`, async (c) =>
     (await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1::text[])', [[...databases]])).rows.map((r) => r.datname),
   );
-}
-
-export function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw signal.reason;
 }

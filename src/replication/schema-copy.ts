@@ -1,8 +1,9 @@
+import { finalError } from '../errors.js';
 import type pg from 'pg';
 import * as D from '../defaults.js';
 import { isPgshiftError } from '../errors.js';
 import type { PreparationStep } from '../shift/ports.js';
-import { adminOn, asAdmin, existingDatabases, finalError, listIn, mapIn, union, type PreparationEnv } from './prepare-support.js';
+import { adminOn, asAdmin, existingDatabases, listIn, mapIn, union, type PreparationEnv } from './prepare-support.js';
 import { copySchema, hasUserTables } from './setup.js';
 
 /**
@@ -72,7 +73,7 @@ function notExtensionMember(catalog: string, oid: string): string {
 }
 
 /** The objects of the current database that a schema restore may add, as `kind name` (names quoted). */
-export async function readObjects(client: pg.Client): Promise<string[]> {
+async function readObjects(client: pg.Client): Promise<string[]> {
   const { rows } = await client.query<{ object: string }>(
     `SELECT 'schema ' || format('%I', n.nspname) AS object FROM pg_namespace n WHERE ${USER_SCHEMA}
      UNION ALL

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type pg from 'pg';
 import * as D from '../defaults.js';
-import { PgshiftError } from '../errors.js';
+import { finalError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { conninfo, ident, literal, withClient, type ConnectTarget } from '../postgres/connect.js';
 import { LEDGER_DDL, LEDGER_TABLE } from './freeze.js';
@@ -185,7 +185,7 @@ export async function rolesToCopy(fromAdmin: ConnectTarget, toAdmin: ConnectTarg
   return wanted.filter((name) => !existing.has(name));
 }
 
-export async function readRoles(client: pg.Client): Promise<RoleRow[]> {
+async function readRoles(client: pg.Client): Promise<RoleRow[]> {
   const columns = `rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication,
                    rolbypassrls, rolconnlimit, rolvaliduntil`;
   try {
@@ -332,8 +332,12 @@ export async function createSubscription(fromDb: ConnectTarget, toDb: ConnectTar
  */
 async function ensureSlot(fromDb: ConnectTarget, slot: string, wait: SlotWait): Promise<void> {
   await withClient({ ...fromDb, statementTimeoutMs: 0 }, async (client) => {
-    const exists = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-    if (exists.rowCount !== 0) return;
+    const existing = await client.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    if (existing.rows[0]?.active) {
+      // No subscription of this name streams from it (it would have been adopted): someone else does.
+      throw finalError('PGSHIFT_ERR_SLOT_IN_USE', `replication slot ${slot} on the publisher is in use by another consumer; pgshift will not take it over`, { slot });
+    }
+    if (existing.rowCount !== 0) return;
     wait.signal?.throwIfAborted();
     const pid = Number((await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
     const cancel = () => void withClient(fromDb, (c) => c.query('SELECT pg_cancel_backend($1)', [pid])).catch(() => undefined);

@@ -1,9 +1,9 @@
 import type { Clock } from '../clock.js';
 import * as D from '../defaults.js';
-import { describeError, PgshiftError } from '../errors.js';
+import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { autoRevertable, decide, type Action } from './decide.js';
-import { TransitionExecutor } from './executor.js';
+import { autoRevertable, decide, observedWeights, type Action } from './decide.js';
+import { overtakenByRevert, TransitionExecutor } from './executor.js';
 import { revertTriggers } from './guards.js';
 import { sameWeights, type Side } from './model.js';
 import { auditEvent, type PairRuntime, type PairStateWriter } from './runtime.js';
@@ -45,8 +45,8 @@ export class Actions {
     const state = runtime.requireState();
     const { world } = runtime.pair;
     const entry = findStage(runtime.pair.plan, state.stage);
-    const o = runtime.observed;
-    if (entry && o?.reader && o.writer && sameWeights({ reader: o.reader, writer: o.writer }, entry.weights)) runtime.driftReported = false;
+    const seen = observedWeights(runtime.observed);
+    if (entry && seen && sameWeights(seen, entry.weights)) runtime.driftReported = false;
     const action = decide({
       pair: runtime.pair,
       state,
@@ -100,7 +100,7 @@ export class Actions {
       const baseline = baselineOf(runtime.pair.plan);
       const reason = triggers.map((t) => t.summary).join('; ');
       const breachAt = Math.min(...triggers.map((t) => t.at ?? this.deps.clock.now()));
-      runtime.inflight?.abort(new PgshiftError('PGSHIFT_ERR_OVERTAKEN', 'an auto-revert overtook this transition', { status: 409 }));
+      runtime.inflight?.abort(overtakenByRevert());
       const comment = `pgshift ${runtime.id}: auto-revert by ${this.deps.instanceId} (${reason})`.slice(0, 256);
       const change = await runtime.pair.world.traffic.submit(baseline.weights, { comment, urgent: true });
       const breachToSubmitMs = change.submittedAt - breachAt;
@@ -149,6 +149,7 @@ export class Actions {
           },
           auditEvent(runtime.id, { action: 'auto-revert', from: state.stage, to: BASELINE, outcome: 'ok', reason: action.reason, details: { observed: action.observed }, actor: instanceId }),
         );
+        if (state.transition?.intentId) await this.finish(state.transition.intentId, 'failed', { reason: 'overtaken by a revert', stage: BASELINE });
         this.deps.log.warn({ pair: runtime.id, observed: action.observed }, action.reason);
         this.deps.emit('stage', { pair: runtime.id, from: state.stage, to: BASELINE, kind: 'auto-revert' });
         return;

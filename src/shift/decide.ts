@@ -82,9 +82,10 @@ export function decide(input: DecideInput): Action {
 
   if (state.drain && state.drain.dueAt <= input.now) return { type: 'drain', drain: state.drain };
 
-  if (input.intents.length > 0) return decideIntent(input, entry, drift.drifted);
+  if (input.intents.length > 0) return decideIntent(input, entry);
 
-  if (pair.autoAdvance && !state.paused && !state.halted && !drift.drifted) {
+  // Drift needs no check of its own below: it fails the weights-verified guard.
+  if (pair.autoAdvance && !state.paused && !state.halted) {
     const next = nextStage(pair.plan, state.stage);
     if (next && failingGuards(guardsOf(input)).length === 0) {
       return { type: 'transition', kind: 'advance', to: next, intent: null, reason: 'every guard holds', overtaken: [] };
@@ -109,7 +110,6 @@ export function guardsOf(input: Omit<DecideInput, 'intents' | 'driftReported'>) 
 }
 
 interface Drift {
-  drifted: boolean;
   adopt?: Action;
   report?: Action;
 }
@@ -121,21 +121,21 @@ interface Drift {
  */
 function assessDrift(input: DecideInput, entry: StagePlanEntry): Drift {
   const observed = currentObservation(input);
-  if (!observed) return { drifted: false };
-  const seen = observed.reader && observed.writer ? { reader: observed.reader, writer: observed.writer } : null;
-  if (seen && sameWeights(seen, entry.weights)) return { drifted: false };
+  if (!observed) return {};
+  const seen = observedWeights(observed);
+  if (seen && sameWeights(seen, entry.weights)) return {};
   // A green that prepare is to create has no records yet: they come with it.
-  if (entry.kind === 'unprepared' && !observed.reader && !observed.writer) return { drifted: false };
+  if (entry.kind === 'unprepared' && !observed.reader && !observed.writer) return {};
   const baseline = baselineOf(input.pair.plan);
   if (entry.kind === 'reads' && seen && sameWeights(seen, baseline.weights)) {
     const reason = 'Route 53 already sends every read to blue (an interrupted revert); adopted as a revert and halted';
-    return { drifted: true, adopt: { type: 'adopt-revert', observed, reason } };
+    return { adopt: { type: 'adopt-revert', observed, reason } };
   }
   const reason = `Route 53 differs from stage ${input.state.stage} and pgshift did not change it: ${describeObserved(observed)}; the stage wants ${describeWeights(entry.weights)}`;
-  return { drifted: true, report: { type: 'pause-for-drift', observed, desired: entry.weights, reason } };
+  return { report: { type: 'pause-for-drift', observed, desired: entry.weights, reason } };
 }
 
-function decideIntent(input: DecideInput, entry: StagePlanEntry, drifted: boolean): Action {
+function decideIntent(input: DecideInput, entry: StagePlanEntry): Action {
   const { intents, state, pair } = input;
   const revert = intents.find((i) => i.action === 'revert');
   const overtaken = revert ? intents.slice(0, intents.indexOf(revert)).filter((i) => i.action === 'advance') : [];
@@ -155,8 +155,8 @@ function decideIntent(input: DecideInput, entry: StagePlanEntry, drifted: boolea
       const baseline = baselineOf(pair.plan);
       if (entry.kind === 'unprepared') return { type: 'finish-intent', intent, note: 'nothing to revert: green is not prepared', overtaken };
       if (entry.kind === 'baseline') {
-        const o = currentObservation(input);
-        if (o?.reader && o.writer && sameWeights({ reader: o.reader, writer: o.writer }, baseline.weights)) {
+        const seen = observedWeights(currentObservation(input));
+        if (seen && sameWeights(seen, baseline.weights)) {
           return { type: 'finish-intent', intent, note: 'already at baseline', overtaken };
         }
       } else if (entry.kind !== 'reads') {
@@ -169,8 +169,8 @@ function decideIntent(input: DecideInput, entry: StagePlanEntry, drifted: boolea
         return reject(`expected stage ${intent.expectedStage} but the pair is at ${state.stage}`);
       }
       const failing = failingGuards(guardsOf(input));
-      if (drifted || failing.length > 0) {
-        return reject(failing.map((g) => `${g.name}: ${g.detail}`).join('; ') || 'weights drifted', { guards: failing });
+      if (failing.length > 0) {
+        return reject(failing.map((g) => `${g.name}: ${g.detail}`).join('; '), { guards: failing });
       }
       return { type: 'transition', kind: 'advance', to: nextStage(pair.plan, state.stage)!, intent, reason: intent.reason, overtaken };
     }
@@ -180,6 +180,11 @@ function decideIntent(input: DecideInput, entry: StagePlanEntry, drifted: boolea
 /** The observation when it was read since the stage began; an older one may show what another process has changed since. */
 function currentObservation(input: Pick<DecideInput, 'observed' | 'state'>): ObservedTraffic | null {
   return input.observed && input.observed.at >= input.state.stageEnteredAt ? input.observed : null;
+}
+
+/** Both records' weights as Route 53 holds them; null when either name's pair of records is missing. */
+export function observedWeights(o: ObservedTraffic | null): Weights | null {
+  return o?.reader && o.writer ? { reader: o.reader, writer: o.writer } : null;
 }
 
 export function describeObserved(o: ObservedTraffic): string {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import * as D from '../defaults.js';
-import { describeError, isFinalError, isPgshiftError } from '../errors.js';
+import { describeError, isFinalError, isPgshiftError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { takesTrafficFromGreen, desiredWeights, type StagePlanEntry } from './stages.js';
 import { prepareSteps } from './prepare-steps.js';
@@ -15,6 +15,11 @@ type Abandonment = NonNullable<Transition['abandoned']>;
 
 /** The reason an operator's revert aborts a transition in flight with (see ShiftController). */
 export const CANCELLED = 'PGSHIFT_ERR_CANCELLED';
+
+/** The reason an auto-revert aborts a transition in flight with (actions.ts): it is not given up, the revert replaces it. */
+export function overtakenByRevert(): PgshiftError {
+  return new PgshiftError('PGSHIFT_ERR_OVERTAKEN', 'an auto-revert overtook this transition', { status: 409 });
+}
 
 export interface LandedTransition {
   pair: string;
@@ -47,7 +52,7 @@ export interface NewTransition {
 }
 
 /** The steps of a transition: the same list in every process, so a journal is read step by step. */
-export function stepsFor(runtime: PairRuntime, transition: Transition, presubmitted?: Presubmitted): TransitionStep[] {
+function stepsFor(runtime: PairRuntime, transition: Transition, presubmitted?: Presubmitted): TransitionStep[] {
   if (transition.kind === 'prepare') return prepareSteps(runtime.pair.world);
   return trafficSteps(runtime.pair.plan, transition, presubmitted);
 }
@@ -102,8 +107,10 @@ export class TransitionExecutor {
         details: { transitionId: transition.id, ...(presubmitted ? { changeId: presubmitted.change.changeId } : {}) },
         actor: init.actor,
       }),
-      { retry: presubmitted !== undefined },
+      { retry: presubmitted !== undefined, transition: state.transition?.id ?? null },
     );
+    // A journaled advance this transition replaces (a revert over it) will never land: its request says so.
+    if (state.transition?.intentId) await this.deps.finishIntent(state.transition.intentId, 'failed', { reason: `overtaken by ${init.kind}`, stage: state.stage });
     this.deps.log.info({ pair: runtime.id, from: state.stage, to: init.to.stage, kind: init.kind }, `${init.kind}: ${state.stage} -> ${init.to.stage}`);
     await this.run(runtime, transition, steps);
   }
@@ -131,8 +138,7 @@ export class TransitionExecutor {
   }
 
   private async run(runtime: PairRuntime, transition: Transition, steps: TransitionStep[]): Promise<void> {
-    const abort = new AbortController();
-    runtime.inflight = abort;
+    const abort = this.armAbort(runtime, transition);
     let current = transition;
     try {
       for (const [i, step] of steps.entries()) {
@@ -143,7 +149,7 @@ export class TransitionExecutor {
           current = withStep(current, i, record);
           await this.journal(runtime, current, abort.signal);
         }
-        const ctx = this.context(runtime, current, record, abort.signal, async (next) => {
+        const ctx = this.context(runtime, current, i, record, abort.signal, async (next) => {
           current = next;
           await this.journal(runtime, current, abort.signal);
         });
@@ -179,8 +185,7 @@ export class TransitionExecutor {
    * a crash part-way leaves a journal that the next run continues from.
    */
   private async rollback(runtime: PairRuntime, transition: Transition, steps: TransitionStep[]): Promise<void> {
-    const abort = new AbortController();
-    runtime.inflight = abort;
+    const abort = this.armAbort(runtime, transition);
     try {
       let current = transition;
       const records = transition.steps ?? [];
@@ -188,7 +193,8 @@ export class TransitionExecutor {
         const record = records[i]!;
         const step = steps[i];
         if (record.status === 'undone' || !step?.undo) continue;
-        await step.undo(this.context(runtime, current, record, abort.signal, async () => {}));
+        abort.signal.throwIfAborted();
+        await step.undo(this.context(runtime, current, i, record, abort.signal, async () => {}));
         current = withStep(current, i, { ...record, status: 'undone', endedAt: this.deps.clock.now() });
         if (records.length > 1) await this.journal(runtime, current, abort.signal);
       }
@@ -196,6 +202,21 @@ export class TransitionExecutor {
     } finally {
       if (runtime.inflight === abort) runtime.inflight = null;
     }
+  }
+
+  /**
+   * The abort of the run starting now, for whatever overtakes it (an auto-revert, a lost
+   * lease, stopping). An auto-revert that began before it (while the advance was being
+   * decided or journaled) found nothing to abort: the advance is aborted at once, so that
+   * it never sends reads back to green after the revert.
+   */
+  private armAbort(runtime: PairRuntime, transition: Transition): AbortController {
+    const abort = new AbortController();
+    runtime.inflight = abort;
+    if (runtime.reverting && transition.kind === 'advance') {
+      abort.abort(overtakenByRevert());
+    }
+    return abort;
   }
 
   /** Whether an error gives the transition up: an operator's revert aborted it, or a step refused for good. */
@@ -239,8 +260,14 @@ export class TransitionExecutor {
     });
   }
 
-  private context(runtime: PairRuntime, transition: Transition, record: StepRecord, signal: AbortSignal, write: (t: Transition) => Promise<void>): StepContext & { flush(): Promise<void> } {
-    const index = (transition.steps ?? []).findIndex((s) => s.name === record.name);
+  private context(
+    runtime: PairRuntime,
+    transition: Transition,
+    index: number,
+    record: StepRecord,
+    signal: AbortSignal,
+    write: (t: Transition) => Promise<void>,
+  ): StepContext & { flush(): Promise<void> } {
     // Notes and progress are journaled in the order they were made, one write at a time.
     let writing: Promise<void> = Promise.resolve();
     let progressWrittenAt = 0;
@@ -274,7 +301,11 @@ export class TransitionExecutor {
 
   /** Progress of a transition; retried until stored once traffic may have moved or it was given up. */
   private async journal(runtime: PairRuntime, transition: Transition, signal?: AbortSignal, event?: NewAuditEvent): Promise<void> {
-    await this.deps.writer.save(runtime, { transition }, event, { retry: transition.committed === true || transition.abandoned !== undefined, ...(signal ? { signal } : {}) });
+    await this.deps.writer.save(runtime, { transition }, event, {
+      retry: transition.committed === true || transition.abandoned !== undefined,
+      transition: transition.id,
+      ...(signal ? { signal } : {}),
+    });
   }
 
   private async land(runtime: PairRuntime, transition: Transition, outcome: 'finished' | 'rolled-back'): Promise<void> {
@@ -314,7 +345,7 @@ export class TransitionExecutor {
         },
         actor: transition.actor,
       }),
-      { retry: true },
+      { retry: true, transition: transition.id },
     );
     // What the guards read was seen before the stage began: read it again on the next tick.
     runtime.checkedAt = null;

@@ -1,4 +1,4 @@
-import { sameSplit } from './model.js';
+import { describeSplit, sameSplit } from './model.js';
 import type { ClusterCheck } from './ports.js';
 import { desiredWeights, type StagePlanEntry } from './stages.js';
 import type { PairState } from './state.js';
@@ -67,7 +67,7 @@ export function evaluateGuards(input: GuardInput): Guard[] {
       ok,
       ok
         ? 'Route 53 holds the weights of the stage'
-        : `Route 53 holds reader ${fmt(observed.reader)}, writer ${fmt(observed.writer)}; ${state.stage} wants reader ${fmt(desired.reader)}, writer ${fmt(desired.writer)}`,
+        : `Route 53 holds reader ${describeSplit(observed.reader)}, writer ${describeSplit(observed.writer)}; ${state.stage} wants reader ${describeSplit(desired.reader)}, writer ${describeSplit(desired.writer)}`,
     );
   }
 
@@ -98,8 +98,4 @@ export function revertTriggers(signals: readonly SignalStatus[]): SignalStatus[]
 
 function seconds(ms: number): string {
   return `${(Math.max(0, ms) / 1000).toFixed(1)} s`;
-}
-
-function fmt(split: { blue: number; green: number }): string {
-  return `blue ${split.blue} / green ${split.green}`;
 }

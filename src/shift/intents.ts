@@ -29,9 +29,23 @@ export interface IntentDeskDeps {
 export class IntentDesk {
   constructor(private readonly deps: IntentDeskDeps) {}
 
-  /** Throws 409 PGSHIFT_ERR_STAGE_MISMATCH or PGSHIFT_ERR_GUARDS_FAILED (with the failing guards) when an advance cannot go. */
+  /**
+   * Throws 409 PGSHIFT_ERR_STAGE_MISMATCH or PGSHIFT_ERR_GUARDS_FAILED (with the failing
+   * guards) when an advance cannot go, PGSHIFT_ERR_ALREADY_PREPARING for a second prepare.
+   */
   async request(runtime: PairRuntime, state: PairState, action: IntentAction, options: RequestOptions): Promise<Intent> {
     const { store, clock } = this.deps;
+    if (action === 'prepare') {
+      // A second preparation queued behind the first would start again after a revert gave the first up.
+      const under = state.transition?.kind === 'prepare' || (await store.pendingIntents(runtime.id)).some((i) => i.action === 'prepare');
+      if (under) {
+        await this.reject(runtime, action, state, options, 'a preparation is already under way');
+        throw new PgshiftError('PGSHIFT_ERR_ALREADY_PREPARING', `a preparation of ${runtime.id} is already under way: follow it with pgshift status, or revert to give it up`, {
+          status: 409,
+          details: { stage: state.stage },
+        });
+      }
+    }
     if (action === 'advance') {
       if (options.expectedStage !== undefined && options.expectedStage !== state.stage) {
         await this.reject(runtime, action, state, options, `expected stage ${options.expectedStage} but the pair is at ${state.stage}`);

@@ -1,4 +1,4 @@
-import { PgshiftError } from '../errors.js';
+import { finalError } from '../errors.js';
 import type { PairWorld, PreparationStep, PreflightBlocker } from './ports.js';
 import type { StepContext, TransitionStep } from './steps.js';
 
@@ -46,10 +46,7 @@ function preflight(world: PairWorld): TransitionStep {
     async run() {
       const report = await world.preflight.run('prepare');
       if (report.blockers > 0) {
-        throw new PgshiftError('PGSHIFT_ERR_PREFLIGHT_BLOCKED', `preflight found ${report.blockers} blocker(s): ${summarize(report.blockerFindings)}`, {
-          status: 409,
-          details: { final: true, blockers: report.blockerFindings },
-        });
+        throw finalError('PGSHIFT_ERR_PREFLIGHT_BLOCKED', `preflight found ${report.blockers} blocker(s): ${summarize(report.blockerFindings)}`, { blockers: report.blockerFindings });
       }
       return { blockers: 0, reportAt: report.at };
     },

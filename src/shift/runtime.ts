@@ -107,6 +107,13 @@ export interface SaveOptions {
    */
   retry?: boolean;
   signal?: AbortSignal;
+  /**
+   * The write is about this transition (null: about starting one where none is in
+   * flight). Read again after another process changed the pair, it is applied only
+   * while the stored pair still has that transition in flight: a process that lost the
+   * lease and comes back must not overwrite what the new leader journaled or landed.
+   */
+  transition?: string | null;
 }
 
 /**
@@ -130,10 +137,13 @@ export class PairStateWriter {
       try {
         if (attempt > 1 || !runtime.state) runtime.state = (await this.store.getPair(runtime.id)) ?? runtime.state;
         const state = runtime.requireState();
+        if (options.transition !== undefined && (state.transition?.id ?? null) !== options.transition) {
+          throw new PgshiftError('PGSHIFT_ERR_OVERTAKEN', `pair ${runtime.id}: another process changed the transition in flight meanwhile; not saving over it`, { status: 409 });
+        }
         runtime.state = await this.store.updatePair(runtime.id, state.version, patch, this.clock.now(), event);
         return runtime.state;
       } catch (err) {
-        if (!options.retry || options.signal?.aborted || this.lifetime.aborted) throw err;
+        if (!options.retry || options.signal?.aborted || this.lifetime.aborted || isPgshiftError(err, 'PGSHIFT_ERR_OVERTAKEN')) throw err;
         const conflict = isPgshiftError(err, 'PGSHIFT_ERR_STATE_CONFLICT');
         this.log.warn({ pair: runtime.id, attempt, err: describeError(err) }, conflict ? 'state changed meanwhile; saving again' : 'cannot save the pair yet; retrying');
         if (!conflict) {

@@ -4,7 +4,7 @@ import type { PreparationProgress, SubmittedChange } from './ports.js';
 import type { PairRuntime } from './runtime.js';
 import { desiredWeights, type StagePlanEntry } from './stages.js';
 import type { StepRecord, Transition } from './state.js';
-import { describeObserved } from './decide.js';
+import { describeObserved, observedWeights } from './decide.js';
 
 export interface StepContext {
   runtime: PairRuntime;
@@ -63,7 +63,7 @@ function moveTraffic(weights: Weights, back: Weights | null, urgent: boolean, pr
     const insync = await traffic.waitInsync(submitted, ctx.signal);
     const observed = await traffic.observe(0);
     ctx.runtime.observed = observed;
-    const seen = observed.reader && observed.writer ? { reader: observed.reader, writer: observed.writer } : null;
+    const seen = observedWeights(observed);
     if (!seen || !sameWeights(seen, target)) {
       throw new PgshiftError(
         'PGSHIFT_ERR_VERIFY_FAILED',

@@ -167,7 +167,7 @@ interface EffectiveLimit {
  * over the absolute limit OR worse than blue by the factor and margin. With no value
  * from blue in the same round, the absolute limit alone.
  */
-export function effectiveLimit(m: AssessedMeasurement, limit: SignalLimit): EffectiveLimit {
+function effectiveLimit(m: AssessedMeasurement, limit: SignalLimit): EffectiveLimit {
   if (!limit.relative || m.control === undefined) return { value: limit.max, control: null, basis: 'absolute' };
   if (m.control === null || !Number.isFinite(m.control)) return { value: limit.max, control: null, basis: 'no-control' };
   // Rounded to 12 significant digits: 56.04 x 2 + 100 is 212.07999999999998 in binary floating point.

@@ -78,7 +78,7 @@ t.test('an operator walks the pair forward and the answer carries the outcome', 
 
 // /metrics during a preparation is tested on the lab (lab-prepare-crash.test.ts).
 t.test('prepare: 202 while it runs, then the intent says how it ended; progress in the view', async (t) => {
-  const { app, world } = await apiRig(t, {}, { prepared: false });
+  const { app, store, world } = await apiRig(t, {}, { prepared: false });
   world.preparation.hold.add('initial-copy');
   const started = await app.inject({ method: 'POST', url: '/api/v1/pairs/orders/prepare?wait=false', headers: as(OPERATOR), payload: { reason: 'to 14' } });
   t.equal(started.statusCode, 202);
@@ -90,6 +90,8 @@ t.test('prepare: 202 while it runs, then the intent says how it ended; progress 
   t.match(view, { stage: 'unprepared', transition: { kind: 'prepare', to: 'baseline' }, preparation: { step: 'initial-copy', stepsTotal: 8, progress: { tablesTotal: 4 } } });
   const pending = await app.inject({ method: 'GET', url: `/api/v1/pairs/orders/intents/${intent}`, headers: as(VIEWER) });
   t.match(pending.json(), { intent: { id: intent, action: 'prepare', status: 'pending' } });
+  const capitals = await app.inject({ method: 'GET', url: `/api/v1/pairs/orders/intents/${intent.toUpperCase()}`, headers: as(VIEWER) });
+  t.match(capitals.json(), { intent: { id: intent } }, 'an id in capitals is the same id');
   world.preparation.release();
   const done = await waitFor('the intent done', async () => {
     const answer = (await app.inject({ method: 'GET', url: `/api/v1/pairs/orders/intents/${intent}`, headers: as(VIEWER) })).json();
@@ -98,6 +100,12 @@ t.test('prepare: 202 while it runs, then the intent says how it ended; progress 
   t.match(done, { status: 'done', result: { stage: 'baseline' } });
   const other = await app.inject({ method: 'GET', url: `/api/v1/pairs/nope/intents/${intent}`, headers: as(VIEWER) });
   t.equal(other.statusCode, 404);
+  // Another pair's intent is not this pair's, even when the id is right.
+  const theirs = { ...structuredClone(store.intents.get(intent)!), id: '11111111-1111-4111-8111-111111111111', pair: 'invoices' };
+  store.intents.set(theirs.id, theirs);
+  const foreign = await app.inject({ method: 'GET', url: `/api/v1/pairs/orders/intents/${theirs.id}`, headers: as(VIEWER) });
+  t.equal(foreign.statusCode, 404);
+  t.equal(foreign.json().error.code, 'PGSHIFT_ERR_INTENT_NOT_FOUND');
 });
 
 t.test('bad input gets its 4xx and changes nothing', async (t) => {
@@ -118,6 +126,18 @@ t.test('bad input gets its 4xx and changes nothing', async (t) => {
     { name: 'malformed intent id', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'GET', url: '/api/v1/pairs/orders/intents/42', headers: as(VIEWER) } },
     { name: 'unknown intent', status: 404, code: 'PGSHIFT_ERR_INTENT_NOT_FOUND', request: { method: 'GET', url: '/api/v1/pairs/orders/intents/00000000-0000-4000-8000-000000000000', headers: as(VIEWER) } },
     { name: 'prepare with an unknown field', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/orders/prepare', headers: as(OPERATOR), payload: { copyData: false } } },
+    { name: 'prepare with expectedStage (advance only)', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/orders/prepare', headers: as(OPERATOR), payload: { expectedStage: 'unprepared' } } },
+    { name: 'prepare with a reason too long', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/orders/prepare', headers: as(OPERATOR), payload: { reason: 'x'.repeat(501) } } },
+    { name: 'prepare with a body that is no object', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/orders/prepare', headers: { ...as(OPERATOR), 'content-type': 'application/json' }, payload: '"now"' } },
+    { name: 'prepare with wait not a boolean', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/orders/prepare?wait=maybe', headers: as(OPERATOR), payload: {} } },
+    { name: 'prepare with wait twice', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/orders/prepare?wait=true&wait=false', headers: as(OPERATOR), payload: {} } },
+    { name: 'prepare by a viewer', status: 403, code: 'PGSHIFT_ERR_FORBIDDEN', request: { method: 'POST', url: '/api/v1/pairs/orders/prepare', headers: as(VIEWER), payload: {} } },
+    { name: 'prepare of an unknown pair', status: 404, code: 'PGSHIFT_ERR_PAIR_NOT_FOUND', request: { method: 'POST', url: '/api/v1/pairs/nope/prepare', headers: as(OPERATOR), payload: {} } },
+    { name: 'intent id with a suffix', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'GET', url: '/api/v1/pairs/orders/intents/00000000-0000-4000-8000-000000000000x', headers: as(VIEWER) } },
+    { name: 'intent id in braces', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'GET', url: '/api/v1/pairs/orders/intents/%7B00000000-0000-4000-8000-000000000000%7D', headers: as(VIEWER) } },
+    { name: 'intent with a query', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'GET', url: '/api/v1/pairs/orders/intents/00000000-0000-4000-8000-000000000000?wait=true', headers: as(VIEWER) } },
+    { name: 'intent of an unknown pair', status: 404, code: 'PGSHIFT_ERR_PAIR_NOT_FOUND', request: { method: 'GET', url: '/api/v1/pairs/nope/intents/00000000-0000-4000-8000-000000000000', headers: as(VIEWER) } },
+    { name: 'intent without a token', status: 401, code: 'PGSHIFT_ERR_UNAUTHORIZED', request: { method: 'GET', url: '/api/v1/pairs/orders/intents/00000000-0000-4000-8000-000000000000' } },
     { name: 'undecodable URL', status: 400, code: 'PGSHIFT_ERR_BAD_REQUEST', request: { method: 'POST', url: '/api/v1/pairs/%E0%A4%A/pause', headers: as(OPERATOR), payload: {} } },
   ];
   for (const c of cases) {
@@ -205,7 +225,7 @@ t.test('thousands of random requests never get a 5xx', async (t) => {
   const pick = <T>(items: readonly T[]): T => items[rand(items.length)]!;
   // GET and POST weigh more: most of what reaches a handler arrives by them.
   const methods = ['GET', 'POST', 'GET', 'POST', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'] as const;
-  const paths = ['/api/v1/pairs', '/api/v1/pairs/orders', '/api/v1/pairs/orders/advance', '/api/v1/pairs/orders/revert', '/api/v1/pairs/orders/pause', '/api/v1/pairs/orders/resume', '/api/v1/pairs/orders/events', '/api/v1/pairs/%00', '/api/v1/pairs/' + 'x'.repeat(300), '/api/v1/pairs/orders/events?limit=abc&before=-1', '/api/v1/pairs/orders/advance?wait=maybe', '/healthz', '/docs/json', '/api/v1/pairs/../../etc/passwd', '/%E0%A4%A', '/api/v1/pairs/orders/preflight', '/api/v1/pairs/nope/preflight', '/api/v1/pairs/orders/signals', '/api/v1/pairs/orders/signals/probe.error_rate:blue/history', '/api/v1/pairs/orders/signals/%ff/history?limit=-5', '/metrics', '/readyz'];
+  const paths = ['/api/v1/pairs', '/api/v1/pairs/orders', '/api/v1/pairs/orders/advance', '/api/v1/pairs/orders/revert', '/api/v1/pairs/orders/pause', '/api/v1/pairs/orders/resume', '/api/v1/pairs/orders/events', '/api/v1/pairs/%00', '/api/v1/pairs/' + 'x'.repeat(300), '/api/v1/pairs/orders/events?limit=abc&before=-1', '/api/v1/pairs/orders/advance?wait=maybe', '/healthz', '/docs/json', '/api/v1/pairs/../../etc/passwd', '/%E0%A4%A', '/api/v1/pairs/orders/preflight', '/api/v1/pairs/nope/preflight', '/api/v1/pairs/orders/signals', '/api/v1/pairs/orders/signals/probe.error_rate:blue/history', '/api/v1/pairs/orders/signals/%ff/history?limit=-5', '/metrics', '/readyz', '/api/v1/pairs/orders/prepare', '/api/v1/pairs/orders/prepare?wait=true', '/api/v1/pairs/orders/intents/00000000-0000-4000-8000-000000000000', '/api/v1/pairs/orders/intents/ABCDEF00-0000-4000-8000-000000000000', '/api/v1/pairs/orders/intents/%ff', '/api/v1/pairs/orders/preflight?phase=prepare', '/api/v1/pairs/orders/preflight?phase=PREPARED', '/api/v1/pairs/orders/preflight?phase='];
   const bodies = [undefined, '', '{', '[]', 'null', '{"expectedStage":null}', '{"expectedStage":"baseline","x":1}', '{"reason":"' + 'é'.repeat(100) + '"}', '{"reason":{"a":1}}', '"string"', '1e309', '{"expectedStage":"reads-10"}', '{"__proto__":{"admin":true}}', '{"requests":10,"errors":2}', '{"requests":1,"errors":5}', '{"requests":-1,"errors":0}', '{"requests":1e400,"errors":0}'];
   const types = ['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined];
   const auths = [as(OPERATOR), as(VIEWER), {}, { authorization: 'Bearer ' }, { authorization: 'Bearer ' + 'a'.repeat(5000) }];

@@ -70,6 +70,18 @@ t.test('pgshift preflight, the CLI, against a listening service', async (t) => {
     const badUrl = await runCli(['preflight', '--pair', 'demo', '--url', 'ftp://x']);
     t.equal(badUrl.code, 2);
     t.match(badUrl.stderr, 'must be an http:// or https:// URL');
+
+    // Found before the service is asked: nothing listens at port 9.
+    const nowhere = ['--pair', 'demo', '--url', 'http://127.0.0.1:9'];
+    const badPhase = await runCli(['preflight', '--phase', 'PREPARE', ...nowhere]);
+    t.equal(badPhase.code, 2);
+    t.match(badPhase.stderr, '--phase: must be one of prepare, prepared, got "PREPARE"');
+    const noPhase = await runCli(['preflight', ...nowhere, '--phase']);
+    t.equal(noPhase.code, 2);
+    t.match(noPhase.stderr, "Option '--phase <value>' argument missing");
+    const phaseAndLast = await runCli(['preflight', '--phase', 'prepare', '--last', ...nowhere]);
+    t.equal(phaseAndLast.code, 2);
+    t.match(phaseAndLast.stderr, '--phase runs the checks; --last only reads the last report');
   });
 
   await t.test('service problems exit 3 with a clear message', async (t) => {

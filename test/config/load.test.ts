@@ -210,6 +210,10 @@ t.test('green.create is checked: major, one of instanceClass or serverless, ACU 
     [withCreate('        engineVersion: "14.12"\n        instanceClass: db.r6g.large\n        tags: { "pgshift:pair": x }\n'), [/^pairs\[0\]\.green\.create\.tags\.pgshift:pair: tag keys starting with aws: or pgshift: are reserved$/]],
     [withCreate('        engineVersion: latest\n        instanceClass: db.r6g.large\n'), [/^pairs\[0\]\.green\.create\.engineVersion: /]],
     [withCreate('        engineVersion: "14.12"\n        instanceClass: db.r6g.large\n        storage: 100\n'), ['pairs[0].green.create.storage: unknown key']],
+    [withCreate('        engineVersion: 14.10\n        instanceClass: db.r6g.large\n'), [/^pairs\[0\]\.green\.create\.engineVersion: must be quoted: YAML read the number 14\.1 /]],
+    [withCreate('        engineVersion: "14.12"\n        instanceClass: db.r6g.large\n        tags: { "": x }\n'), ['pairs[0].green.create.tags.: a tag key has 1 to 128 characters']],
+    [withCreate(`        engineVersion: "14.12"\n        instanceClass: db.r6g.large\n        tags: { ${'k'.repeat(129)}: x }\n`), [/^pairs\[0\]\.green\.create\.tags\.k+: a tag key has 1 to 128 characters$/]],
+    [withCreate('        engineVersion: "14.12"\n        instanceClass: db.r6g.large\n        tags: { "AWS:team": x }\n'), [/^pairs\[0\]\.green\.create\.tags\.AWS:team: tag keys starting with aws: or pgshift: are reserved$/]],
   ];
   for (const [text, expected] of cases) {
     const problems = await problemsOf(t, text);
@@ -229,4 +233,15 @@ t.test('create is refused on blue, and on a green without rdsClusterId', async (
     '      expectedMajor: 14\n      create: { engineVersion: "14.12", instanceClass: db.r6g.large }\n',
   );
   t.match(await problemsOf(t, plainGreen), [/^pairs\[0\]\.green\.rdsClusterId: is required with create/]);
+});
+
+t.test('subscriptionHost is a host alone, on blue or green', async (t) => {
+  const on = (side: 'blue' | 'green', value: string) =>
+    minimalConfigYaml().replace(side === 'blue' ? '      port: 5432\n' : '      port: 5433\n', `      port: ${side === 'blue' ? 5432 : 5433}\n      subscriptionHost: ${value}\n`);
+  const config = resolveConfig(YAML.parse(on('blue', 'blue.internal')), MINIMAL_ENV);
+  t.equal(config.pairs[0]!.blue.subscriptionHost, 'blue.internal');
+  t.same(await problemsOf(t, on('green', '""')), ['pairs[0].green.subscriptionHost: must not have fewer than 1 characters']);
+  t.same(await problemsOf(t, on('green', '"  "')), ['pairs[0].green.subscriptionHost: "  " is not a host name (it has spaces)']);
+  t.same(await problemsOf(t, on('blue', 'blue.internal:5432')), [`pairs[0].blue.subscriptionHost: give the host alone ("blue.internal"); the port stays the endpoint's`]);
+  t.same(await problemsOf(t, on('green', '"${NOT_SET}"')), ['pairs[0].green.subscriptionHost: environment variable NOT_SET is not set']);
 });

@@ -54,6 +54,13 @@ t.test('preflight API', async (t) => {
     const malformed = await app.inject({ method: 'POST', url: '/api/v1/pairs/Not_A_Pair!/preflight', headers: as(OPERATOR) });
     t.equal(malformed.statusCode, 400);
     t.equal(malformed.json().error.code, 'PGSHIFT_ERR_BAD_REQUEST');
+    for (const query of ['phase=bogus', 'phase=PREPARE', 'phase=', 'phase=prepare&phase=prepared', 'phases=prepare']) {
+      const bad = await app.inject({ method: 'POST', url: `${url}?${query}`, headers: as(OPERATOR) });
+      t.equal(bad.statusCode, 400, query);
+      t.equal(bad.json().error.code, 'PGSHIFT_ERR_BAD_REQUEST', query);
+    }
+    const lastOfPhase = await app.inject({ method: 'GET', url: `${url}?phase=prepare`, headers: as(VIEWER) });
+    t.equal(lastOfPhase.statusCode, 400, 'the last report takes no phase: refused rather than ignored');
   });
 
   await t.test('a blocker makes ok false, and the new report replaces the last one', async (t) => {

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { ShiftController, type ControlledPair } from '../../src/shift/controller.js';
+import { PairRuntime, PairStateWriter } from '../../src/shift/runtime.js';
 import { planStages } from '../../src/shift/stages.js';
 import { silentLogger } from '../../src/log.js';
 import { MemoryShiftStore } from '../helpers/memory-store.js';
@@ -339,4 +340,46 @@ t.test('a restart after a revert went out but before it was recorded does not fi
   t.equal(after.transition, null);
   t.equal(r.world.traffic.applied.length, changes, 'nothing sent reads back to green');
   t.equal(after.drain?.side, 'green', 'green is drained one TTL later');
+});
+
+t.test('a revert that comes while an advance is being journaled keeps reads on blue', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  await advance(r);
+  const realUpdate = r.store.updatePair.bind(r.store);
+  r.store.updatePair = async (...args) => {
+    const saved = await realUpdate(...args);
+    // The advance is journaled, its step not started: the fast path finds nothing to abort yet.
+    if (saved.transition?.kind === 'advance') {
+      r.store.updatePair = realUpdate;
+      r.world.signals.breach('lag-seconds', 30, 3, r.clock.now());
+    }
+    return saved;
+  };
+  const intent = await r.controller.request('demo', 'advance', { actor: 'ops' });
+  await r.controller.tickOnce();
+  await r.controller.tickOnce(); // waits for the revert's bookkeeping, queued behind the advance
+  t.same(
+    r.world.traffic.applied.map((a) => a.weights.reader.green),
+    [10, 0],
+    'the advance never went out after the revert',
+  );
+  t.same(r.world.traffic.weights.reader, { blue: 100, green: 0 });
+  t.match(await peek(r), { stage: 'baseline', halted: true, transition: null });
+  t.match(await r.store.getIntent(intent.id), { status: 'failed' }, 'the overtaken advance is not left pending');
+});
+
+t.test("a process that lost the lease does not save over the transition another one journaled", async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  const stale = new PairRuntime(r.pair);
+  stale.state = await peek(r);
+  const theirs = { ...stale.state, transition: null };
+  // Meanwhile the new leader journaled a transition of its own.
+  const now = await r.store.updatePair('demo', stale.state.version, {
+    transition: { id: 'theirs', kind: 'advance', from: 'baseline', to: 'reads-10', weights: r.pair.plan[2]!.weights, startedAt: 1, actor: 'test-2', reason: null, intentId: null },
+  }, r.clock.now());
+  const writer = new PairStateWriter(r.store, r.clock, silentLogger(), new AbortController().signal);
+  await t.rejects(writer.save(stale, { stage: 'reads-10', transition: null }, undefined, { retry: true, transition: theirs.transition }), { code: 'PGSHIFT_ERR_OVERTAKEN' });
+  t.same(await peek(r), now, 'the store is as the new leader left it');
 });

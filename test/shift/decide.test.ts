@@ -66,6 +66,8 @@ const transition = {
   intentId: null,
 };
 
+const prepare = { ...transition, id: 'p1', kind: 'prepare' as const, from: 'unprepared', to: 'baseline', weights: weightsOf('baseline'), committed: true };
+
 const cases: [string, DecideInput, Record<string, unknown>][] = [
   ['nothing to do at baseline', input('baseline'), { type: 'idle' }],
   ['a journaled transition is resumed before intents and drift', input('reads-10', { state: state('reads-10', { transition }), intents: [intent('pause')], observed: { ...weightsOf('reads-50'), at: NOW } }), { type: 'resume-transition' }],
@@ -96,6 +98,10 @@ const cases: [string, DecideInput, Record<string, unknown>][] = [
   ['revert at baseline with the records right', input('baseline', { intents: [intent('revert')] }), { type: 'finish-intent', note: 'already at baseline' }],
   ['a revert overtakes an earlier advance', input('reads-10', { intents: [intent('advance'), intent('revert')] }), { type: 'transition', kind: 'revert', overtaken: [{ action: 'advance' }] }],
   ['auto-advance when every guard holds', input('reads-10', { pair: { id: 'demo', plan, bakeSeconds: 60, autoAdvance: true } }), { type: 'transition', kind: 'advance', intent: null, to: { stage: 'reads-25' } }],
+  ['no auto-advance while the weights drifted', input('reads-10', { pair: { id: 'demo', plan, bakeSeconds: 60, autoAdvance: true }, observed: { ...weightsOf('reads-25'), at: NOW }, driftReported: true }), { type: 'idle' }],
+  ['prepare from unprepared', input('unprepared', { intents: [intent('prepare')] }), { type: 'transition', kind: 'prepare', to: { stage: 'baseline' } }],
+  ['a revert asked for during a preparation gives it up', input('unprepared', { state: state('unprepared', { transition: prepare }), intents: [intent('revert')] }), { type: 'cancel-transition', transition: { id: 'p1' }, intent: { action: 'revert' } }],
+  ['a preparation already given up is rolled back, not cancelled again', input('unprepared', { state: state('unprepared', { transition: { ...prepare, abandoned: { at: NOW, actor: 'ops', reason: 'r', intentId: 'i-revert' } } }), intents: [intent('revert')] }), { type: 'resume-transition' }],
   ['no auto-advance while paused', input('reads-10', { pair: { id: 'demo', plan, bakeSeconds: 60, autoAdvance: true }, state: state('reads-10', { paused: true }) }), { type: 'idle' }],
 ];
 

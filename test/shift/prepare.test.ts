@@ -187,3 +187,19 @@ t.test('a step that keeps failing is tried again at once, then with growing paus
   t.equal(tries(), 3, 'and goes once the pause is over');
   t.equal((await peek(r)).stage, 'baseline');
 });
+
+t.test('a second prepare while one is under way is refused, so a revert that gives the first up is not undone', async (t) => {
+  const r = await rig(t);
+  await r.controller.request('demo', 'prepare', { actor: 'ops' });
+  await t.rejects(r.controller.request('demo', 'prepare', { actor: 'bob' }), { code: 'PGSHIFT_ERR_ALREADY_PREPARING', status: 409 });
+  r.world.preparation.hold.add('initial-copy');
+  const running = r.controller.tickOnce();
+  await waitFor('the initial copy', () => r.world.preparation.made.has('initial-copy'));
+  await t.rejects(r.controller.request('demo', 'prepare', { actor: 'bob' }), { code: 'PGSHIFT_ERR_ALREADY_PREPARING' });
+  await r.controller.request('demo', 'revert', { actor: 'alice' });
+  await r.controller.tickOnce();
+  await running;
+  await r.controller.tickOnce();
+  t.match(await peek(r), { stage: 'unprepared', transition: null });
+  t.same([...r.world.preparation.made], [], 'nothing started again after the revert');
+});

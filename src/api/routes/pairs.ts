@@ -7,7 +7,7 @@ import type { ShiftController } from '../../shift/controller.js';
 import type { Intent, IntentAction } from '../../shift/state.js';
 import type { ShiftStore } from '../../shift/store.js';
 import { StageSchema } from '../../shift/stages.js';
-import { errorResponses, EventsPageSchema, IntentAnswerSchema, PairDetailSchema, PairListSchema, PairParamsSchema } from '../schemas.js';
+import { errorResponses, EventsPageSchema, IntentAnswerSchema, NoQuerySchema, PairDetailSchema, PairListSchema, PairParamsSchema } from '../schemas.js';
 
 const WaitQuerySchema = Type.Object(
   { wait: Type.Boolean({ default: true, description: 'wait (up to 30 s) until the loop has carried the request out' }) },
@@ -129,13 +129,15 @@ export async function pairRoutes(app: FastifyInstance, options: { controller: Sh
         tags: ['pairs'],
         summary: 'One request and where it stands: pending, done, rejected (with the reasons) or failed',
         params: IntentParamsSchema,
+        querystring: NoQuerySchema,
         security: [{ bearer: [] }],
         response: { 200: IntentAnswerSchema, ...errorResponses(400, 404) },
       },
     },
     async (request) => {
       controller.requirePair(request.params.pair);
-      const intent = await store.getIntent(request.params.intent);
+      // Ids are stored lowercase; an id typed in capitals is the same id (as PostgreSQL's uuid reads it).
+      const intent = await store.getIntent(request.params.intent.toLowerCase());
       if (!intent || intent.pair !== request.params.pair) {
         throw new PgshiftError('PGSHIFT_ERR_INTENT_NOT_FOUND', `pair ${request.params.pair} has no intent ${request.params.intent}`, { status: 404 });
       }

@@ -5,7 +5,7 @@ import * as D from '../../defaults.js';
 import { PgshiftError } from '../../errors.js';
 import { PreflightPhaseSchema, PreflightReportSchema } from '../../preflight/report.js';
 import type { PreflightService } from '../../preflight/service.js';
-import { errorResponses, PairParamsSchema } from '../schemas.js';
+import { errorResponses, NoQuerySchema, PairParamsSchema } from '../schemas.js';
 
 /** `?phase=prepare` checks an empty green before pgshift's prepare step fills it; default `prepared`. */
 const RunQuerySchema = Type.Object({ phase: Type.Optional(PreflightPhaseSchema) }, { additionalProperties: false });
@@ -44,6 +44,7 @@ export async function preflightRoutes(app: FastifyInstance, options: { service: 
         tags: ['preflight'],
         summary: 'The last preflight report of the pair',
         params: PairParamsSchema,
+        querystring: NoQuerySchema,
         security: [{ bearer: [] }],
         response: responses,
       },

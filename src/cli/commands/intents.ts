@@ -43,7 +43,7 @@ ${PAIR_USAGE}${withExpected ? '\n  --expect STAGE  refuse unless the pair is at 
 }
 
 /** A 409 is the answer "no": print why (each failing guard) and exit 1. */
-function refused(ctx: CommandContext, err: unknown): ExitCode {
+export function refused(ctx: CommandContext, err: unknown): ExitCode {
   if (!(err instanceof ApiError) || err.status !== 409) throw err;
   if (ctx.json) {
     ctx.out(`${JSON.stringify({ error: { code: err.code, message: err.message, details: err.details } }, null, 2)}\n`);

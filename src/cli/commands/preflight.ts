@@ -46,7 +46,7 @@ function parsePhase(value: string | boolean | undefined): PreflightPhase | undef
   if (value === undefined) return undefined;
   const phases = Object.values(PREFLIGHT_PHASES);
   const phase = phases.find((p) => p === value);
-  if (!phase) throw new CliError(`--phase must be one of ${phases.join(', ')}, not ${String(value)}`, EXIT.usage);
+  if (!phase) throw new CliError(`--phase: must be one of ${phases.join(', ')}, got "${String(value)}"`, EXIT.usage);
   return phase;
 }
 

@@ -5,6 +5,7 @@ import type { CliCommand, CommandContext } from '../command.js';
 import { EXIT, type ExitCode } from '../errors.js';
 import type { IntentBody } from '../api-client.js';
 import { choosePair, PAIR_OPTION, PAIR_USAGE } from '../pair.js';
+import { refused } from './intents.js';
 
 /**
  * `pgshift prepare`: asks the service to make green ready and follows it to the end,
@@ -24,7 +25,12 @@ ${PAIR_USAGE}
   async run(ctx): Promise<ExitCode> {
     const pair = await choosePair(ctx);
     const body: IntentBody = typeof ctx.options.reason === 'string' ? { reason: ctx.options.reason } : {};
-    let { intent } = await ctx.api.requestIntent(pair, 'prepare', body, false);
+    let intent;
+    try {
+      ({ intent } = await ctx.api.requestIntent(pair, 'prepare', body, false));
+    } catch (err) {
+      return refused(ctx, err);
+    }
     if (ctx.options['no-wait'] === true) {
       ctx.out(ctx.json ? `${JSON.stringify({ intent }, null, 2)}\n` : `prepare of ${pair} recorded (intent ${intent.id}); follow it with: pgshift status --pair ${pair}\n`);
       return EXIT.ok;
