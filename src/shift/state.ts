@@ -96,15 +96,8 @@ export const PairStateSchema = Type.Object({
 });
 export type PairState = Type.Static<typeof PairStateSchema>;
 
-export const INTENT_ACTIONS = ['prepare', 'advance', 'revert', 'pause', 'resume'] as const;
-export const IntentActionSchema = Type.Union([
-  Type.Literal('prepare'),
-  Type.Literal('advance'),
-  Type.Literal('revert'),
-  Type.Literal('pause'),
-  Type.Literal('resume'),
-]);
-export type IntentAction = (typeof INTENT_ACTIONS)[number];
+export const IntentActionSchema = Type.Enum(['prepare', 'advance', 'revert', 'pause', 'resume']);
+export type IntentAction = Type.Static<typeof IntentActionSchema>;
 
 export const IntentStatusSchema = Type.Union([
   Type.Literal('pending'),
