@@ -13,12 +13,15 @@ import * as D from '../src/defaults.js';
 import { Lab } from '../src/local/lab.js';
 import { silentLogger } from '../src/log.js';
 import { runPreflight } from '../src/preflight/run.js';
+import { replicateDemo } from '../test/helpers/lab.js';
 
 const runs = Number(process.argv[2] ?? 7);
 const dir = await mkdtemp(join(tmpdir(), 'pgshift-bench-preflight-'));
 await chmod(dir, 0o755);
 const lab = await Lab.start({ dir, log: silentLogger() });
 try {
+  // The lab's green starts empty; preflight (phase shift) checks a green that follows blue.
+  await replicateDemo(lab);
   const pair = {
     id: 'demo',
     databases: [D.LAB_DATABASE],

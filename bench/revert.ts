@@ -25,7 +25,7 @@ import { Lab } from '../src/local/lab.js';
 import { createLogger } from '../src/log.js';
 import { startService } from '../src/main.js';
 import { withClient } from '../src/postgres/connect.js';
-import { calm, labApi, labServiceConfigText, labServiceEnv, standInWeights } from '../test/helpers/lab-service.js';
+import { calm, labApi, labServiceConfigText, labServiceEnv, prepareThroughService, standInWeights } from '../test/helpers/lab-service.js';
 import { waitFor } from '../test/helpers/wait.js';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] ?? NaN) || 20;
@@ -50,6 +50,8 @@ async function main(): Promise<void> {
   const configPath = join(dir, 'pgshift.yaml');
   await writeFile(configPath, await labServiceConfigText({ bakeSeconds: 0, signals: { sampleSeconds: 1 } }));
   const service = await startService({ configPath, env: labServiceEnv(lab, 'bench') });
+  // The lab's green starts empty: prepared through the service, as `npm start` does.
+  await prepareThroughService(service.url, lab);
   const api = labApi(service.url, lab);
   const green = lab.target('green', 'admin');
   const subscription = (enable: boolean) =>

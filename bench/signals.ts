@@ -34,6 +34,7 @@ import { withClient } from '../src/postgres/connect.js';
 import { PostgresReplication } from '../src/replication/postgres-replication.js';
 import { createPairSignals } from '../src/signals/create.js';
 import type { PairSignals, SignalSnapshot } from '../src/signals/pair-signals.js';
+import { replicateDemo } from '../test/helpers/lab.js';
 
 type Server = 'blue' | 'green';
 interface Baseline {
@@ -267,6 +268,8 @@ async function main(): Promise<void> {
   await chmod(dir, 0o755);
   const lab = await Lab.start({ dir, log });
   try {
+    // The lab's green starts empty; the samplers measure a green that follows blue.
+    await replicateDemo(lab);
     const versions = await lab.versions();
     await sleep(WARMUP_MS);
     const cpuBefore = await serversCpu(lab);

@@ -23,7 +23,7 @@ import { withClient } from '../src/postgres/connect.js';
 import * as D from '../src/defaults.js';
 import { Ledger } from '../src/local/workload/ledger.js';
 import { verifyLedger } from '../src/local/workload/verify.js';
-import { labServiceConfigText, labServiceEnv } from '../test/helpers/lab-service.js';
+import { labServiceConfigText, labServiceEnv, prepareThroughService } from '../test/helpers/lab-service.js';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -77,6 +77,8 @@ async function main(): Promise<void> {
   await writeFile(configPath, await labServiceConfigText({ signals: { app: { enabled: true } } }));
   const service = await startService({ configPath, env: labServiceEnv(lab, 'bench') });
   try {
+    // The lab's green starts empty: prepared through the service, as `npm start` does.
+    await prepareThroughService(service.url, lab);
     const pids = { blue: await postmasterPid(lab.servers.blue.dataDir), green: await postmasterPid(lab.servers.green.dataDir) };
     const child = spawn(
       process.execPath,

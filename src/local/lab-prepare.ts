@@ -20,15 +20,17 @@ export interface LabPrepareOptions {
 /**
  * The lab's pair is prepared through the service, as an operator's would be: a start
  * that finds it unprepared asks the service to `prepare` over HTTP, then follows it and
- * prints its progress until green follows blue. A lab already prepared, or whose
- * preparation is under way (a restart), is only followed.
+ * prints its progress until green follows blue. A preparation already under way (a
+ * restart) is only followed; a pair past `unprepared` is left alone (a transition it
+ * is in then is an advance or a revert, not a preparation).
  */
 export async function prepareLabPair(options: LabPrepareOptions): Promise<void> {
   const api = new ApiClient(new URL(options.url), options.token);
   const { pair, signal } = options;
   try {
     const view = await api.pair(pair);
-    if (view.stage !== 'unprepared' && !view.transition) return;
+    // The stage stays `unprepared` until the preparation ends.
+    if (view.stage !== 'unprepared') return;
     let intent = view.transition ? null : (await api.requestIntent(pair, 'prepare', { reason: 'the lab starts with an empty green' }, false)).intent;
     options.out(`  green            being prepared through the service (pgshift prepare --pair ${pair}); progress follows\n`);
     let last = '';

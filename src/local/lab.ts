@@ -10,8 +10,7 @@ import { labVersions, resolveBinaries } from './binaries.js';
 import { canAccessAs, ensureLabUser, type OsUser } from './os-user.js';
 import { LabServer } from './pg-server.js';
 import { LAB_LOCK_FILE, lockLabFolder } from './lab-lock.js';
-import { choosePort, freePort, loadLabState, saveLabState, type LabState } from './lab-state.js';
-import { isPgshiftError } from '../errors.js';
+import { choosePort, loadLabState, saveLabState, type LabState } from './lab-state.js';
 import { ensureDatabase, ensureRole, PGSHIFT_ROLE_ATTRIBUTES, PGSHIFT_ROLE_GROUPS, seedDemo } from './seed.js';
 import { labClusterId } from './lab-endpoints.js';
 import type { LabClusterSource } from './rds/lab-view.js';
@@ -107,7 +106,7 @@ export class Lab {
       servers[name] = server;
     }
     await saveLabState(dir, state);
-    await Promise.all(Object.values(servers).map((s) => startOnFreePort(s, state)));
+    await Promise.all(Object.values(servers).map(async (s) => (state.ports[s.name] = await s.startOnFreePort())));
     await saveLabState(dir, state);
 
     const lab = new Lab(dir, servers, state, user, log);
@@ -249,23 +248,6 @@ export class Lab {
     const path = join(this.dir, 'pgpass');
     await writeFile(path, `${lines.join('\n')}\n`, { mode: 0o600 });
     await chmod(path, 0o600);
-  }
-}
-
-/**
- * A free port can be taken by another process between choosing it and the server
- * binding it (several labs starting at once): then the server gets another one.
- */
-async function startOnFreePort(server: LabServer, state: LabState, attempts = 3): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await server.start();
-      return;
-    } catch (err) {
-      if (!isPgshiftError(err, 'PGSHIFT_ERR_LAB_PORT_TAKEN') || attempt >= attempts) throw err;
-      server.port = await freePort();
-      state.ports[server.name] = server.port;
-    }
   }
 }
 

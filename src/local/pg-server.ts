@@ -2,10 +2,11 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PgshiftError } from '../errors.js';
+import { isPgshiftError, PgshiftError } from '../errors.js';
 import * as D from '../defaults.js';
 import type { Logger } from '../log.js';
 import type { PgBinaries } from './binaries.js';
+import { freePort } from './lab-state.js';
 import type { OsUser } from './os-user.js';
 
 export interface LabServerOptions {
@@ -164,6 +165,22 @@ export class LabServer {
       );
     }
     this.log.info({ port: this.port, major: this.major }, 'lab server started');
+  }
+
+  /**
+   * start(), on another free port when the chosen one was taken between choosing it and
+   * the server binding it (several labs starting at once). Returns the port it runs on.
+   */
+  async startOnFreePort(attempts = 3): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.start();
+        return this.port;
+      } catch (err) {
+        if (!isPgshiftError(err, 'PGSHIFT_ERR_LAB_PORT_TAKEN') || attempt >= attempts) throw err;
+        this.port = await freePort();
+      }
+    }
   }
 
   async stop(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {

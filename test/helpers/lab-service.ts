@@ -70,22 +70,23 @@ export async function startLabService(t: Test, lab: Lab, configPath: string, ins
 }
 
 /**
- * The demo pair brought to `baseline` as an operator would: `prepare` through the API.
- * On a lab whose green already follows blue (startTestLab's default) that adopts and
- * checks the replication; on an empty green it sets it up. Does nothing when prepared.
+ * A pair of the lab (the demo pair unless `pairId` names another on the same servers)
+ * brought to `baseline` as an operator would: `prepare` through the API. On a lab whose
+ * green already follows blue (startTestLab's default) that adopts and checks the
+ * replication; on an empty green it sets it up. Does nothing when prepared.
  */
-export async function prepareThroughService(url: string, lab: Lab): Promise<void> {
+export async function prepareThroughService(url: string, lab: Lab, pairId = 'demo'): Promise<void> {
   const api = labApi(url, lab);
-  const pair = await waitFor('the demo pair', async () => {
-    const answer = await api.get('/api/v1/pairs/demo');
+  const pair = await waitFor(`the ${pairId} pair`, async () => {
+    const answer = await api.get(`/api/v1/pairs/${pairId}`);
     return answer.status === 200 ? answer.body : undefined;
   });
   if (pair.stage !== 'unprepared') return;
-  const answer = await api.post('/api/v1/pairs/demo/prepare?wait=false', {});
+  const answer = await api.post(`/api/v1/pairs/${pairId}/prepare?wait=false`, {});
   if (answer.status !== 202) throw new Error(`prepare answered ${answer.status}: ${JSON.stringify(answer.body)}`);
   const intent = answer.body.intent.id as string;
   const done = await waitFor('the preparation', async () => {
-    const { body } = await api.get(`/api/v1/pairs/demo/intents/${intent}`);
+    const { body } = await api.get(`/api/v1/pairs/${pairId}/intents/${intent}`);
     return body.intent.status === 'pending' ? undefined : body.intent;
   }, 120_000, 200);
   if (done.status !== 'done') throw new Error(`prepare ${done.status}: ${JSON.stringify(done.result)}`);

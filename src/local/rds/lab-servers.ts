@@ -1,6 +1,5 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isPgshiftError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { resolveBinaries } from '../binaries.js';
 import { freePort, isPortFree } from '../lab-state.js';
@@ -17,8 +16,6 @@ export interface LabServerFactoryOptions {
   user: OsUser | null;
   log: Logger;
 }
-
-const PORT_ATTEMPTS = 3;
 
 /**
  * The lab's servers for clusters created through the RDS stand-in: a real PostgreSQL
@@ -47,15 +44,7 @@ export function labServerFactory(options: LabServerFactoryOptions): LabServerFac
         log,
       });
       await server.init();
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await server.start();
-          break;
-        } catch (err) {
-          if (!isPgshiftError(err, 'PGSHIFT_ERR_LAB_PORT_TAKEN') || attempt >= PORT_ATTEMPTS) throw err;
-          server.port = await freePort();
-        }
-      }
+      await server.startOnFreePort();
       servers.set(spec.clusterId, server);
       return {
         get port() {
