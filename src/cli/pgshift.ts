@@ -116,6 +116,12 @@ function describeFailure(err: unknown): { message: string; code: string; exitCod
   return { message: err instanceof Error ? err.message : String(err), code: 'PGSHIFT_CLI_ERROR', exitCode: EXIT.service };
 }
 
+// A reader that closed the pipe early (`pgshift events | head`) has what it wanted.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 process.exitCode = await runCli(process.argv.slice(2), {
   env: process.env,
   out: (text) => process.stdout.write(text),
