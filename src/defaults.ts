@@ -16,6 +16,15 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 // pairs
 export const DEFAULT_READ_STEPS = [10, 25, 50, 100] as const;
 export const DEFAULT_BAKE_SECONDS = 300;
+// the write cutover (issue 13)
+/** The fence took 4-15 ms on the lab; seconds leave room for a busy subscriber without a long write pause. */
+export const DEFAULT_CUTOVER_MAX_FREEZE_SECONDS = 5;
+export const DEFAULT_CUTOVER_VALIDATE_BUDGET_MS = 2_000;
+export const DEFAULT_CUTOVER_EXACT_COUNT_MAX_ROWS = 100_000;
+export const DEFAULT_CUTOVER_MAX_LAG_SECONDS = 2;
+export const DEFAULT_CUTOVER_SNAPSHOT_MAX_AGE_SECONDS = 3_600;
+/** A day at green before the way back may be closed. */
+export const DEFAULT_CUTOVER_ROLLBACK_WINDOW_SECONDS = 86_400;
 export const DEFAULT_RECORD_TTL_SECONDS = 5;
 export const DEFAULT_PUBLICATION = 'pgshift_pub';
 export const DEFAULT_SUBSCRIPTION = 'pgshift_sub';
@@ -213,8 +222,6 @@ export const SLOT_RELEASE_WAIT_MS = 15_000;
 /** Terminated sessions are gone within ~300 ms on the lab; the freeze waits this long at most. */
 export const FREEZE_SESSION_WAIT_MS = 10_000;
 export const FREEZE_SESSION_POLL_MS = 25;
-/** Sequences read per statement when copying their values. */
-export const SEQUENCE_READ_BATCH = 200;
 /** application_name of the canary sessions; starts with `pgshift`, so draining spares them. */
 export const PROBE_APPLICATION_NAME = 'pgshift-probe';
 export const DEFAULT_PROBE_INTERVAL_MS = 1_000;

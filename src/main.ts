@@ -7,6 +7,7 @@ import type { Services } from './services.js';
 import { PgShiftStore } from './store/pg-store.js';
 import { createStatePool, migrateState, pingState } from './store/state-db.js';
 import { composePairs, instanceIdOf } from './wiring/service.js';
+import { crashHook } from './wiring/crash-hook.js';
 
 export interface StartOptions {
   /** Where the configuration comes from; named in every configuration error. */
@@ -63,7 +64,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
     const applied = await migrateState(store, config.state.url);
     if (applied.length > 0) log.info({ migrations: applied }, 'state schema migrated');
 
-    const composed = await composePairs(config, log, store, instanceIdOf(options.env));
+    const afterJournal = crashHook(options.env.PGSHIFT_TEST_CRASH_FILE);
+    const composed = await composePairs(config, log, store, instanceIdOf(options.env), undefined, afterJournal ? { afterJournal } : {});
     closers.push(() => composed.close());
 
     const services: Services = {

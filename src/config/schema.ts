@@ -205,6 +205,25 @@ export const ReplicationSchema = Type.Object(
 );
 export type ReplicationConfig = Type.Static<typeof ReplicationSchema>;
 
+/**
+ * The write cutover (either direction, `from` -> `to`): how long writes may stay frozen
+ * while `to` catches up, how long the comparison of both sides may take, how sequences
+ * are moved, and what must be true before it starts and before the way back closes.
+ */
+export const CutoverSchema = Type.Object(
+  {
+    maxFreezeSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 300, default: D.DEFAULT_CUTOVER_MAX_FREEZE_SECONDS, description: 'writes frozen on `from` until `to` shows the fence: past this, unfreeze and abort' }),
+    validateBudgetMs: Type.Integer({ minimum: 1, maximum: 600_000, default: D.DEFAULT_CUTOVER_VALIDATE_BUDGET_MS, description: 'the row comparison of both sides must end within this; past it, abort' }),
+    exactCountMaxRows: Type.Integer({ minimum: 0, default: D.DEFAULT_CUTOVER_EXACT_COUNT_MAX_ROWS, description: 'tables estimated at up to this many rows are counted exactly; larger ones compare their largest key' }),
+    sequenceMargin: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0, description: 'increments added to every sequence copied to `to`' }),
+    maxLagSeconds: Type.Number({ minimum: 0, default: D.DEFAULT_CUTOVER_MAX_LAG_SECONDS, description: 'replication lag above this refuses the cutover before the freeze' }),
+    snapshotMaxAgeSeconds: Type.Integer({ minimum: 0, default: D.DEFAULT_CUTOVER_SNAPSHOT_MAX_AGE_SECONDS, description: "a pgshift snapshot of `from` younger than this is used; otherwise one is taken first" }),
+    rollbackWindowSeconds: Type.Integer({ minimum: 0, default: D.DEFAULT_CUTOVER_ROLLBACK_WINDOW_SECONDS, description: 'finalize (closing the way back) is refused until the pair has been at green this long, unless forced' }),
+  },
+  { ...strict, default: {} },
+);
+export type CutoverConfig = Type.Static<typeof CutoverSchema>;
+
 /** A pair's id: in `pairs[].id`, and the same rule in the API's paths and the CLI's --pair. */
 export const PairIdSchema = Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9-]*$' });
 
@@ -221,6 +240,7 @@ export const PairSchema = Type.Object(
     autoAdvance: Type.Boolean({ default: false }),
     signals: SignalsSchema,
     replication: ReplicationSchema,
+    cutover: CutoverSchema,
     snapshotDir: Type.Optional(Name),
   },
   strict,

@@ -7,13 +7,16 @@ import type { PoolSet } from './pool-set.js';
 /**
  * The freeze ledger: which roles pgshift made NOLOGIN, kept on the frozen side itself
  * in pgshift.frozen_roles and written in the same transaction as the ALTER ROLE, so a
- * crash at any point leaves the ledger and the roles agreeing. Rows are keyed by
- * `frozen_by` (pair and side): the table is in the publication like every table, so
- * the other side receives a copy, which its own key keeps apart.
+ * crash at any point leaves the ledger and the roles agreeing. Roles are cluster-wide,
+ * and so is the ledger: it lives in the maintenance database, which no publication of
+ * pgshift's covers. In a replicated database, a side's rows would reach the other side
+ * and stay there after an unfreeze on a side that does not publish; the next freeze of
+ * that side, publishing then, would insert the same keys and stop the other side's
+ * apply on a duplicate key. Rows are keyed by `frozen_by` (pair and side).
  */
 export const LEDGER_TABLE = `${ident(D.PGSHIFT_SCHEMA)}.frozen_roles`;
 
-export const LEDGER_DDL = `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
+const LEDGER_DDL = `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
   frozen_by text NOT NULL,
   role text NOT NULL,
   frozen_at timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -33,27 +36,22 @@ export async function hasLedger(pools: PoolSet, target: ConnectTarget): Promise<
 }
 
 /**
- * Creates the ledger where setup did not (replication adopted without pgshift's
- * setup): on the other side first, because once the table exists on a publisher its
- * first row is sent to the subscriber, whose apply stops if the table is missing
- * there. Throws PGSHIFT_ERR_FREEZE_LEDGER_MISSING (409) when that cannot be done.
+ * Creates the ledger in the maintenance database of a side, owned by pgshift's login
+ * (which writes it), through the admin login (which may create schemas there). Throws
+ * PGSHIFT_ERR_FREEZE_LEDGER_MISSING (409) when that cannot be done.
  */
-export async function ensureLedger(
-  pools: PoolSet,
-  side: ConnectTarget,
-  otherSide: ConnectTarget,
-  pgshiftUser: string,
-): Promise<void> {
-  if (await hasLedger(pools, side)) return;
+export async function ensureLedger(pools: PoolSet, home: ConnectTarget, admin: ConnectTarget, pgshiftUser: string): Promise<void> {
+  if (await hasLedger(pools, home)) return;
   try {
-    for (const target of [otherSide, side]) {
-      await pools.query(target, `CREATE SCHEMA IF NOT EXISTS ${ident(D.PGSHIFT_SCHEMA)} AUTHORIZATION ${ident(pgshiftUser)}`);
-      await pools.query(target, LEDGER_DDL);
-    }
+    await withClient(admin, async (client) => {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(D.PGSHIFT_SCHEMA)} AUTHORIZATION ${ident(pgshiftUser)}`);
+      await client.query(LEDGER_DDL);
+      await client.query(`ALTER TABLE ${LEDGER_TABLE} OWNER TO ${ident(pgshiftUser)}`);
+    });
   } catch (err) {
     throw new PgshiftError(
       'PGSHIFT_ERR_FREEZE_LEDGER_MISSING',
-      `${D.PGSHIFT_SCHEMA}.frozen_roles is missing and cannot be created on both sides (${describeError(err)}); set up or adopt the replication first`,
+      `${D.PGSHIFT_SCHEMA}.frozen_roles is missing in ${home.database} and cannot be created (${describeError(err)}): the admin login must be able to create a schema there`,
       { status: 409, cause: err },
     );
   }

@@ -152,6 +152,50 @@ export interface DrainReport {
   sessionsTerminated: number;
 }
 
+/** How a table was compared between the two sides after the catch-up. */
+export type ValidationMethod = 'count' | 'max-key' | 'unchecked';
+
+export interface TableValidation {
+  /** schema.table */
+  table: string;
+  method: ValidationMethod;
+  /** The value compared on each side (a row count or the largest key, as text); null when not compared. */
+  from: string | null;
+  to: string | null;
+  ok: boolean;
+}
+
+export interface ValidationOptions {
+  /** The whole comparison must end within this; PGSHIFT_ERR_VALIDATION_TIMEOUT (504) otherwise. */
+  budgetMs: number;
+  /** Tables estimated at up to this many rows are counted exactly on both sides; larger ones compare their largest key. */
+  exactRowLimit: number;
+}
+
+export interface ValidationReport {
+  direction: Direction;
+  /** True when every compared table agrees. */
+  ok: boolean;
+  databases: { database: string; tables: TableValidation[] }[];
+  /** One sentence per table that differs, prefixed with the database. */
+  mismatches: string[];
+  ms: number;
+}
+
+/** Something the receiving side lacks that the cutover would only discover after the freeze. */
+export interface ParityProblem {
+  kind: 'extension' | 'role' | 'sequence' | 'table';
+  /** null for cluster-wide objects (roles). */
+  database: string | null;
+  object: string;
+  message: string;
+}
+
+export interface ParityReport {
+  direction: Direction;
+  problems: ParityProblem[];
+}
+
 export interface FenceReport {
   direction: Direction;
   databases: { database: string; token: string; waitedMs: number }[];
@@ -219,12 +263,34 @@ export interface Replication {
   /**
    * Sets every sequence of each database on the subscriber side to at least the
    * publisher side's value: all sequences (owned by a column, identity or free),
-   * `is_called` respected, never moving a target backwards. Idempotent. Uses `admin` on
+   * `is_called` respected, never moving a target backwards, plus `margin` increments
+   * when given (default 0). One round trip per database to read, one to set. Idempotent. Uses `admin` on
    * both sides (reading a sequence and setval need privileges on it). Throws
    * PGSHIFT_ERR_SEQUENCE_MISSING (409) after copying the others when the target lacks
    * a sequence, PGSHIFT_ERR_PG_CONNECT / PGSHIFT_ERR_REPLICATION_QUERY.
    */
-  copySequences(direction: Direction): Promise<SequenceCopyReport>;
+  copySequences(direction: Direction, options?: { margin?: number }): Promise<SequenceCopyReport>;
+
+  /**
+   * What the subscriber of `direction` lacks that a cutover would trip over after the
+   * freeze: an extension installed on the publisher's database and not on the
+   * subscriber's, an application role (configured, or found as for the freeze) or a
+   * role owning objects or holding privileges on the publisher that the subscriber has
+   * not, a sequence or a published table missing on the subscriber. Read-only. Uses
+   * `admin` on both sides. Throws PGSHIFT_ERR_PG_CONNECT / PGSHIFT_ERR_REPLICATION_QUERY.
+   */
+  parity(direction: Direction): Promise<ParityReport>;
+
+  /**
+   * Compares every published table of each database between the two ends of
+   * `direction`, both read at once: exact counts for tables estimated at up to
+   * `exactRowLimit` rows, the largest primary key value for larger ones (tables without
+   * a single-column key are `unchecked`). pgshift's own tables are left out. Meant for
+   * the moment both ends hold the same rows (writes frozen, subscriber caught up).
+   * Read-only. Uses `admin` on both sides. Throws PGSHIFT_ERR_VALIDATION_TIMEOUT (504)
+   * when the budget runs out, PGSHIFT_ERR_PG_CONNECT / PGSHIFT_ERR_REPLICATION_QUERY.
+   */
+  validate(direction: Direction, options: ValidationOptions): Promise<ValidationReport>;
 
   /**
    * Freezes application writes on `side`: every application role becomes NOLOGIN and
@@ -282,6 +348,15 @@ export interface Replication {
    * session can override it). Affects new sessions only. Idempotent. Uses `admin`.
    */
   setReadOnlyDefault(side: Side, readOnly: boolean): Promise<void>;
+
+  /**
+   * What pgshift added for replication and is no longer needed once the way back is
+   * closed (finalize): its publication in each database on both sides, and its
+   * heartbeat table. The freeze ledger stays (it says which roles a frozen side has
+   * NOLOGIN). Call after both directions are dropped. Idempotent. Uses `admin`.
+   * Returns what it removed, e.g. `publication pgshift_pub on blue (demo)`.
+   */
+  removeSupport(): Promise<string[]>;
 
   /** Closes pooled sessions. Idempotent. */
   close(): Promise<void>;

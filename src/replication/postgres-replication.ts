@@ -4,18 +4,21 @@ import { describeError, isPgshiftError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { explainPgError, ident, withClient, type ConnectTarget } from '../postgres/connect.js';
 import { chooseApplicationRoles } from './app-roles.js';
+import { checkParity } from './cutover-parity.js';
 import { currentLsn, waitForFence, waitForSlot } from './fence.js';
 import { ensureLedger, hasLedger, ledgerKey, readLedger, recordAndRevokeLogin, restoreLoginAndForget } from './freeze.js';
 import { HeartbeatHistory, heartbeatKey } from './heartbeat.js';
 import { measureDatabaseLag } from './lag.js';
 import { PoolSet } from './pool-set.js';
-import { endsOf, otherSide, reverseOf, type Direction, type DrainOptions, type DrainReport, type DropReport, type FenceReport, type FreezeReport, type LagReading, type Replication, type ReplicationState, type SequenceCopyReport, type SetUpOptions, type SetUpReport, type UnfreezeReport } from './port.js';
+import { endsOf, reverseOf, type Direction, type DrainOptions, type DrainReport, type DropReport, type FenceReport, type FreezeReport, type LagReading, type ParityReport, type Replication, type ReplicationState, type SequenceCopyReport, type SetUpOptions, type SetUpReport, type UnfreezeReport, type ValidationOptions, type ValidationReport } from './port.js';
 import { applySequenceValues, planSequenceCopy, readSequences } from './sequences.js';
 import { endSessions, terminateSessions } from './sessions.js';
 import { setUpReplication, slotName } from './setup.js';
+import { removeReplicationSupport } from './teardown.js';
 import { dropSlotsWhenReleased } from './slots.js';
 import { readDatabaseState, readSubscriber } from './subscription.js';
 import type { ReplicationTargets } from './targets.js';
+import { validateTables } from './validate.js';
 import { type Side } from '../shift/model.js';
 
 export interface PostgresReplicationOptions {
@@ -170,19 +173,29 @@ export class PostgresReplication implements Replication {
     };
   }
 
-  async copySequences(direction: Direction): Promise<SequenceCopyReport> {
+  async copySequences(direction: Direction, options: { margin?: number } = {}): Promise<SequenceCopyReport> {
     const { from, to } = endsOf(direction);
+    const margin = options.margin ?? 0;
+    if (!Number.isSafeInteger(margin) || margin < 0) {
+      throw new PgshiftError('PGSHIFT_ERR_SEQUENCE_MARGIN', `the sequence margin must be a whole number >= 0, not ${margin}`, {
+        status: 400,
+        details: { margin },
+      });
+    }
     const report: SequenceCopyReport = { direction, databases: [] };
     const missing: string[] = [];
     for (const database of this.options.databases) {
-      const source = await readSequences(this.pools, this.target(from, database, 'admin'));
       const target = this.target(to, database, 'admin');
-      const plan = planSequenceCopy(source, await readSequences(this.pools, target));
+      const [source, current] = await Promise.all([
+        readSequences(this.pools, this.target(from, database, 'admin')),
+        readSequences(this.pools, target),
+      ]);
+      const plan = planSequenceCopy(source, current, margin);
       await applySequenceValues(this.pools, target, plan.set);
       report.databases.push({ database, copied: plan.set.length, alreadyAhead: plan.alreadyAhead });
       missing.push(...plan.missing.map((name) => `${database}: ${name}`));
     }
-    this.log.info({ direction, databases: report.databases }, 'sequences copied');
+    this.log.info({ direction, margin, databases: report.databases }, 'sequences copied');
     if (missing.length > 0) {
       throw new PgshiftError(
         'PGSHIFT_ERR_SEQUENCE_MISSING',
@@ -193,9 +206,37 @@ export class PostgresReplication implements Replication {
     return report;
   }
 
+  async parity(direction: Direction): Promise<ParityReport> {
+    const { from } = endsOf(direction);
+    const applicationRoles = (await this.applicationRoles(from, 'admin')).roles.map((r) => r.name);
+    const report = await checkParity(this.pools, {
+      direction,
+      databases: this.options.databases,
+      publication: this.options.publication,
+      target: (side, database) => this.target(side, database, 'admin'),
+      applicationRoles,
+    });
+    if (report.problems.length > 0) this.log.warn({ direction, problems: report.problems.map((p) => p.message) }, 'parity problems found');
+    return report;
+  }
+
+  async validate(direction: Direction, options: ValidationOptions): Promise<ValidationReport> {
+    const report = await validateTables({
+      direction,
+      databases: this.options.databases,
+      publication: this.options.publication,
+      target: (side, database) => this.target(side, database, 'admin'),
+      clock: this.clock,
+      budgetMs: options.budgetMs,
+      exactRowLimit: options.exactRowLimit,
+    });
+    this.log.info({ direction, ok: report.ok, ms: report.ms, mismatches: report.mismatches }, 'tables validated');
+    return report;
+  }
+
   async freeze(side: Side): Promise<FreezeReport> {
     const home = this.ledgerTarget(side);
-    await ensureLedger(this.pools, home, this.ledgerTarget(otherSide(side)), this.pgshiftUser(side));
+    await ensureLedger(this.pools, home, this.target(side, D.MAINTENANCE_DATABASE, 'admin'), this.pgshiftUser(side));
     const choice = await this.applicationRoles(side);
     const key = ledgerKey(this.options.pairId, side);
     const newlyFrozen = await recordAndRevokeLogin(
@@ -304,6 +345,14 @@ export class PostgresReplication implements Replication {
     this.log.info({ side, readOnly }, 'read-only default changed');
   }
 
+  async removeSupport(): Promise<string[]> {
+    const removed = await this.wrapDdl('remove the publications and heartbeat tables', () =>
+      removeReplicationSupport(this.options.databases, this.options.publication, (side, database) => this.target(side, database, 'admin')),
+    );
+    this.log.info({ removed }, 'replication support removed');
+    return removed;
+  }
+
   async close(): Promise<void> {
     await this.pools.close();
   }
@@ -312,17 +361,17 @@ export class PostgresReplication implements Replication {
     return this.options.targets.target(side, database, login);
   }
 
-  /** Roles are cluster-wide: the ledger, role changes and session ends go through the first database. */
+  /** Roles are cluster-wide: the ledger, role changes and session ends go through the maintenance database (never replicated: freeze.ts). */
   private ledgerTarget(side: Side): ConnectTarget {
-    return this.target(side, this.options.databases[0]!, 'pgshift');
+    return this.target(side, D.MAINTENANCE_DATABASE, 'pgshift');
   }
 
   private pgshiftUser(side: Side): string {
     return this.target(side, D.MAINTENANCE_DATABASE, 'pgshift').login.user;
   }
 
-  private applicationRoles(side: Side) {
-    return chooseApplicationRoles(this.pools, this.ledgerTarget(side), {
+  private applicationRoles(side: Side, login: 'pgshift' | 'admin' = 'pgshift') {
+    return chooseApplicationRoles(this.pools, this.target(side, this.options.databases[0]!, login), {
       ...(this.options.appRoles ? { configured: this.options.appRoles } : {}),
       pgshiftUser: this.pgshiftUser(side),
       adminUser: this.target(side, D.MAINTENANCE_DATABASE, 'admin').login.user,

@@ -1,5 +1,4 @@
-import * as D from '../defaults.js';
-import { ident, type ConnectTarget } from '../postgres/connect.js';
+import type { ConnectTarget } from '../postgres/connect.js';
 import type { PoolSet } from './pool-set.js';
 
 /**
@@ -16,35 +15,33 @@ export interface SequenceValue {
   increment: bigint;
 }
 
+/**
+ * Every sequence's state in one statement. The state lives in the sequence relation
+ * itself (pg_sequences hides is_called and shows NULL before the first nextval, and
+ * pg_sequence_last_value() loses a setval(.., false)), and a statement cannot name a
+ * relation it has only just found; query_to_xml runs the per-sequence SELECT server
+ * side instead, so a database with thousands of sequences costs one round trip.
+ */
 export async function readSequences(pools: PoolSet, target: ConnectTarget): Promise<SequenceValue[]> {
-  const list = await pools.query<{ schema: string; name: string; increment: string }>(
+  const rows = await pools.query<{ schema: string; name: string; increment: string; last_value: string; is_called: boolean }>(
     target,
-    `SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment
-       FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    `SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment,
+            (xpath('/row/last_value/text()', state))[1]::text AS last_value,
+            (xpath('/row/is_called/text()', state))[1]::text = 'true' AS is_called
+       FROM pg_sequence s
+       JOIN pg_class c ON c.oid = s.seqrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      CROSS JOIN LATERAL query_to_xml(format('SELECT last_value, is_called FROM %I.%I', n.nspname, c.relname), false, true, '') AS state
       WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
       ORDER BY 1, 2`,
   );
-  const values: SequenceValue[] = [];
-  for (let i = 0; i < list.length; i += D.SEQUENCE_READ_BATCH) {
-    const batch = list.slice(i, i + D.SEQUENCE_READ_BATCH);
-    // A sequence's state is read from the relation itself: pg_sequences hides
-    // is_called and shows NULL before the first nextval.
-    const sql = batch
-      .map((s, j) => `SELECT ${j} AS i, last_value::text AS last_value, is_called FROM ${ident(s.schema)}.${ident(s.name)}`)
-      .join(' UNION ALL ');
-    const rows = await pools.query<{ i: number; last_value: string; is_called: boolean }>(target, sql);
-    for (const row of rows) {
-      const s = batch[row.i]!;
-      values.push({
-        schema: s.schema,
-        name: s.name,
-        lastValue: BigInt(row.last_value),
-        isCalled: row.is_called,
-        increment: BigInt(s.increment),
-      });
-    }
-  }
-  return values;
+  return rows.map((row) => ({
+    schema: row.schema,
+    name: row.name,
+    lastValue: BigInt(row.last_value),
+    isCalled: row.is_called,
+    increment: BigInt(row.increment),
+  }));
 }
 
 /** The value nextval() would return next. */
@@ -65,15 +62,25 @@ export interface SequencePlan {
   missing: string[];
 }
 
-/** Which target sequences to set to the source's state; never moves one backwards. */
-export function planSequenceCopy(source: SequenceValue[], target: SequenceValue[]): SequencePlan {
+/**
+ * What the target is set to: the source's own state (is_called kept), or with a margin
+ * that many increments past the value the source hands out next, as the next value.
+ */
+export function advanceBy(source: SequenceValue, margin: number): SequenceValue {
+  if (margin === 0) return source;
+  return { ...source, lastValue: nextValue(source) + BigInt(margin) * source.increment, isCalled: false };
+}
+
+/** Which target sequences to set to the source's state plus `margin` increments; never moves one backwards. */
+export function planSequenceCopy(source: SequenceValue[], target: SequenceValue[], margin = 0): SequencePlan {
   const byName = new Map(target.map((s) => [`${s.schema}.${s.name}`, s]));
   const plan: SequencePlan = { set: [], alreadyAhead: 0, missing: [] };
   for (const s of source) {
     const t = byName.get(`${s.schema}.${s.name}`);
+    const wanted = advanceBy(s, margin);
     if (!t) plan.missing.push(`${s.schema}.${s.name}`);
-    else if (isAtOrPast(t, s)) plan.alreadyAhead += 1;
-    else plan.set.push(s);
+    else if (isAtOrPast(t, wanted)) plan.alreadyAhead += 1;
+    else plan.set.push(wanted);
   }
   return plan;
 }

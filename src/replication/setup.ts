@@ -4,7 +4,6 @@ import * as D from '../defaults.js';
 import { finalError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { conninfo, ident, literal, withClient, type ConnectTarget } from '../postgres/connect.js';
-import { LEDGER_DDL, LEDGER_TABLE } from './freeze.js';
 
 /**
  * Preparing a receiving side (green, or blue for reverse replication): the roles the
@@ -231,11 +230,10 @@ export async function hasUserTables(client: pg.Client): Promise<boolean> {
 }
 
 /**
- * pgshift's tables, on both sides (every table is in the publication, so a table the
- * subscriber lacks stops its apply at the first row):
- * - heartbeat: one row per writer, rewritten every interval; its arrival on the other
- *   side measures lag and proves catch-up.
- * - frozen_roles: the freeze ledger (see freeze.ts).
+ * pgshift's heartbeat table, on both sides (every table is in the publication, so a
+ * table the subscriber lacks stops its apply at the first row): one row per writer,
+ * rewritten every interval; its arrival on the other side measures lag and proves
+ * catch-up. (The freeze ledger lives outside the replicated databases: freeze.ts.)
  */
 export async function ensurePgshiftTables(client: pg.Client, owner: string): Promise<void> {
   const schema = ident(D.PGSHIFT_SCHEMA);
@@ -248,8 +246,6 @@ export async function ensurePgshiftTables(client: pg.Client, owner: string): Pro
      )`,
   );
   await client.query(`ALTER TABLE ${schema}.heartbeat OWNER TO ${ident(owner)}`);
-  await client.query(LEDGER_DDL);
-  await client.query(`ALTER TABLE ${LEDGER_TABLE} OWNER TO ${ident(owner)}`);
 }
 
 /** Creates the publication FOR ALL TABLES unless it exists; true when it created it. */

@@ -8,7 +8,7 @@ import { revertTriggers } from './guards.js';
 import { sameWeights, type Side } from './model.js';
 import { auditEvent, type PairRuntime, type PairStateWriter } from './runtime.js';
 import { baselineOf, BASELINE, findStage } from './stages.js';
-import type { Intent, IntentStatus } from './state.js';
+import type { Intent, IntentStatus, Transition } from './state.js';
 import type { ShiftStore } from './store.js';
 import type { SignalStatus } from './view-schemas.js';
 
@@ -19,6 +19,7 @@ export interface ActionsDeps {
   log: Logger;
   instanceId: string;
   emit(event: 'stage' | 'change' | 'progress', payload: unknown): void;
+  afterJournal?: (transition: Transition) => void;
 }
 
 /**
@@ -37,6 +38,7 @@ export class Actions {
       finishIntent: (id, status, result) => this.finish(id, status, result),
       onLanded: (landed) => deps.emit('stage', landed),
       onProgress: (pair) => deps.emit('progress', { pair }),
+      ...(deps.afterJournal ? { afterJournal: deps.afterJournal } : {}),
     });
   }
 

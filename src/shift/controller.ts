@@ -5,15 +5,15 @@ import { describeError, isPgshiftError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Actions } from './actions.js';
 import { CANCELLED } from './executor.js';
-import { guardsOf } from './decide.js';
+import { cancellable, guardsOf } from './decide.js';
 import type { Guard } from './guards.js';
 import { IntentDesk, type RequestOptions } from './intents.js';
 import { PairRuntime, PairStateWriter, type ControlledPair } from './runtime.js';
-import type { Intent, IntentAction, PairState, TransitionKind } from './state.js';
+import type { Intent, IntentAction, PairState, Transition, TransitionKind } from './state.js';
 import { firstStage } from './stages.js';
 import type { LeaderLease, ShiftStore } from './store.js';
-import { preparationOf, readPairView, type PairView } from './view.js';
-import type { ObservedTraffic, PreparationView } from './view-schemas.js';
+import { cutoverOf, lastWriteWindowOf, preparationOf, readPairView, type PairView } from './view.js';
+import type { CutoverView, ObservedTraffic, PreparationView, WriteWindowView } from './view-schemas.js';
 
 export type { ControlledPair, RequestOptions };
 
@@ -30,6 +30,8 @@ export interface ControllerOptions {
   observeMs?: number;
   /** How often both clusters are described (RDS has its own request limits, shared by the account). */
   clustersCheckMs?: number;
+  /** Told after each journal write is stored (the crash tests' hook). */
+  afterJournal?: (transition: Transition) => void;
 }
 
 export interface ControllerEvents {
@@ -87,6 +89,7 @@ export class ShiftController extends EventEmitter {
       log: this.log,
       instanceId: this.instanceId,
       emit: (event, payload) => this.emit(event, payload),
+      ...(options.afterJournal ? { afterJournal: options.afterJournal } : {}),
     });
     this.desk = new IntentDesk({
       store: this.store,
@@ -184,14 +187,15 @@ export class ShiftController extends EventEmitter {
     }
     for (const runtime of this.runtimes.values()) {
       if (!runtime.busy) void this.track(runtime.exclusive(() => this.tickPair(runtime, leader)));
-      else if (leader && runtime.inflight && runtime.state?.transition?.kind === 'prepare') void this.track(this.cancelIfReverted(runtime));
+      else if (leader && runtime.inflight && runtime.state?.transition && cancellable(runtime.state.transition)) void this.track(this.cancelIfReverted(runtime));
     }
   }
 
   /**
-   * A preparation holds its pair for as long as the initial copy takes, so the loop's
-   * tick cannot see a revert asked for meanwhile: this does, and aborts the preparation,
-   * which then undoes its steps (executor.ts).
+   * A preparation holds its pair for as long as the initial copy takes, and a write
+   * cutover for as long as its snapshot does, so the loop's tick cannot see a revert
+   * asked for meanwhile: this does, and aborts the transition, which then undoes its
+   * steps (executor.ts). A cutover past its writer flip is not cancellable.
    */
   private async cancelIfReverted(runtime: PairRuntime): Promise<void> {
     if (runtime.checkingCancel) return;
@@ -199,7 +203,7 @@ export class ShiftController extends EventEmitter {
     try {
       const revert = (await this.store.pendingIntents(runtime.id)).find((i) => i.action === 'revert');
       if (!revert) return;
-      this.log.warn({ pair: runtime.id, intent: revert.id, actor: revert.actor }, 'revert asked for during the preparation: giving it up');
+      this.log.warn({ pair: runtime.id, intent: revert.id, actor: revert.actor, kind: runtime.state?.transition?.kind }, 'revert asked for during the transition: giving it up');
       runtime.inflight?.abort(
         new PgshiftError(CANCELLED, `${revert.actor} reverted the pair`, { status: 409, details: { intentId: revert.id, actor: revert.actor, reason: revert.reason } }),
       );
@@ -334,13 +338,21 @@ export class ShiftController extends EventEmitter {
   async view(id: string): Promise<PairView> {
     const runtime = this.runtime(id);
     const state = await this.state(id);
-    return readPairView(runtime, state, this.guards(runtime, state));
+    return readPairView(runtime, state, this.guards(runtime, state), this.clock.now());
   }
 
   /** The preparation under way as this process last knew it (no query); null when none. */
   preparation(id: string): PreparationView | null {
     const runtime = this.runtime(id);
     return runtime.state ? preparationOf(runtime, runtime.state) : null;
+  }
+
+  /** The write cutover under way and the last one's write window, as this process last knew them (no query). */
+  cutover(id: string): { current: CutoverView | null; lastWriteWindow: WriteWindowView | null } {
+    const runtime = this.runtime(id);
+    const state = runtime.state;
+    if (!state) return { current: null, lastWriteWindow: null };
+    return { current: cutoverOf(runtime, state, this.clock.now()), lastWriteWindow: lastWriteWindowOf(runtime, state.lastTransition) };
   }
 
   async leader(): Promise<{ self: boolean; instance: string; holder: string | null; since: number | null; seenAt: number | null }> {

@@ -1,7 +1,7 @@
 import { evaluateGuards, failingGuards, revertTriggers } from './guards.js';
 import { describeWeights, sameWeights, type Weights } from './model.js';
 import type { ClusterCheck } from './ports.js';
-import { baselineOf, findStage, nextStage, type StagePlanEntry } from './stages.js';
+import { advanceTarget, baselineOf, findStage, type StagePlanEntry } from './stages.js';
 import type { Intent, PairState, PendingDrain, Transition } from './state.js';
 import type { ObservedTraffic, PreflightStatus, SignalStatus } from './view-schemas.js';
 
@@ -11,6 +11,8 @@ export interface PairPlan {
   plan: StagePlanEntry[];
   bakeSeconds: number;
   autoAdvance: boolean;
+  /** How long the way back stays open at green before finalize may close it. */
+  rollbackWindowMs: number;
 }
 
 /** Everything one decision reads: the stored state, what was last seen of the world, the pending intents. */
@@ -40,7 +42,7 @@ export type Action =
   | { type: 'adopt-revert'; observed: ObservedTraffic; reason: string }
   | { type: 'pause-for-drift'; observed: ObservedTraffic; desired: Weights; reason: string }
   | { type: 'drain'; drain: PendingDrain }
-  | ({ type: 'transition'; kind: 'prepare' | 'advance' | 'revert'; to: StagePlanEntry; intent: Intent | null; reason: string | null } & Overtaken)
+  | ({ type: 'transition'; kind: 'prepare' | 'advance' | 'cutover' | 'revert' | 'finalize'; to: StagePlanEntry; intent: Intent | null; reason: string | null } & Overtaken)
   | ({ type: 'set-flags'; intent: Intent; patch: Partial<Pick<PairState, 'paused' | 'halted' | 'haltReason'>> } & Overtaken)
   | ({ type: 'finish-intent'; intent: Intent; note: string } & Overtaken)
   | ({ type: 'reject'; intent: Intent; reason: string; details: unknown } & Overtaken);
@@ -71,8 +73,7 @@ export function decide(input: DecideInput): Action {
       if (revert) return revert;
       if (drift.adopt) return drift.adopt;
     }
-    // Preparing green moves no traffic: an operator's revert gives it up and undoes it.
-    const cancel = state.transition.kind === 'prepare' && !state.transition.abandoned ? input.intents.find((i) => i.action === 'revert') : undefined;
+    const cancel = cancellable(state.transition) ? input.intents.find((i) => i.action === 'revert') : undefined;
     if (cancel) return { type: 'cancel-transition', transition: state.transition, intent: cancel };
     return { type: 'resume-transition', transition: state.transition };
   }
@@ -86,9 +87,9 @@ export function decide(input: DecideInput): Action {
 
   // Drift needs no check of its own below: it fails the weights-verified guard.
   if (pair.autoAdvance && !state.paused && !state.halted) {
-    const next = nextStage(pair.plan, state.stage);
+    const next = advanceTarget(pair.plan, state.stage);
     if (next && failingGuards(guardsOf(input)).length === 0) {
-      return { type: 'transition', kind: 'advance', to: next, intent: null, reason: 'every guard holds', overtaken: [] };
+      return { type: 'transition', kind: advanceKind(next), to: next, intent: null, reason: 'every guard holds', overtaken: [] };
     }
   }
   return { type: 'idle' };
@@ -99,7 +100,7 @@ export function guardsOf(input: Omit<DecideInput, 'intents' | 'driftReported'>) 
   return evaluateGuards({
     state: input.state,
     plan: input.pair.plan,
-    next: nextStage(input.pair.plan, input.state.stage),
+    next: advanceTarget(input.pair.plan, input.state.stage),
     now: input.now,
     bakeSeconds: input.pair.bakeSeconds,
     observed: input.observed,
@@ -149,7 +150,7 @@ function decideIntent(input: DecideInput, entry: StagePlanEntry): Action {
       return { type: 'set-flags', intent, patch: { paused: false, halted: false, haltReason: null }, overtaken };
     case 'prepare': {
       if (entry.kind !== 'unprepared') return { type: 'finish-intent', intent, note: `green is already prepared (the pair is at ${state.stage})`, overtaken };
-      return { type: 'transition', kind: 'prepare', to: nextStage(pair.plan, state.stage)!, intent, reason: intent.reason, overtaken };
+      return { type: 'transition', kind: 'prepare', to: baselineOf(pair.plan), intent, reason: intent.reason, overtaken };
     }
     case 'revert': {
       const baseline = baselineOf(pair.plan);
@@ -159,9 +160,10 @@ function decideIntent(input: DecideInput, entry: StagePlanEntry): Action {
         if (seen && sameWeights(seen, baseline.weights)) {
           return { type: 'finish-intent', intent, note: 'already at baseline', overtaken };
         }
-      } else if (entry.kind !== 'reads') {
-        return reject(`reverting from ${state.stage} needs the write cutover, which is not available yet`);
+      } else if (entry.kind === 'finalized') {
+        return reject('the way back was closed when the pair was finalized: blue no longer follows green');
       }
+      // From green, the revert is the write cutover run back to blue (cutover-steps.ts).
       return { type: 'transition', kind: 'revert', to: baseline, intent, reason: intent.reason, overtaken };
     }
     case 'advance': {
@@ -172,9 +174,40 @@ function decideIntent(input: DecideInput, entry: StagePlanEntry): Action {
       if (failing.length > 0) {
         return reject(failing.map((g) => `${g.name}: ${g.detail}`).join('; '), { guards: failing });
       }
-      return { type: 'transition', kind: 'advance', to: nextStage(pair.plan, state.stage)!, intent, reason: intent.reason, overtaken };
+      const to = advanceTarget(pair.plan, state.stage)!;
+      return { type: 'transition', kind: advanceKind(to), to, intent, reason: intent.reason, overtaken };
+    }
+    case 'finalize': {
+      const refusal = finalizeRefusal(pair, state, intent.options?.ignoreRollbackWindow === true, input.now);
+      if (refusal) return reject(refusal);
+      return { type: 'transition', kind: 'finalize', to: findStage(pair.plan, 'finalized')!, intent, reason: intent.reason, overtaken };
     }
   }
+}
+
+/** Advancing into green is the write cutover. */
+function advanceKind(to: StagePlanEntry): 'advance' | 'cutover' {
+  return to.kind === 'green' ? 'cutover' : 'advance';
+}
+
+/**
+ * A transition an operator's revert gives up and undoes: preparing green (it moves no
+ * traffic), and a write cutover before its writer record flipped (nothing moved yet).
+ */
+export function cancellable(transition: Transition): boolean {
+  if (transition.abandoned) return false;
+  return transition.kind === 'prepare' || (transition.kind === 'cutover' && transition.committed !== true);
+}
+
+/** Why finalize may not close the way back now; null when it may. */
+export function finalizeRefusal(pair: PairPlan, state: PairState, ignoreRollbackWindow: boolean, now: number): string | null {
+  if (state.stage === 'finalized') return 'the pair is already finalized';
+  if (findStage(pair.plan, state.stage)?.kind !== 'green') return `finalize closes the way back from green; the pair is at ${state.stage}`;
+  const left = state.stageEnteredAt + pair.rollbackWindowMs - now;
+  if (left > 0 && !ignoreRollbackWindow) {
+    return `the rollback window is open for ${Math.ceil(left / 1000)} s more (cutover.rollbackWindowSeconds); wait, or finalize with ignoreRollbackWindow`;
+  }
+  return null;
 }
 
 /** The observation when it was read since the stage began; an older one may show what another process has changed since. */

@@ -3,7 +3,9 @@ import type { Clock } from '../clock.js';
 import * as D from '../defaults.js';
 import { describeError, isFinalError, isPgshiftError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { takesTrafficFromGreen, desiredWeights, type StagePlanEntry } from './stages.js';
+import { sideLosingTraffic, desiredWeights, type StagePlanEntry } from './stages.js';
+import { cutoverSides, cutoverSteps, writeWindowOf } from './cutover-steps.js';
+import { finalizeSteps } from './finalize-steps.js';
 import { prepareSteps } from './prepare-steps.js';
 import { auditEvent, type PairRuntime, type PairStateWriter } from './runtime.js';
 import { trafficSteps, type Presubmitted, type StepContext, type TransitionStep } from './steps.js';
@@ -38,6 +40,8 @@ export interface ExecutorDeps {
   onLanded(landed: LandedTransition): void;
   /** Told each time a long step reports progress (runtime.progress holds it). */
   onProgress(pair: string): void;
+  /** Told after each journal write is stored (the crash tests' hook: wiring/crash-hook.ts). */
+  afterJournal?(transition: Transition): void;
 }
 
 export interface NewTransition {
@@ -53,8 +57,22 @@ export interface NewTransition {
 
 /** The steps of a transition: the same list in every process, so a journal is read step by step. */
 function stepsFor(runtime: PairRuntime, transition: Transition, presubmitted?: Presubmitted): TransitionStep[] {
-  if (transition.kind === 'prepare') return prepareSteps(runtime.pair.world);
-  return trafficSteps(runtime.pair.plan, transition, presubmitted);
+  const { plan, world } = runtime.pair;
+  if (transition.kind === 'prepare') return prepareSteps(world);
+  if (transition.kind === 'finalize') return finalizeSteps(world);
+  if (cutoverSides(plan, transition)) return cutoverSteps(plan, transition, world);
+  return trafficSteps(plan, transition, presubmitted);
+}
+
+/**
+ * Whether a transition is finished by whoever resumes it from its first step: reverts of
+ * reads go towards blue, the safe side; preparing moves no traffic (it is undone only
+ * when given up); finalizing cannot be taken back. Advances and write cutovers (either
+ * way) are rolled back until their traffic change is accepted.
+ */
+function committedFromStart(plan: readonly StagePlanEntry[], transition: Transition): boolean {
+  if (transition.kind === 'advance') return false;
+  return cutoverSides(plan, transition) === null;
 }
 
 /**
@@ -83,10 +101,8 @@ export class TransitionExecutor {
       reason: init.reason,
       intentId: init.intentId,
       ...(init.details === undefined ? {} : { details: init.details }),
-      // Reverts go towards blue, the safe side, and preparing moves no traffic: once begun,
-      // both are finished by whoever resumes them (a preparation is undone only when given up).
-      committed: init.kind !== 'advance',
     };
+    draft.committed = committedFromStart(runtime.pair.plan, draft);
     const steps = stepsFor(runtime, draft, presubmitted);
     const first: StepRecord = {
       name: steps[0]!.name,
@@ -241,7 +257,13 @@ export class TransitionExecutor {
       to: transition.to,
       outcome: abandoned.intentId ? 'info' : 'rejected',
       reason: abandoned.reason,
-      details: { transitionId: transition.id, ...(abandoned.details === undefined ? {} : { refusal: abandoned.details }), undoing: (transition.steps ?? []).map((s) => s.name).reverse() },
+      details: {
+        transitionId: transition.id,
+        ...(abandoned.details === undefined ? {} : { refusal: abandoned.details }),
+        // Which step took how long: a refused cutover says where its time went.
+        steps: (transition.steps ?? []).map((s) => ({ name: s.name, status: s.status, ms: (s.endedAt ?? this.deps.clock.now()) - s.startedAt })),
+        undoing: (transition.steps ?? []).map((s) => s.name).reverse(),
+      },
       actor: abandoned.actor,
     });
   }
@@ -283,6 +305,7 @@ export class TransitionExecutor {
     const ctx: StepContext & { flush(): Promise<void> } = {
       runtime,
       instanceId: this.deps.instanceId,
+      now: () => this.deps.clock.now(),
       transition,
       record,
       signal,
@@ -306,6 +329,7 @@ export class TransitionExecutor {
       transition: transition.id,
       ...(signal ? { signal } : {}),
     });
+    this.deps.afterJournal?.(transition);
   }
 
   private async land(runtime: PairRuntime, transition: Transition, outcome: 'finished' | 'rolled-back'): Promise<void> {
@@ -313,21 +337,24 @@ export class TransitionExecutor {
     const landing = outcome === 'finished' ? transition.to : transition.from;
     const now = clock.now();
     const plan = runtime.pair.plan;
-    const moved = (transition.steps ?? []).find((s) => s.detail?.changeId !== undefined)?.detail ?? {};
+    // The last change a step sent is where the traffic stands (a revert from green sends reads back first, then the writer).
+    const moved = [...(transition.steps ?? [])].reverse().find((s) => s.detail?.changeId !== undefined)?.detail ?? {};
     const action = outcome === 'rolled-back' ? `${transition.kind}-rolled-back` : transition.kind;
     const insyncAt = typeof moved.submittedAt === 'number' && typeof moved.insyncMs === 'number' ? moved.submittedAt + moved.insyncMs : null;
     const done: Transition = { ...transition, outcome, ...(typeof moved.changeId === 'string' ? { changeId: moved.changeId } : {}) };
+    const writeWindow = outcome === 'finished' ? writeWindowOf(transition) : null;
     // The stage begins when Route 53 was read back holding its weights.
     const enteredAt = typeof moved.verifiedAt === 'number' ? Math.min(moved.verifiedAt, now) : now;
-    const patch: PairPatch = { stage: landing as PairState['stage'], stageEnteredAt: enteredAt, transition: null, lastTransition: done };
+    // A transition undone before any traffic moved leaves the stage as it was, bake time included.
+    const unmoved = outcome === 'rolled-back' && moved.changeId === undefined;
+    const patch: PairPatch = { stage: landing as PairState['stage'], transition: null, lastTransition: done, ...(unmoved ? {} : { stageEnteredAt: enteredAt }) };
     if (transition.kind === 'auto-revert' && outcome === 'finished') {
       Object.assign(patch, { halted: true, haltReason: `auto-revert: ${transition.reason ?? 'a signal broke its limit'}` });
     }
     const left = desiredWeights(plan, transition.from);
     const arrived = desiredWeights(plan, landing);
-    if (left && arrived && takesTrafficFromGreen(left, arrived)) {
-      patch.drain = { side: 'green', dueAt: now + runtime.pair.ttlSeconds * 1000, reason: `${action} to ${landing}` };
-    }
+    const losing = left && arrived ? sideLosingTraffic(left, arrived) : null;
+    if (losing) patch.drain = { side: losing, dueAt: now + runtime.pair.ttlSeconds * 1000, reason: `${action} to ${landing}` };
     await this.deps.writer.save(
       runtime,
       patch,
@@ -342,6 +369,7 @@ export class TransitionExecutor {
           transitionId: transition.id,
           ...asRecord(transition.details),
           ...(transition.kind === 'auto-revert' && insyncAt !== null ? { breachToInsyncMs: insyncAt - transition.startedAt } : {}),
+          ...(writeWindow ? { writeWindow: { pgshiftMs: writeWindow.pgshiftMs, route53Ms: writeWindow.route53Ms } } : {}),
         },
         actor: transition.actor,
       }),
@@ -351,7 +379,7 @@ export class TransitionExecutor {
     runtime.checkedAt = null;
     runtime.preflightAt = null;
     await this.finishIntents(transition, outcome, landing, moved.changeId ?? null);
-    log.info({ pair: runtime.id, stage: landing, changeId: moved.changeId, submitMs: moved.submitMs, insyncMs: moved.insyncMs }, `${action}: now at ${landing}`);
+    log.info({ pair: runtime.id, stage: landing, changeId: moved.changeId, submitMs: moved.submitMs, insyncMs: moved.insyncMs, ...(writeWindow ? { writeWindow } : {}) }, `${action}: now at ${landing}`);
     this.deps.onLanded({ pair: runtime.id, from: transition.from, to: landing, kind: transition.kind });
   }
 
@@ -366,7 +394,8 @@ export class TransitionExecutor {
       else if (abandoned && !abandoned.intentId) await this.deps.finishIntent(transition.intentId, 'rejected', { reason: abandoned.reason, details: abandoned.details ?? null });
       else await this.deps.finishIntent(transition.intentId, 'failed', { stage: landing, changeId, ...(abandoned ? { reason: `cancelled: ${abandoned.reason}` } : {}) });
     }
-    if (abandoned?.intentId) await this.deps.finishIntent(abandoned.intentId, 'done', { stage: landing, note: `${transition.kind} to ${transition.to} cancelled and undone` });
+    // A revert that gave a preparation up is done; one that stopped a write cutover still has reads to send back.
+    if (abandoned?.intentId && transition.kind === 'prepare') await this.deps.finishIntent(abandoned.intentId, 'done', { stage: landing, note: `${transition.kind} to ${transition.to} cancelled and undone` });
   }
 }
 

@@ -19,8 +19,6 @@ export interface GuardInput {
   preflight: PreflightStatus | null;
 }
 
-/** Stage kinds the controller can move into today; the write cutover lands separately. */
-const EXECUTABLE_KINDS = new Set(['reads']);
 
 /**
  * Every condition for moving to the next stage, each with a readable reason. Pure: the
@@ -39,10 +37,11 @@ export function evaluateGuards(input: GuardInput): Guard[] {
     state.transition ? `a transition to ${state.transition.to} is in progress` : 'no transition in progress',
   );
 
-  if (!next) add('next-stage', false, `${state.stage} is the last stage`);
-  else if (next.kind === 'baseline') add('next-stage', false, 'green is not prepared yet: run prepare (POST /api/v1/pairs/:pair/prepare, or pgshift prepare)');
-  else if (!EXECUTABLE_KINDS.has(next.kind)) add('next-stage', false, `moving to ${next.stage} (the write cutover) is not available yet`);
-  else add('next-stage', true, `next stage: ${next.stage}`);
+  if (next?.kind === 'baseline') add('next-stage', false, 'green is not prepared yet: run prepare (POST /api/v1/pairs/:pair/prepare, or pgshift prepare)');
+  else if (next?.kind === 'green') add('next-stage', true, 'next stage: green, by the write cutover (writes frozen on blue for about a second)');
+  else if (next) add('next-stage', true, `next stage: ${next.stage}`);
+  else if (state.stage === 'green') add('next-stage', false, 'green is the last stage advancing reaches: finalize closes the way back (POST /api/v1/pairs/:pair/finalize)');
+  else add('next-stage', false, `${state.stage} is the last stage`);
 
   const bakedMs = now - state.stageEnteredAt;
   const bakeMs = input.bakeSeconds * 1000;
@@ -71,7 +70,8 @@ export function evaluateGuards(input: GuardInput): Guard[] {
     );
   }
 
-  if (state.stage === 'baseline') {
+  // Before the first read moves and before writes do, preflight must have passed.
+  if (state.stage === 'baseline' || next?.kind === 'green') {
     const pf = input.preflight;
     if (!pf) add('preflight', false, 'no preflight report yet: run POST /api/v1/pairs/:pair/preflight');
     else add('preflight', pf.ok, pf.ok ? 'last preflight found no blocker' : `last preflight found ${pf.blockers} blocker(s)`);

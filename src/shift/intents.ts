@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import * as D from '../defaults.js';
 import { PgshiftError } from '../errors.js';
+import { finalizeRefusal } from './decide.js';
 import { failingGuards, type Guard } from './guards.js';
 import { auditEvent, type PairRuntime } from './runtime.js';
 import type { Intent, IntentAction, PairState } from './state.js';
@@ -10,6 +11,8 @@ export interface RequestOptions {
   actor: string;
   expectedStage?: string | undefined;
   reason?: string | undefined;
+  /** finalize: close the way back before the rollback window has passed. */
+  ignoreRollbackWindow?: boolean | undefined;
 }
 
 export interface IntentDeskDeps {
@@ -31,7 +34,8 @@ export class IntentDesk {
 
   /**
    * Throws 409 PGSHIFT_ERR_STAGE_MISMATCH or PGSHIFT_ERR_GUARDS_FAILED (with the failing
-   * guards) when an advance cannot go, PGSHIFT_ERR_ALREADY_PREPARING for a second prepare.
+   * guards) when an advance cannot go, PGSHIFT_ERR_ALREADY_PREPARING for a second prepare,
+   * PGSHIFT_ERR_CANNOT_FINALIZE when the pair is not at green or the rollback window is open.
    */
   async request(runtime: PairRuntime, state: PairState, action: IntentAction, options: RequestOptions): Promise<Intent> {
     const { store, clock } = this.deps;
@@ -44,6 +48,13 @@ export class IntentDesk {
           status: 409,
           details: { stage: state.stage },
         });
+      }
+    }
+    if (action === 'finalize') {
+      const refusal = finalizeRefusal(runtime.pair, state, options.ignoreRollbackWindow === true, clock.now());
+      if (refusal) {
+        await this.reject(runtime, action, state, options, refusal);
+        throw new PgshiftError('PGSHIFT_ERR_CANNOT_FINALIZE', refusal, { status: 409, details: { stage: state.stage } });
       }
     }
     if (action === 'advance') {
@@ -64,7 +75,14 @@ export class IntentDesk {
       }
     }
     const intent = await store.createIntent(
-      { pair: runtime.id, action, expectedStage: options.expectedStage ?? null, reason: options.reason ?? null, actor: options.actor },
+      {
+        pair: runtime.id,
+        action,
+        expectedStage: options.expectedStage ?? null,
+        reason: options.reason ?? null,
+        actor: options.actor,
+        options: options.ignoreRollbackWindow ? { ignoreRollbackWindow: true } : null,
+      },
       clock.now(),
     );
     this.deps.wake();

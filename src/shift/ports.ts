@@ -96,6 +96,71 @@ export interface PairSessions {
   drain(side: Side): Promise<number>;
 }
 
+/** The cutover's limits, from the pair's `cutover` config. */
+export interface CutoverSettings {
+  maxFreezeMs: number;
+  validateBudgetMs: number;
+  exactCountMaxRows: number;
+  sequenceMargin: number;
+  maxLagSeconds: number;
+  snapshotMaxAgeMs: number;
+  rollbackWindowMs: number;
+}
+
+/** Something the receiving side lacks, found before anything is frozen. */
+export interface CutoverProblem {
+  kind: string;
+  database: string | null;
+  object: string;
+  message: string;
+}
+
+export interface CutoverSnapshot {
+  id: string;
+  /** Epoch ms. */
+  createdAt: number;
+}
+
+/**
+ * What the write cutover does to the two sides of a pair (either direction): wiring
+ * adapts replication/ and clusters/ to it. `from` is the side giving up writes. Every
+ * method is safe to repeat; each throws coded errors (PgshiftError) and says which.
+ */
+export interface PairCutover {
+  settings: CutoverSettings;
+  /** What `to` lacks that `from` has (extensions, roles, sequences, tables); empty when nothing. Read-only. */
+  parity(from: Side): Promise<CutoverProblem[]>;
+  /** The newest snapshot of `side` pgshift took that is available and no older than `maxAgeMs`; null when none. Read-only. */
+  recentSnapshot(side: Side, maxAgeMs: number): Promise<CutoverSnapshot | null>;
+  /** Takes (or, for an id that exists, waits for) a snapshot of `side`; throws PGSHIFT_ERR_SNAPSHOT_* on failure. */
+  snapshot(side: Side, id: string, signal: AbortSignal): Promise<CutoverSnapshot>;
+  /** A name for a new snapshot of `side`. */
+  snapshotId(side: Side, now: number): string;
+  /** The point-in-time restore window of `side`, ISO times; null where the platform has none. */
+  pitr(side: Side): Promise<{ earliest: string | null; latest: string | null } | null>;
+  /** Application roles NOLOGIN on `side`, their sessions ended and gone. */
+  freeze(side: Side): Promise<{ frozenRoles: string[]; sessionsTerminated: number }>;
+  /** LOGIN back to exactly the roles pgshift froze on `side`. */
+  unfreeze(side: Side): Promise<{ restoredRoles: string[] }>;
+  /** Waits until `to` shows a fence row written on `from` now; PGSHIFT_ERR_REPLICATION_CATCHUP_TIMEOUT past `timeoutMs`. */
+  catchUp(from: Side, timeoutMs: number): Promise<{ waitedMs: number }>;
+  /** Every sequence of `to` set to at least `from`'s next value plus `margin` increments; PGSHIFT_ERR_SEQUENCE_MISSING when `to` lacks one. */
+  copySequences(from: Side, margin: number): Promise<{ copied: number; alreadyAhead: number }>;
+  /** Rows compared on both sides within `budgetMs`; PGSHIFT_ERR_VALIDATION_TIMEOUT past it. */
+  validate(from: Side, budgetMs: number, exactRowLimit: number): Promise<{ ok: boolean; mismatches: string[]; tables: number; ms: number }>;
+  /**
+   * Makes `sender` the publishing side: replication into `sender` is dropped (its slot
+   * with it, so the other side keeps no WAL for it), then replication from `sender` is
+   * set up without a copy, slot first, so no later write on `sender` is missed. The
+   * receiving side is made read-only by database default.
+   */
+  replicateFrom(sender: Side): Promise<void>;
+  /** `side` takes writes: its read-only default lifted and its frozen roles given LOGIN back. */
+  openWrites(side: Side): Promise<void>;
+  /** The way back closed: the reverse subscription and its slot, pgshift's publications and heartbeat tables on both sides. */
+  closeWayBack(): Promise<{ dropped: string[] }>;
+}
+
 export interface PairWorld {
   traffic: PairTraffic;
   signals: PairSignals;
@@ -103,6 +168,7 @@ export interface PairWorld {
   preflight: PairPreflight;
   sessions: PairSessions;
   preparation: PairPreparation;
+  cutover: PairCutover;
 }
 
 export type { DatabaseCopyProgress, ObservedTraffic, PreflightStatus, PreparationProgress, ReplicationView, SignalStatus };

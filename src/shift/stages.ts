@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import type { Split, Weights } from './model.js';
+import type { Side, Split, Weights } from './model.js';
 
 /**
  * The stage machine as data. A pair is always at one stage; each stage says what share
@@ -95,11 +95,32 @@ export function nextStage(plan: readonly StagePlanEntry[], stage: string): Stage
   return index < 0 ? undefined : plan[index + 1];
 }
 
+/**
+ * Where advancing from `stage` lands: the next entry, except that `cutover` is only
+ * passed through (the write cutover runs as one transition from the last read stage to
+ * `green`), and nothing follows `green` by advancing: closing the way back is `finalize`.
+ */
+export function advanceTarget(plan: readonly StagePlanEntry[], stage: string): StagePlanEntry | undefined {
+  const next = nextStage(plan, stage);
+  if (next?.kind === 'cutover') return nextStage(plan, next.stage);
+  return next?.kind === 'finalized' ? undefined : next;
+}
+
+/** Which side a transition between these stages takes writes away from; null when writes stay where they are. */
+export function writesLeave(plan: readonly StagePlanEntry[], from: string, to: string): Side | null {
+  const before = desiredWeights(plan, from);
+  const after = desiredWeights(plan, to);
+  if (!before || !after || before.writer.green === after.writer.green) return null;
+  return after.writer.green > before.writer.green ? 'blue' : 'green';
+}
+
 export function desiredWeights(plan: readonly StagePlanEntry[], stage: string): Weights | undefined {
   return findStage(plan, stage)?.weights;
 }
 
-/** Whether moving from `from` to `to` takes a class of traffic away from green. */
-export function takesTrafficFromGreen(from: Weights, to: Weights): boolean {
-  return to.reader.green < from.reader.green || to.writer.green < from.writer.green;
+/** The side that stops getting a class of traffic when the weights go from `from` to `to`: its leftover sessions are drained. */
+export function sideLosingTraffic(from: Weights, to: Weights): Side | null {
+  if (to.reader.green < from.reader.green || to.writer.green < from.writer.green) return 'green';
+  if (to.reader.blue < from.reader.blue || to.writer.blue < from.writer.blue) return 'blue';
+  return null;
 }

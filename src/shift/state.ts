@@ -9,8 +9,12 @@ import { SideSchema, WeightsSchema } from './model.js';
 export const TransitionKindSchema = Type.Union([
   Type.Literal('prepare'),
   Type.Literal('advance'),
+  /** The write cutover to green (advancing from the last read stage); a revert from green runs it back. */
+  Type.Literal('cutover'),
   Type.Literal('revert'),
   Type.Literal('auto-revert'),
+  /** Closing the way back at green. */
+  Type.Literal('finalize'),
 ]);
 export type TransitionKind = Type.Static<typeof TransitionKindSchema>;
 
@@ -96,7 +100,7 @@ export const PairStateSchema = Type.Object({
 });
 export type PairState = Type.Static<typeof PairStateSchema>;
 
-export const IntentActionSchema = Type.Enum(['prepare', 'advance', 'revert', 'pause', 'resume']);
+export const IntentActionSchema = Type.Enum(['prepare', 'advance', 'revert', 'pause', 'resume', 'finalize']);
 export type IntentAction = Type.Static<typeof IntentActionSchema>;
 
 export const IntentStatusSchema = Type.Union([
@@ -106,6 +110,9 @@ export const IntentStatusSchema = Type.Union([
   Type.Literal('failed'),
 ]);
 export type IntentStatus = Type.Static<typeof IntentStatusSchema>;
+
+export const IntentOptionsSchema = Type.Union([Type.Object({ ignoreRollbackWindow: Type.Optional(Type.Boolean()) }, { additionalProperties: false }), Type.Null()]);
+export type IntentOptions = Type.Static<typeof IntentOptionsSchema>;
 
 /** An operator's request, recorded by the API and carried out by the leader's loop. */
 export const IntentSchema = Type.Object({
@@ -119,6 +126,8 @@ export const IntentSchema = Type.Object({
   status: IntentStatusSchema,
   result: Type.Union([Type.Unknown(), Type.Null()]),
   finishedAt: Type.Union([Type.Number(), Type.Null()]),
+  /** What the request asked beyond its action (finalize: close the way back before the rollback window has passed). */
+  options: IntentOptionsSchema,
 });
 export type Intent = Type.Static<typeof IntentSchema>;
 

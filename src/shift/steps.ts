@@ -15,6 +15,8 @@ export interface StepContext {
   record: StepRecord;
   /** Aborted when an auto-revert overtakes the transition. */
   signal: AbortSignal;
+  /** The controller's clock, for times the journal keeps. */
+  now(): number;
   /**
    * Journals `detail` for this step now and waits until it is stored; with `commit`,
    * also marks the point of no return (a resumed run then finishes, never rolls back).
@@ -44,22 +46,37 @@ export interface Presubmitted {
 export function trafficSteps(plan: readonly StagePlanEntry[], transition: Transition, presubmitted?: Presubmitted): TransitionStep[] {
   const back = desiredWeights(plan, transition.from);
   const urgent = transition.kind !== 'advance';
-  return [moveTraffic(transition.weights, back ?? null, urgent, presubmitted)];
+  return [moveTraffic({ name: MOVE_TRAFFIC, weights: transition.weights, back: back ?? null, urgent, commits: true, ...(presubmitted ? { presubmitted } : {}) })];
 }
 
 const MOVE_TRAFFIC = 'move-traffic';
 
+export interface MoveTraffic {
+  name: string;
+  weights: Weights;
+  /** What undo sets; null: no undo. */
+  back: Weights | null;
+  urgent: boolean;
+  /** Route 53 taking the change is the transition's point of no return. */
+  commits: boolean;
+  presubmitted?: Presubmitted;
+  /** Runs right after the change id is journaled, before INSYNC (the cutover opens writes there). */
+  afterSubmit?: (ctx: StepContext) => Promise<void>;
+}
+
 /**
  * Sets both records in one change batch, journals the change id as soon as Route 53
- * took it (the point of no return of a read transition), waits for INSYNC and reads the
- * records back. Undo sets the weights of the stage the transition left.
+ * took it, waits for INSYNC and reads the records back. A resumed run sends the change
+ * again (an UPSERT of the same weights: harmless, and right if someone changed the
+ * records meanwhile). Undo sets `back`.
  */
-function moveTraffic(weights: Weights, back: Weights | null, urgent: boolean, presubmitted?: Presubmitted): TransitionStep {
-  const move = async (ctx: StepContext, target: Weights, journal: boolean, change?: SubmittedChange) => {
+export function moveTraffic(options: MoveTraffic): TransitionStep {
+  const move = async (ctx: StepContext, target: Weights, journal: boolean, given?: SubmittedChange) => {
     const traffic = ctx.runtime.pair.world.traffic;
     const comment = `pgshift ${ctx.runtime.id}: ${ctx.transition.kind} ${ctx.transition.from} -> ${ctx.transition.to} by ${ctx.instanceId}`.slice(0, 256);
-    const submitted = change ?? (await traffic.submit(target, { comment, urgent, signal: ctx.signal }));
-    if (journal && !change) await ctx.note({ changeId: submitted.changeId, submittedAt: submitted.submittedAt }, { commit: true });
+    const submitted = given ?? (await traffic.submit(target, { comment, urgent: options.urgent, signal: ctx.signal }));
+    if (journal && !given) await ctx.note({ changeId: submitted.changeId, submittedAt: submitted.submittedAt }, { commit: options.commits });
+    if (journal) await options.afterSubmit?.(ctx);
     const insync = await traffic.waitInsync(submitted, ctx.signal);
     const observed = await traffic.observe(0);
     ctx.runtime.observed = observed;
@@ -73,9 +90,10 @@ function moveTraffic(weights: Weights, back: Weights | null, urgent: boolean, pr
     }
     return { changeId: submitted.changeId, submittedAt: submitted.submittedAt, submitMs: submitted.submitMs, insyncMs: insync.insyncMs, verifiedAt: observed.at };
   };
+  const { back } = options;
   return {
-    name: MOVE_TRAFFIC,
-    run: (ctx) => move(ctx, weights, true, presubmitted?.change),
+    name: options.name,
+    run: (ctx) => move(ctx, options.weights, true, options.presubmitted?.change),
     ...(back ? { undo: async (ctx: StepContext) => void (await move(ctx, back, false)) } : {}),
   };
 }

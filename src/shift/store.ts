@@ -1,4 +1,4 @@
-import type { AuditEvent, Intent, IntentAction, IntentStatus, LeaderInfo, NewAuditEvent, PairState } from './state.js';
+import type { AuditEvent, Intent, IntentAction, IntentOptions, IntentStatus, LeaderInfo, NewAuditEvent, PairState } from './state.js';
 
 export type PairPatch = Partial<Pick<PairState, 'stage' | 'paused' | 'halted' | 'haltReason' | 'stageEnteredAt' | 'transition' | 'lastTransition' | 'drain'>>;
 
@@ -8,6 +8,7 @@ export interface NewIntent {
   expectedStage: string | null;
   reason: string | null;
   actor: string;
+  options: IntentOptions;
 }
 
 export interface EventPage {

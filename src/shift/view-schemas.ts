@@ -151,6 +151,32 @@ export const PreparationViewSchema = Type.Object({
 });
 export type PreparationView = Type.Static<typeof PreparationViewSchema>;
 
+/** A write cutover under way (either direction): its step, how long it has run, how long writes have been frozen. */
+export const CutoverViewSchema = Type.Object({
+  /** `blue->green` forward, `green->blue` for a revert from green. */
+  direction: Type.String(),
+  step: Type.String(),
+  stepsDone: Type.Integer(),
+  stepsTotal: Type.Integer(),
+  steps: Type.Array(Type.String()),
+  startedAt: Type.Number(),
+  elapsedMs: Type.Number(),
+  /** When writes were frozen on the side giving them up; null before the freeze. */
+  frozenAt: Nullable(Type.Number()),
+  /** Past the writer flip: a restart finishes it rather than undoing it. */
+  committed: Type.Boolean(),
+});
+export type CutoverView = Type.Static<typeof CutoverViewSchema>;
+
+/** The write window of the last cutover that landed: pgshift's part (freeze -> writer change submitted) and Route 53's (-> INSYNC). */
+export const WriteWindowViewSchema = Type.Object({
+  direction: Type.String(),
+  pgshiftMs: Type.Number(),
+  route53Ms: Nullable(Type.Number()),
+  at: Type.Number(),
+});
+export type WriteWindowView = Type.Static<typeof WriteWindowViewSchema>;
+
 export const PairViewSchema = Type.Object({
   id: Type.String(),
   stage: StageSchema,
@@ -170,6 +196,12 @@ export const PairViewSchema = Type.Object({
   transition: Nullable(TransitionSchema),
   /** While green is being prepared: its step and progress. */
   preparation: Nullable(PreparationViewSchema),
+  /** While writes move (either way): the step, elapsed time and the freeze. */
+  cutover: Nullable(CutoverViewSchema),
+  /** The last cutover's write window; null before the first. */
+  lastWriteWindow: Nullable(WriteWindowViewSchema),
+  /** At finalized: what became of blue. */
+  retired: Nullable(Type.String()),
   lastTransition: Nullable(TransitionSchema),
   /** Application sessions still to be ended on a side, and when. */
   drain: Nullable(PendingDrainSchema),

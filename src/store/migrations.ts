@@ -69,6 +69,11 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     name: 'drains stored with their due time',
     sql: `ALTER TABLE ${STATE_SCHEMA}.pairs ADD COLUMN drain jsonb;`,
   },
+  {
+    version: 3,
+    name: 'intents carry options (finalize before the rollback window)',
+    sql: `ALTER TABLE ${STATE_SCHEMA}.intents ADD COLUMN options jsonb;`,
+  },
 ];
 
 /** A fixed advisory lock key so that concurrent starts migrate one at a time. */

@@ -96,9 +96,9 @@ export class PgShiftStore implements ShiftStore {
     const id = randomUUID();
     return this.inTransaction(async (client) => {
       const { rows } = await client.query(
-        `INSERT INTO ${S}.intents (id, pair, action, expected_stage, reason, actor, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7 / 1000.0)) RETURNING *`,
-        [id, intent.pair, intent.action, intent.expectedStage, intent.reason, intent.actor, now],
+        `INSERT INTO ${S}.intents (id, pair, action, expected_stage, reason, actor, created_at, options)
+         VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7 / 1000.0), $8::jsonb) RETURNING *`,
+        [id, intent.pair, intent.action, intent.expectedStage, intent.reason, intent.actor, now, intent.options === null ? null : JSON.stringify(intent.options)],
       );
       await insertEvent(
         client,
@@ -110,7 +110,7 @@ export class PgShiftStore implements ShiftStore {
           toStage: null,
           outcome: 'info',
           reason: intent.reason,
-          details: { intentId: id },
+          details: { intentId: id, ...(intent.options ? { options: intent.options } : {}) },
         },
         now,
       );
@@ -275,6 +275,7 @@ function toIntent(row: Record<string, any>): Intent {
       status: row.status,
       result: row.result,
       finishedAt: row.finished_at === null ? null : row.finished_at.getTime(),
+      options: row.options ?? null,
     },
     'intent',
   );

@@ -1,7 +1,7 @@
 import { metricFamily as family, type MetricFamily, type MetricsCollector } from '../metrics/prometheus.js';
 import type { Split } from '../shift/model.js';
 import type { PairState } from '../shift/state.js';
-import type { PreparationView } from '../shift/view-schemas.js';
+import type { CutoverView, PreparationView, WriteWindowView } from '../shift/view-schemas.js';
 import { desiredWeights, type StagePlanEntry } from '../shift/stages.js';
 
 /**
@@ -18,6 +18,8 @@ export interface ControllerReadModel {
   };
   /** The preparation under way, null when none. */
   preparation(id: string): PreparationView | null;
+  /** The write cutover under way and the last one's write window, without a query. */
+  cutover(id: string): { current: CutoverView | null; lastWriteWindow: WriteWindowView | null };
 }
 
 /**
@@ -49,7 +51,7 @@ export function controllerMetrics(controller: ControllerReadModel, plans: Readon
       }
       const leader = family('pgshift_leader', '1 when this process holds the leader lease.', 'gauge');
       leader.samples.push({ value: controller.isLeader ? 1 : 0 });
-      return [stage, halted, paused, wanted, seen, leader, ...preparationFamilies(controller)];
+      return [stage, halted, paused, wanted, seen, leader, ...preparationFamilies(controller), ...cutoverFamilies(controller)];
     },
   };
 }
@@ -75,4 +77,19 @@ function preparationFamilies(controller: ControllerReadModel): MetricFamily[] {
     if (progress.etaSeconds !== null) eta.samples.push({ labels: { pair: id }, value: progress.etaSeconds });
   }
   return [steps, tables, bytes, rate, eta];
+}
+
+/** The write cutover: the step under way, how long writes have been frozen, and the last write window in its two parts. */
+function cutoverFamilies(controller: ControllerReadModel): MetricFamily[] {
+  const running = family('pgshift_cutover_running', '1 while a write cutover runs (either direction), with its current step.', 'gauge');
+  const window = family('pgshift_cutover_write_window_seconds', "The last cutover's write window: pgshift's part (freeze -> writer change submitted) and Route 53's (-> INSYNC).", 'gauge');
+  for (const id of controller.pairIds()) {
+    const { current, lastWriteWindow } = controller.cutover(id);
+    if (current) running.samples.push({ labels: { pair: id, direction: current.direction, step: current.step }, value: 1 });
+    if (lastWriteWindow) {
+      window.samples.push({ labels: { pair: id, direction: lastWriteWindow.direction, part: 'pgshift' }, value: lastWriteWindow.pgshiftMs / 1000 });
+      if (lastWriteWindow.route53Ms !== null) window.samples.push({ labels: { pair: id, direction: lastWriteWindow.direction, part: 'route53' }, value: lastWriteWindow.route53Ms / 1000 });
+    }
+  }
+  return [running, window];
 }

@@ -6,7 +6,7 @@ import { readClustersView } from '../clusters/view.js';
 import { countBySeverity, type PreflightReport } from '../preflight/report.js';
 import type { PreflightService } from '../preflight/service.js';
 import type { Replication } from '../replication/port.js';
-import type { PairPreparation, PairSignals, PairWorld, PreflightStatus } from '../shift/ports.js';
+import type { PairCutover, PairPreparation, PairSignals, PairWorld, PreflightStatus } from '../shift/ports.js';
 import type { SubmittedChange as RouterSubmittedChange, TrafficRouter } from '../traffic/router.js';
 import { SIDES } from '../shift/model.js';
 
@@ -19,6 +19,7 @@ export interface PairWorldParts {
   signals: PairSignals;
   preflight: PreflightService;
   preparation: PairPreparation;
+  cutover: PairCutover;
 }
 
 /** Adapts the real parts of one pair (Route 53, the cluster catalog, replication, signals, preflight) to the controller's ports. */
@@ -60,6 +61,7 @@ export function pairWorld(parts: PairWorldParts): PairWorld {
       },
     },
     preparation: parts.preparation,
+    cutover: parts.cutover,
     sessions: {
       async drain(side) {
         return (await parts.replication.drain(side)).sessionsTerminated;

@@ -7,7 +7,8 @@ import type { Logger } from '../log.js';
 import { PostgresReplication } from '../replication/postgres-replication.js';
 import type { Direction } from '../replication/port.js';
 import type { Side } from '../shift/model.js';
-import type { PairPreparation, PreparationStep } from '../shift/ports.js';
+import type { PairCutover, PairPreparation, PreparationStep } from '../shift/ports.js';
+import { pairCutover } from './pair-cutover.js';
 import { greenPreparation } from '../replication/prepare.js';
 import { createGreenStep } from '../clusters/green-creator.js';
 import { createPairSignals } from '../signals/create.js';
@@ -24,6 +25,7 @@ export interface PairParts {
   replication: PostgresReplication;
   signals: PairSignals;
   preparation: PairPreparation;
+  cutover: PairCutover;
 }
 
 export interface PairPartsDeps {
@@ -96,7 +98,8 @@ export async function buildPairParts(pair: PairConfig, deps: PairPartsDeps): Pro
       clock,
     }),
   };
-  return { pair, catalog, targets, router, replication, signals, preparation };
+  const cutover = pairCutover({ pairId: pair.id, config: pair.cutover, replication, catalog, clock });
+  return { pair, catalog, targets, router, replication, signals, preparation, cutover };
 }
 
 /** Creating green ends with reading its endpoints and pointing the DNS records at both sides. */

@@ -16,6 +16,7 @@ import { findStage, planStages } from '../shift/stages.js';
 import { SignalRegistry } from '../signals/registry.js';
 import { PgLeaderLease } from '../store/lease.js';
 import type { ShiftStore } from '../shift/store.js';
+import type { Transition } from '../shift/state.js';
 import { createRoute53Client } from '../traffic/route53-client.js';
 import { Route53Account } from '../traffic/route53-account.js';
 import { controllerMetrics } from './controller-metrics.js';
@@ -44,7 +45,12 @@ export function instanceIdOf(env: Env): string {
  * samplers, and starts them. Throws (closing what it opened) when a pair cannot be set
  * up: a cluster not found, DNS records shaped by someone else.
  */
-export async function composePairs(config: Config, log: Logger, store: ShiftStore, instanceId: string, clock: Clock = systemClock): Promise<ComposedPairs> {
+export interface ComposeHooks {
+  /** Told after each journal write is stored (crash-hook.ts). */
+  afterJournal?: (transition: Transition) => void;
+}
+
+export async function composePairs(config: Config, log: Logger, store: ShiftStore, instanceId: string, clock: Clock = systemClock, hooks: ComposeHooks = {}): Promise<ComposedPairs> {
   const rds = createRdsClient(config.aws);
   const route53 = createRoute53Client(config.aws);
   // One request budget and one watcher per hosted zone for every pair of the process.
@@ -103,11 +109,13 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
     log,
     instanceId,
     observeMs: route53Account.observeMs,
+    ...(hooks.afterJournal ? { afterJournal: hooks.afterJournal } : {}),
     pairs: parts.map((p) => ({
       id: p.pair.id,
       plan: plans.get(p.pair.id)!,
       bakeSeconds: p.pair.bakeSeconds,
       autoAdvance: p.pair.autoAdvance,
+      rollbackWindowMs: p.cutover.settings.rollbackWindowMs,
       ttlSeconds: Math.max(p.pair.dns.reader.ttl, p.pair.dns.writer.ttl),
       world: pairWorld({
         pair: p.pair,
@@ -118,6 +126,7 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
         signals: p.signals,
         preflight,
         preparation: p.preparation,
+        cutover: p.cutover,
       }),
     })),
   });

@@ -4,6 +4,10 @@ import { PgshiftError } from '../../src/errors.js';
 import type { LeaderLease } from '../../src/shift/store.js';
 import type {
   ClusterCheck,
+  CutoverProblem,
+  CutoverSettings,
+  CutoverSnapshot,
+  PairCutover,
   InsyncChange,
   ObservedTraffic,
   PairPreparation,
@@ -19,7 +23,7 @@ import type {
   SubmitOptions,
   SubmittedChange,
 } from '../../src/shift/ports.js';
-import { type Weights } from '../../src/shift/model.js';
+import { type Side, type Weights } from '../../src/shift/model.js';
 import type { ClusterView } from '../../src/shift/view-schemas.js';
 
 /**
@@ -120,8 +124,11 @@ export class ScriptedSignals {
     return structuredClone(this.statuses);
   }
 
+  /** The side replication runs from (fakeWorld ties it to the cutover's publisher). */
+  replicationFrom: () => Side = () => 'blue';
+
   replication(): ReplicationView | null {
-    return { direction: 'blue->green', lagSeconds: 0.1, lagBytes: 0, healthy: true };
+    return { direction: this.replicationFrom() === 'blue' ? 'blue->green' : 'green->blue', lagSeconds: 0.1, lagBytes: 0, healthy: true };
   }
 
   onBreach(listener: () => void): () => void {
@@ -231,6 +238,113 @@ export class MemoryPreparation implements PairPreparation {
   }
 }
 
+/**
+ * The two sides as far as the cutover goes: which side is frozen, takes writes,
+ * publishes; every call logged in order. `failWith` makes a method throw once; `hold`
+ * makes one wait until released (or aborted, when it is given a signal).
+ */
+export class MemoryCutover implements PairCutover {
+  settings: CutoverSettings = {
+    maxFreezeMs: 5_000,
+    validateBudgetMs: 2_000,
+    exactCountMaxRows: 100_000,
+    sequenceMargin: 0,
+    maxLagSeconds: 2,
+    snapshotMaxAgeMs: 3_600_000,
+    rollbackWindowMs: 0,
+  };
+  readonly log: string[] = [];
+  frozen = new Set<Side>();
+  writable: Side = 'blue';
+  publisher: Side = 'blue';
+  snapshots: CutoverSnapshot[] = [];
+  parityProblems: CutoverProblem[] = [];
+  mismatches: string[] = [];
+  /** The way back was closed (finalize). */
+  closed = false;
+  readonly failWith = new Map<string, Error>();
+  private readonly held = new Map<string, () => void>();
+  readonly hold = new Set<string>();
+
+  constructor(private readonly clock: Clock) {}
+
+  release(name: string): void {
+    this.held.get(name)?.();
+  }
+
+  private async call(name: string, signal?: AbortSignal): Promise<void> {
+    this.log.push(name);
+    const failure = this.failWith.get(name);
+    if (failure) {
+      this.failWith.delete(name);
+      throw failure;
+    }
+    if (this.hold.has(name)) {
+      this.hold.delete(name);
+      await new Promise<void>((resolve, reject) => {
+        this.held.set(name, resolve);
+        signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      });
+    }
+  }
+
+  async parity(from: Side): Promise<CutoverProblem[]> {
+    await this.call(`parity ${from}`);
+    return this.parityProblems;
+  }
+  async recentSnapshot(side: Side, maxAgeMs: number): Promise<CutoverSnapshot | null> {
+    return this.snapshots.find((s) => s.id.includes(side) && this.clock.now() - s.createdAt <= maxAgeMs) ?? null;
+  }
+  async snapshot(side: Side, id: string, signal: AbortSignal): Promise<CutoverSnapshot> {
+    await this.call(`snapshot ${side}`, signal);
+    const taken = { id, createdAt: this.clock.now() };
+    this.snapshots.push(taken);
+    return taken;
+  }
+  snapshotId(side: Side, now: number): string {
+    return `pgshift-${side}-${now}`;
+  }
+  async pitr(): Promise<null> {
+    return null;
+  }
+  async freeze(side: Side): Promise<{ frozenRoles: string[]; sessionsTerminated: number }> {
+    await this.call(`freeze ${side}`);
+    this.frozen.add(side);
+    return { frozenRoles: ['app'], sessionsTerminated: 1 };
+  }
+  async unfreeze(side: Side): Promise<{ restoredRoles: string[] }> {
+    await this.call(`unfreeze ${side}`);
+    const was = this.frozen.delete(side);
+    return { restoredRoles: was ? ['app'] : [] };
+  }
+  async catchUp(from: Side): Promise<{ waitedMs: number }> {
+    await this.call(`catch-up ${from}`);
+    return { waitedMs: 3 };
+  }
+  async copySequences(from: Side): Promise<{ copied: number; alreadyAhead: number }> {
+    await this.call(`sequences ${from}`);
+    return { copied: 2, alreadyAhead: 0 };
+  }
+  async validate(from: Side): Promise<{ ok: boolean; mismatches: string[]; tables: number; ms: number }> {
+    await this.call(`validate ${from}`);
+    return { ok: this.mismatches.length === 0, mismatches: this.mismatches, tables: 3, ms: 1 };
+  }
+  async replicateFrom(sender: Side): Promise<void> {
+    await this.call(`replicate-from ${sender}`);
+    this.publisher = sender;
+  }
+  async openWrites(side: Side): Promise<void> {
+    await this.call(`open-writes ${side}`);
+    this.writable = side;
+    this.frozen.delete(side);
+  }
+  async closeWayBack(): Promise<{ dropped: string[] }> {
+    await this.call('close-way-back');
+    this.closed = true;
+    return { dropped: ['subscription on blue (demo)'] };
+  }
+}
+
 export interface FakeWorld extends PairWorld {
   traffic: MemoryTraffic;
   signals: ScriptedSignals;
@@ -240,6 +354,7 @@ export interface FakeWorld extends PairWorld {
   /** What the next preflight run (of a preparation) finds. */
   preflightBlockers: PreflightBlocker[];
   preparation: MemoryPreparation;
+  cutover: MemoryCutover;
 }
 
 export function fakeWorld(clock: Clock): FakeWorld {
@@ -262,6 +377,7 @@ export function fakeWorld(clock: Clock): FakeWorld {
       },
     },
     preparation: new MemoryPreparation(clock),
+    cutover: new MemoryCutover(clock),
     sessions: {
       drain: async (side) => {
         world.drained.push(side);
@@ -269,6 +385,8 @@ export function fakeWorld(clock: Clock): FakeWorld {
       },
     },
   };
+  // Replication runs from whichever side publishes: the cutover turns it round.
+  world.signals.replicationFrom = () => world.cutover.publisher;
   return world;
 }
 

@@ -19,6 +19,14 @@ const AdvanceBodySchema = Type.Object(
   { additionalProperties: false },
 );
 const ReasonBodySchema = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+const FinalizeBodySchema = Type.Object(
+  {
+    confirm: Type.Literal(true, { description: 'true: closing the way back to blue is meant (reverse replication stops; a revert is no longer possible)' }),
+    ignoreRollbackWindow: Type.Optional(Type.Boolean({ description: 'close it before cutover.rollbackWindowSeconds have passed at green' })),
+    reason: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  { additionalProperties: false },
+);
 
 const IntentParamsSchema = Type.Object(
   { ...PairParamsSchema.properties, intent: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'the id a request answered with' }) },
@@ -87,7 +95,7 @@ export async function pairRoutes(app: FastifyInstance, options: { controller: Sh
     async (request) => ({ ...(await controller.view(request.params.pair)), leader: await controller.leader() }),
   );
 
-  const act = (action: IntentAction, summary: string, body: typeof AdvanceBodySchema | typeof ReasonBodySchema) =>
+  const act = (action: IntentAction, summary: string, body: typeof AdvanceBodySchema | typeof ReasonBodySchema | typeof FinalizeBodySchema) =>
     api.post(
       `/api/v1/pairs/:pair/${action}`,
       {
@@ -98,17 +106,18 @@ export async function pairRoutes(app: FastifyInstance, options: { controller: Sh
           summary,
           params: PairParamsSchema,
           querystring: WaitQuerySchema,
-          body: Type.Optional(body),
+          body: body === FinalizeBodySchema ? body : Type.Optional(body),
           security: [{ bearer: [] }],
           response: { 200: IntentAnswerSchema, 202: IntentAnswerSchema, ...errorResponses(400, 404, 409, 502) },
         },
       },
       async (request, reply) => {
-        const input = (request.body ?? {}) as { expectedStage?: string; reason?: string };
+        const input = (request.body ?? {}) as { expectedStage?: string; reason?: string; ignoreRollbackWindow?: boolean };
         const intent = await controller.request(request.params.pair, action, {
           actor: request.actor ?? 'unknown',
           expectedStage: input.expectedStage,
           reason: input.reason,
+          ignoreRollbackWindow: input.ignoreRollbackWindow,
         });
         if (!request.query.wait) return reply.status(202).send({ intent });
         return answer(reply, controller, await controller.waitForIntent(intent.id, D.INTENT_WAIT_MS));
@@ -116,8 +125,13 @@ export async function pairRoutes(app: FastifyInstance, options: { controller: Sh
     );
 
   act('prepare', 'Make green ready: preflight, roles, databases, schema, publication, subscription, initial copy (202 while it runs; progress in the pair view)', ReasonBodySchema);
-  act('advance', 'Move the pair one stage forward (409 with the failing guards when it cannot)', AdvanceBodySchema);
-  act('revert', 'Send traffic back to blue (baseline); during a preparation, give it up and remove what it made on green', ReasonBodySchema);
+  act('advance', 'Move the pair one stage forward (409 with the failing guards when it cannot); from the last read stage, the write cutover to green', AdvanceBodySchema);
+  act(
+    'revert',
+    'Send traffic back to blue (baseline); from green, the write cutover run back with nothing lost; during a preparation or a cutover before its flip, give it up and undo it',
+    ReasonBodySchema,
+  );
+  act('finalize', 'Close the way back at green: reverse replication and pgshift\'s publications and heartbeats removed, blue left frozen (needs confirm: true, and the rollback window passed unless ignoreRollbackWindow)', FinalizeBodySchema);
   act('pause', 'Stop automatic advancing; auto-revert stays armed', ReasonBodySchema);
   act('resume', 'Clear a pause, or the halt an auto-revert left', ReasonBodySchema);
 

@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import * as D from '../../src/defaults.js';
+import type { Lab } from '../../src/local/lab.js';
+import { parseWorkloadSettings } from '../../src/local/workload/config.js';
+import { startLabWorkload } from '../../src/local/workload/lab.js';
+import { verifyLedger, type LedgerReport } from '../../src/local/workload/verify.js';
+import type { DemoWorkload } from '../../src/local/workload/workload.js';
+import type { Side } from '../../src/shift/model.js';
+import { testLogger } from './lab.js';
+import { labServiceConfig, type LabApi, type PairOverrides } from './lab-service.js';
+import { waitFor } from './wait.js';
+
+/**
+ * The demo pair set up for write cutovers on the lab: one read step (baseline ->
+ * reads-100 -> green), no bake time, signals that a busy machine's latency cannot
+ * trip (the cutover's own checks are under test, not the canaries).
+ */
+export function cutoverConfig(t: Test, over: PairOverrides = {}, logLevel?: string): Promise<string> {
+  return labServiceConfig(
+    t,
+    {
+      steps: [100],
+      bakeSeconds: 0,
+      signals: {
+        sampleSeconds: 1,
+        // The catch-up test holds green's apply up on purpose; the cutover's own maxLagSeconds is under test.
+        lag: { maxSeconds: 30 },
+        dbErrors: { maxErrorRate: 1 },
+        probe: { maxP95Ms: 10_000, relativeP95: { factor: 1000, marginMs: 600_000 } },
+      },
+      cutover: { maxFreezeSeconds: 10, maxLagSeconds: 5, rollbackWindowSeconds: 0 },
+      ...over,
+    },
+    logLevel,
+  );
+}
+
+/** The demo application writing through the pair's names, its ledger in the lab's folder. */
+export async function startCutoverWorkload(t: Test, lab: Lab, rate = 40): Promise<DemoWorkload> {
+  const workload = await startLabWorkload({
+    lab,
+    serviceUrl: null,
+    log: testLogger(),
+    ledgerFile: join(lab.dir, `cutover-ledger-${Date.now()}.jsonl`),
+    settings: parseWorkloadSettings({ rate, readShare: 0.5, push: false }),
+  });
+  t.teardown(() => workload.stop());
+  return workload;
+}
+
+/** The ledger checked on one side, as the admin (a frozen side refuses the app's login). */
+export function checkLedger(lab: Lab, workload: DemoWorkload, side: Side): Promise<LedgerReport> {
+  const admin = lab.target(side, 'admin', D.LAB_DATABASE);
+  return verifyLedger(workload.ledger, { host: admin.endpoint.host, port: admin.endpoint.port, database: D.LAB_DATABASE, login: admin.login });
+}
+
+/** Asks for an action and waits until the loop carried it out; returns the intent. */
+export async function settle(api: LabApi, action: string, body: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<any> {
+  if (action === 'advance') await guardsHold(api);
+  const answer = await api.post(`/api/v1/pairs/demo/${action}?wait=false`, body);
+  if (answer.status !== 202) throw new Error(`${action} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  const id = answer.body.intent.id as string;
+  return waitFor(
+    `${action} to settle`,
+    async () => {
+      const { body: b } = await api.get(`/api/v1/pairs/demo/intents/${id}`);
+      return b.intent.status === 'pending' ? undefined : b.intent;
+    },
+    timeoutMs,
+    100,
+  );
+}
+
+/** Waits until the pair is at `stage` with no transition in flight; returns its view. */
+export function settledAt(api: LabApi, stage: string, timeoutMs = 120_000): Promise<any> {
+  return waitFor(
+    `the pair to settle at ${stage}`,
+    async () => {
+      const view = (await api.get('/api/v1/pairs/demo')).body;
+      return view.stage === stage && view.transition === null ? view : undefined;
+    },
+    timeoutMs,
+    100,
+  );
+}
+
+/** Waits until replication of the stage runs and its lag is known and small, as the cutover's checks want it. */
+export async function replicationSettled(api: LabApi, direction: string): Promise<void> {
+  await waitFor(
+    `replication ${direction} measured and caught up`,
+    async () => {
+      const view = (await api.get('/api/v1/pairs/demo')).body;
+      const r = view.replication;
+      return r && r.direction === direction && r.healthy === true && r.lagSeconds !== null && r.lagSeconds < 2 ? true : undefined;
+    },
+    60_000,
+    200,
+  );
+}
+
+/** Waits until every guard of advancing holds (Route 53 read since the stage began, signals sampled). */
+export async function guardsHold(api: LabApi): Promise<void> {
+  await waitFor(
+    'every guard of advancing to hold',
+    async () => ((await api.get('/api/v1/pairs/demo')).body.guards as { ok: boolean }[]).every((g) => g.ok) || undefined,
+    60_000,
+    200,
+  );
+}
