@@ -22,6 +22,8 @@ export const DEFAULT_CUTOVER_MAX_FREEZE_SECONDS = 5;
 export const DEFAULT_CUTOVER_VALIDATE_BUDGET_MS = 2_000;
 export const DEFAULT_CUTOVER_EXACT_COUNT_MAX_ROWS = 100_000;
 export const DEFAULT_CUTOVER_MAX_LAG_SECONDS = 2;
+/** How long a cutover's checks wait for a first lag reading (a process that just took over has none yet). */
+export const CUTOVER_MEASURE_WAIT_MS = 10_000;
 export const DEFAULT_CUTOVER_SNAPSHOT_MAX_AGE_SECONDS = 3_600;
 /** A day at green before the way back may be closed. */
 export const DEFAULT_CUTOVER_ROLLBACK_WINDOW_SECONDS = 86_400;

@@ -19,10 +19,12 @@ export class ApiError extends Error {
   }
 }
 
-/** Body of prepare, advance, revert, pause and resume (expectedStage: advance only). */
+/** Body of prepare, advance, revert, pause, resume and finalize (expectedStage: advance only; confirm, ignoreRollbackWindow: finalize only). */
 export interface IntentBody {
   expectedStage?: string;
   reason?: string;
+  confirm?: true;
+  ignoreRollbackWindow?: boolean;
 }
 
 /**

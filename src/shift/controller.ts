@@ -202,7 +202,9 @@ export class ShiftController extends EventEmitter {
     runtime.checkingCancel = true;
     try {
       const revert = (await this.store.pendingIntents(runtime.id)).find((i) => i.action === 'revert');
-      if (!revert) return;
+      // The transition may have passed its point of no return while the intents were read.
+      const transition = runtime.state?.transition;
+      if (!revert || !transition || !cancellable(transition)) return;
       this.log.warn({ pair: runtime.id, intent: revert.id, actor: revert.actor, kind: runtime.state?.transition?.kind }, 'revert asked for during the transition: giving it up');
       runtime.inflight?.abort(
         new PgshiftError(CANCELLED, `${revert.actor} reverted the pair`, { status: 409, details: { intentId: revert.id, actor: revert.actor, reason: revert.reason } }),

@@ -1,6 +1,7 @@
+import * as D from '../defaults.js';
 import { finalError, isPgshiftError, type ErrorCode } from '../errors.js';
 import type { Side, Weights } from './model.js';
-import type { PairWorld } from './ports.js';
+import type { PairWorld, ReplicationView } from './ports.js';
 import { desiredWeights, findStage, type StagePlanEntry } from './stages.js';
 import type { StepRecord, Transition } from './state.js';
 import { moveTraffic, type StepContext, type TransitionStep } from './steps.js';
@@ -119,15 +120,16 @@ export function cutoverSteps(plan: readonly StagePlanEntry[], transition: Transi
 
 /**
  * Everything that would otherwise only fail after the freeze: lag, replication broken,
- * what `to` lacks, preflight blockers. A refusal here moved and froze nothing.
+ * what `to` lacks, preflight blockers (going to green). A refusal here moved and froze
+ * nothing.
  */
 function checks(world: PairWorld, from: Side, to: Side): TransitionStep {
   return {
     name: CUTOVER_STEPS.checks,
-    async run() {
+    async run(ctx) {
       const { settings } = world.cutover;
-      const replication = world.signals.replication();
       const direction = `${from}->${to}`;
+      const replication = await measured(world, direction, ctx.signal);
       const problems: string[] = [];
       if (!replication || replication.direction !== direction) problems.push(`replication ${direction} has not been measured yet`);
       else {
@@ -137,17 +139,46 @@ function checks(world: PairWorld, from: Side, to: Side): TransitionStep {
       }
       const parity = await world.cutover.parity(from);
       problems.push(...parity.map((p) => p.message));
-      const preflight = await world.preflight.run('prepared');
-      problems.push(...preflight.blockerFindings.map((b) => `preflight: ${b.message}`));
+      // Preflight judges whether green can take blue's place; the way back needs no such verdict.
+      const preflight = from === 'blue' ? await world.preflight.run('prepared') : null;
+      problems.push(...(preflight?.blockerFindings ?? []).map((b) => `preflight: ${b.message}`));
       if (problems.length > 0) {
         throw finalError('PGSHIFT_ERR_CUTOVER_REFUSED', `the cutover to ${to} is refused before anything was frozen: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`, {
           problems,
           parity,
         });
       }
-      return { lagSeconds: replication?.lagSeconds ?? null, pitr: await world.cutover.pitr(from), preflightAt: preflight.at };
+      return { lagSeconds: replication?.lagSeconds ?? null, pitr: await world.cutover.pitr(from), ...(preflight ? { preflightAt: preflight.at } : {}) };
     },
   };
+}
+
+/**
+ * Replication of `direction` as last sampled, once its lag is known: a process that just
+ * started (a new leader) has no lag reading for a sample or two, which is no reason to
+ * refuse. Waits for samples up to CUTOVER_MEASURE_WAIT_MS, then answers what it has.
+ */
+async function measured(world: PairWorld, direction: string, signal: AbortSignal): Promise<ReplicationView | null> {
+  const known = () => {
+    const view = world.signals.replication();
+    return view && view.direction === direction && view.lagSeconds !== null ? view : null;
+  };
+  if (known()) return known();
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      unsubscribe();
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, D.CUTOVER_MEASURE_WAIT_MS);
+    const unsubscribe = world.signals.onSample(() => {
+      if (known()) done();
+    });
+    signal.addEventListener('abort', done, { once: true });
+  });
+  signal.throwIfAborted();
+  return world.signals.replication();
 }
 
 /** A snapshot of `from` that pgshift took, available and fresh enough: reused, or taken now (its id journaled first). */

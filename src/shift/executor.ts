@@ -176,7 +176,7 @@ export class TransitionExecutor {
           result = await step.run(ctx);
           await ctx.flush();
         } catch (err) {
-          const abandoned = this.abandonment(err, abort.signal);
+          const abandoned = this.abandonment(err, abort.signal, runtime, ctx.transition);
           if (!abandoned) throw err;
           current = { ...ctx.transition, abandoned };
           runtime.progress = null;
@@ -229,14 +229,16 @@ export class TransitionExecutor {
   private armAbort(runtime: PairRuntime, transition: Transition): AbortController {
     const abort = new AbortController();
     runtime.inflight = abort;
-    if (runtime.reverting && transition.kind === 'advance') {
+    if (runtime.reverting && (transition.kind === 'advance' || (transition.kind === 'cutover' && transition.committed !== true))) {
       abort.abort(overtakenByRevert());
     }
     return abort;
   }
 
   /** Whether an error gives the transition up: an operator's revert aborted it, or a step refused for good. */
-  private abandonment(err: unknown, signal: AbortSignal): Abandonment | null {
+  private abandonment(err: unknown, signal: AbortSignal, runtime: PairRuntime, transition: Transition): Abandonment | null {
+    // A write cutover past its writer flip is finished by whoever runs it next, never given up.
+    if (transition.committed === true && cutoverSides(runtime.pair.plan, transition)) return null;
     const now = this.deps.clock.now();
     const reason: unknown = signal.aborted ? signal.reason : null;
     if (isPgshiftError(reason, CANCELLED)) {

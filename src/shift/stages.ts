@@ -118,9 +118,10 @@ export function desiredWeights(plan: readonly StagePlanEntry[], stage: string): 
   return findStage(plan, stage)?.weights;
 }
 
-/** The side that stops getting a class of traffic when the weights go from `from` to `to`: its leftover sessions are drained. */
+/** The side that stops getting any traffic when the weights go from `from` to `to`: its leftover sessions are drained. */
 export function sideLosingTraffic(from: Weights, to: Weights): Side | null {
-  if (to.reader.green < from.reader.green || to.writer.green < from.writer.green) return 'green';
-  if (to.reader.blue < from.reader.blue || to.writer.blue < from.writer.blue) return 'blue';
+  const carries = (w: Weights, side: Side) => w.reader[side] + w.writer[side] > 0;
+  if (carries(from, 'green') && !carries(to, 'green')) return 'green';
+  if (carries(from, 'blue') && !carries(to, 'blue')) return 'blue';
   return null;
 }

@@ -164,6 +164,64 @@ t.test('a guard that fails gives 409 with every failing guard', async (t) => {
   t.match(res.json().error.details.guards, [{ name: 'preflight', ok: false }]);
 });
 
+t.test('finalize needs confirm: true and green; anything else is refused with the reason', async (t) => {
+  const { app, store, world } = await apiRig(t);
+  const before = structuredClone(await store.getPair('orders'));
+  const finalize = (payload?: unknown, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url: '/api/v1/pairs/orders/finalize', headers: { ...as(OPERATOR), ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) });
+  const bad: [string, Awaited<ReturnType<typeof finalize>>, RegExp][] = [
+    ['no body', await finalize(), /body/],
+    ['an empty body', await finalize({}), /confirm/],
+    ['without confirm', await finalize({ reason: 'done with blue' }), /confirm/],
+    ['confirm false', await finalize({ confirm: false }), /confirm/],
+    ['confirm as a string', await finalize({ confirm: 'yes' }), /confirm/],
+    ['an unknown field', await finalize({ confirm: true, force: true }), /force|additional/],
+    ['ignoreRollbackWindow not a boolean', await finalize({ confirm: true, ignoreRollbackWindow: 'yes' }), /ignoreRollbackWindow/],
+  ];
+  for (const [name, res, reason] of bad) {
+    t.equal(res.statusCode, 400, `${name}: ${res.body.slice(0, 200)}`);
+    t.equal(res.json().error.code, 'PGSHIFT_ERR_BAD_REQUEST', name);
+    t.match(res.json().error.message, reason, `${name}: the message says what is wrong`);
+  }
+  t.equal(store.intents.size, 0, 'no intent was recorded');
+
+  const early = await finalize({ confirm: true, ignoreRollbackWindow: true });
+  t.equal(early.statusCode, 409);
+  t.match(early.json().error, { code: 'PGSHIFT_ERR_CANNOT_FINALIZE', message: /finalize closes the way back from green; the pair is at baseline/, details: { stage: 'baseline' } });
+  t.equal((await finalize({ confirm: true }, as(VIEWER))).statusCode, 403, 'a viewer may not finalize');
+  t.same(await store.getPair('orders'), before, 'the pair did not change');
+  t.equal(world.traffic.applied.length, 0);
+  t.equal(store.intents.size, 0);
+  t.ok(store.events.some((e) => e.action === 'finalize' && e.outcome === 'rejected'), 'the refusal is in the audit log');
+});
+
+t.test('the pair view shows the cutover fields; after a cutover the write window is in the view and on /metrics', async (t) => {
+  const { app, world } = await apiRig(t);
+  const view = async () => (await app.inject({ method: 'GET', url: '/api/v1/pairs/orders', headers: as(VIEWER) })).json();
+  t.match(await view(), { cutover: null, lastWriteWindow: null, retired: null });
+
+  for (const stage of ['baseline', 'reads-10', 'reads-25', 'reads-50', 'reads-100']) {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/pairs/orders/advance', headers: as(OPERATOR), payload: { expectedStage: stage } });
+    t.equal(res.statusCode, 200, `advance from ${stage}: ${res.body.slice(0, 300)}`);
+    t.equal(res.json().intent.status, 'done', `advance from ${stage}`);
+  }
+  const at = await view();
+  t.equal(at.stage, 'green');
+  t.match(at, { cutover: null, lastWriteWindow: { direction: 'blue->green', pgshiftMs: Number, route53Ms: 5 }, retired: null });
+  t.same(world.traffic.weights, { reader: { blue: 0, green: 100 }, writer: { blue: 0, green: 100 } });
+  const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+  t.equal(metrics.statusCode, 200);
+  t.match(metrics.body, /pgshift_cutover_write_window_seconds\{pair="orders",direction="blue->green",part="pgshift"\} [0-9.e-]+/);
+  t.match(metrics.body, /pgshift_cutover_write_window_seconds\{pair="orders",direction="blue->green",part="route53"\} 0\.005/);
+  t.notMatch(metrics.body, /pgshift_cutover_running\{/, 'no cutover runs now');
+
+  const done = await app.inject({ method: 'POST', url: '/api/v1/pairs/orders/finalize', headers: as(OPERATOR), payload: { confirm: true, reason: 'blue can go' } });
+  t.equal(done.statusCode, 200, done.body.slice(0, 300));
+  t.match(done.json(), { intent: { action: 'finalize', status: 'done' }, pair: { stage: 'finalized' } });
+  t.match(await view(), { stage: 'finalized', retired: /may be retired/ });
+  t.ok(world.cutover.closed, 'the way back was closed');
+});
+
 t.test('mutations are rate limited per token', async (t) => {
   const { app } = await apiRig(t);
   let limited = 0;

@@ -8,6 +8,7 @@ import { systemClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { ShiftController } from '../../src/shift/controller.js';
 import { planStages } from '../../src/shift/stages.js';
+import { controllerMetrics } from '../../src/wiring/controller-metrics.js';
 import { MemoryShiftStore } from './memory-store.js';
 import { StaticLease, fakeWorld, type FakeWorld } from './fake-world.js';
 import { MINIMAL_ENV, minimalConfigYaml } from './config.js';
@@ -31,13 +32,14 @@ export async function apiRig(t: Test, extra: Partial<Pick<Services, 'preflight' 
   const store = new MemoryShiftStore();
   // The world's readings carry the controller's time, as real ones do.
   const world = fakeWorld(systemClock);
+  const plan = planStages([10, 25, 50, 100]);
   const controller = new ShiftController({
     store,
     lease: new StaticLease(true),
     clock: systemClock,
     log: silentLogger(),
     instanceId: 'api-test',
-    pairs: [{ id: 'orders', plan: planStages([10, 25, 50, 100]), bakeSeconds: 0, autoAdvance: false, ttlSeconds: 0, world }],
+    pairs: [{ id: 'orders', plan, bakeSeconds: 0, autoAdvance: false, ttlSeconds: 0, rollbackWindowMs: 0, world }],
     tickMs: 50,
   });
   if (options.prepared !== false) await store.ensurePair('orders', 'baseline', Date.now());
@@ -47,6 +49,7 @@ export async function apiRig(t: Test, extra: Partial<Pick<Services, 'preflight' 
     log: silentLogger(),
     readiness: [],
     shift: { controller, store, signals: () => world.signals },
+    metrics: [controllerMetrics(controller, new Map([['orders', plan]]))],
     ...extra,
   });
   t.teardown(async () => {

@@ -103,7 +103,11 @@ export async function replicationSettled(api: LabApi, direction: string): Promis
 export async function guardsHold(api: LabApi): Promise<void> {
   await waitFor(
     'every guard of advancing to hold',
-    async () => ((await api.get('/api/v1/pairs/demo')).body.guards as { ok: boolean }[]).every((g) => g.ok) || undefined,
+    async () => {
+      const failing = ((await api.get('/api/v1/pairs/demo')).body.guards as { ok: boolean; name: string; detail: string }[]).filter((g) => !g.ok);
+      if (failing.length > 0) throw new Error(failing.map((g) => `${g.name}: ${g.detail}`).join('; '));
+      return true;
+    },
     60_000,
     200,
   );

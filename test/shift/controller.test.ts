@@ -23,7 +23,7 @@ async function rig(t: Test, overrides: Partial<ControlledPair> = {}): Promise<Ri
   const store = new MemoryShiftStore();
   const lease = new StaticLease(true);
   const world = fakeWorld(clock);
-  const pair: ControlledPair = { id: 'demo', plan: planStages(STEPS), bakeSeconds: 60, autoAdvance: false, ttlSeconds: 0, world, ...overrides };
+  const pair: ControlledPair = { id: 'demo', plan: planStages(STEPS), bakeSeconds: 60, autoAdvance: false, ttlSeconds: 0, rollbackWindowMs: 0, world, ...overrides };
   const controller = new ShiftController({ store, lease, clock, log: silentLogger(), instanceId: 'test-1', pairs: [pair] });
   // Green prepared already: these tests are about shifting (prepare.test.ts is about preparing).
   await store.ensurePair(pair.id, 'baseline', clock.now());
@@ -80,15 +80,44 @@ t.test('refuses an advance from another stage than expected', async (t) => {
   t.equal((await advance(r, 'baseline'))?.status, 'done');
 });
 
-t.test('refuses to go past reads-100 until the write cutover exists', async (t) => {
+t.test('from reads-100 an advance is the write cutover to green; at green the guard points at finalize', async (t) => {
   const r = await rig(t, { bakeSeconds: 0 });
   await r.controller.tickOnce();
-  for (let i = 0; i < STEPS.length; i++) await advance(r);
+  // (Ticks until each request is carried out: this test is about the end of the plan, not the drains on the way.)
+  for (let i = 0; i < STEPS.length; i++) {
+    const intent = await r.controller.request('demo', 'advance', { actor: 'ops' });
+    for (let round = 0; round < 3 && (await r.store.getIntent(intent.id))!.status === 'pending'; round++) await r.controller.tickOnce();
+  }
+  for (let round = 0; round < 3 && (await peek(r)).drain; round++) await r.controller.tickOnce();
   t.equal(await stage(r), 'reads-100');
+  const view = await r.controller.view('demo');
+  t.match(view.guards.find((g) => g.name === 'next-stage'), { ok: true, detail: /next stage: green, by the write cutover/ });
+
+  const intent = await r.controller.request('demo', 'advance', { actor: 'ops', expectedStage: 'reads-100' });
+  for (let round = 0; round < 3 && (await r.store.getIntent(intent.id))!.status === 'pending'; round++) await r.controller.tickOnce();
+  t.equal((await r.store.getIntent(intent.id))!.status, 'done');
+  t.equal(await stage(r), 'green');
+  t.match((await peek(r)).lastTransition, { kind: 'cutover', from: 'reads-100', to: 'green' });
+
+  const applied = r.world.traffic.applied.length;
   await t.rejects(r.controller.request('demo', 'advance', { actor: 'ops' }), {
     code: 'PGSHIFT_ERR_GUARDS_FAILED',
-    details: { guards: [{ name: 'next-stage', detail: /write cutover/ }] },
+    status: 409,
+    details: { guards: [{ name: 'next-stage', detail: /green is the last stage advancing reaches: finalize closes the way back \(POST \/api\/v1\/pairs\/:pair\/finalize\)/ }] },
   });
+  t.equal(r.world.traffic.applied.length, applied, 'nothing moved');
+  t.equal(await stage(r), 'green');
+});
+
+t.test('advancing reads ends no session on blue: it still takes every write', async (t) => {
+  const r = await rig(t, { bakeSeconds: 0 });
+  await r.controller.tickOnce();
+  for (const p of STEPS) {
+    t.equal((await advance(r))?.status, 'done', `advanced to reads-${p} in one tick`);
+    t.equal((await peek(r)).drain, null, `no drain due at reads-${p}`);
+  }
+  await r.controller.tickOnce();
+  t.same(r.world.drained, [], 'nobody was drained');
 });
 
 t.test('a breach for N samples sends reads back to blue, drains green after the TTL and halts', async (t) => {

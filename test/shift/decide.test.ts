@@ -27,7 +27,7 @@ function state(stage: string, over: Partial<PairState> = {}): PairState {
 }
 
 function intent(action: IntentAction, over: Partial<Intent> = {}): Intent {
-  return { id: `i-${action}`, pair: 'demo', action, expectedStage: null, reason: null, actor: 'ops', createdAt: NOW, status: 'pending', result: null, finishedAt: null, ...over };
+  return { id: `i-${action}`, pair: 'demo', action, expectedStage: null, reason: null, actor: 'ops', createdAt: NOW, status: 'pending', result: null, finishedAt: null, options: null, ...over };
 }
 
 const breached = (reverts: boolean): SignalStatus => ({
@@ -41,7 +41,7 @@ const breached = (reverts: boolean): SignalStatus => ({
 
 function input(stage: string, over: Partial<DecideInput> = {}): DecideInput {
   return {
-    pair: { id: 'demo', plan, bakeSeconds: 60, autoAdvance: false },
+    pair: { id: 'demo', plan, bakeSeconds: 60, autoAdvance: false, rollbackWindowMs: 0 },
     state: state(stage),
     observed: { ...weightsOf(stage), at: NOW },
     signals: [healthySignal('replication.lag_seconds', NOW)],
@@ -68,6 +68,9 @@ const transition = {
 
 const prepare = { ...transition, id: 'p1', kind: 'prepare' as const, from: 'unprepared', to: 'baseline', weights: weightsOf('baseline'), committed: true };
 
+const cutover = { ...transition, id: 'c1', kind: 'cutover' as const, from: 'reads-100', to: 'green', weights: weightsOf('green'), intentId: 'i-advance' };
+const windowed = (ms: number) => ({ id: 'demo', plan, bakeSeconds: 60, autoAdvance: false, rollbackWindowMs: ms });
+
 const cases: [string, DecideInput, Record<string, unknown>][] = [
   ['nothing to do at baseline', input('baseline'), { type: 'idle' }],
   ['a journaled transition is resumed before intents and drift', input('reads-10', { state: state('reads-10', { transition }), intents: [intent('pause')], observed: { ...weightsOf('reads-50'), at: NOW } }), { type: 'resume-transition' }],
@@ -91,18 +94,36 @@ const cases: [string, DecideInput, Record<string, unknown>][] = [
   ['advance with the wrong expected stage', input('reads-10', { intents: [intent('advance', { expectedStage: 'baseline' })] }), { type: 'reject', reason: /expected stage baseline/ }],
   ['advance while halted', input('baseline', { state: state('baseline', { halted: true, haltReason: 'lag' }), intents: [intent('advance')] }), { type: 'reject', reason: /not-halted/ }],
   ['advance without a preflight report', input('baseline', { preflight: null, intents: [intent('advance')] }), { type: 'reject', reason: /preflight/ }],
-  ['advance past reads-100', input('reads-100', { intents: [intent('advance')] }), { type: 'reject', reason: /write cutover/ }],
+  ['advance past reads-100 is the write cutover to green', input('reads-100', { intents: [intent('advance')] }), { type: 'transition', kind: 'cutover', to: { stage: 'green', kind: 'green' } }],
   ['advance while weights drifted', input('reads-10', { observed: { ...weightsOf('reads-25'), at: NOW }, driftReported: true, intents: [intent('advance')] }), { type: 'reject' }],
   ['advance with a signal without data', input('reads-10', { signals: [{ ...healthySignal('probe.p95_ms', NOW), state: 'unknown', summary: 'no reading yet' }], intents: [intent('advance')] }), { type: 'reject', reason: /no data/ }],
   ['revert from a read stage', input('reads-50', { intents: [intent('revert')] }), { type: 'transition', kind: 'revert', to: { stage: 'baseline' } }],
   ['revert at baseline with the records right', input('baseline', { intents: [intent('revert')] }), { type: 'finish-intent', note: 'already at baseline' }],
   ['a revert overtakes an earlier advance', input('reads-10', { intents: [intent('advance'), intent('revert')] }), { type: 'transition', kind: 'revert', overtaken: [{ action: 'advance' }] }],
-  ['auto-advance when every guard holds', input('reads-10', { pair: { id: 'demo', plan, bakeSeconds: 60, autoAdvance: true } }), { type: 'transition', kind: 'advance', intent: null, to: { stage: 'reads-25' } }],
-  ['no auto-advance while the weights drifted', input('reads-10', { pair: { id: 'demo', plan, bakeSeconds: 60, autoAdvance: true }, observed: { ...weightsOf('reads-25'), at: NOW }, driftReported: true }), { type: 'idle' }],
+  ['auto-advance when every guard holds', input('reads-10', { pair: { id: 'demo', plan, bakeSeconds: 60, autoAdvance: true, rollbackWindowMs: 0 } }), { type: 'transition', kind: 'advance', intent: null, to: { stage: 'reads-25' } }],
+  ['no auto-advance while the weights drifted', input('reads-10', { pair: { id: 'demo', plan, bakeSeconds: 60, autoAdvance: true, rollbackWindowMs: 0 }, observed: { ...weightsOf('reads-25'), at: NOW }, driftReported: true }), { type: 'idle' }],
   ['prepare from unprepared', input('unprepared', { intents: [intent('prepare')] }), { type: 'transition', kind: 'prepare', to: { stage: 'baseline' } }],
   ['a revert asked for during a preparation gives it up', input('unprepared', { state: state('unprepared', { transition: prepare }), intents: [intent('revert')] }), { type: 'cancel-transition', transition: { id: 'p1' }, intent: { action: 'revert' } }],
   ['a preparation already given up is rolled back, not cancelled again', input('unprepared', { state: state('unprepared', { transition: { ...prepare, abandoned: { at: NOW, actor: 'ops', reason: 'r', intentId: 'i-revert' } } }), intents: [intent('revert')] }), { type: 'resume-transition' }],
-  ['no auto-advance while paused', input('reads-10', { pair: { id: 'demo', plan, bakeSeconds: 60, autoAdvance: true }, state: state('reads-10', { paused: true }) }), { type: 'idle' }],
+  ['no auto-advance while paused', input('reads-10', { pair: { id: 'demo', plan, bakeSeconds: 60, autoAdvance: true, rollbackWindowMs: 0 }, state: state('reads-10', { paused: true }) }), { type: 'idle' }],
+  // The write cutover and after.
+  ['auto-advance from reads-100 is the cutover', input('reads-100', { pair: { ...windowed(0), autoAdvance: true } }), { type: 'transition', kind: 'cutover', intent: null, to: { stage: 'green' } }],
+  ['no advance past green: finalize closes the way back', input('green', { intents: [intent('advance')] }), { type: 'reject', reason: /next-stage: green is the last stage advancing reaches: finalize/ }],
+  ['no auto-advance at green', input('green', { pair: { ...windowed(0), autoAdvance: true } }), { type: 'idle' }],
+  ['a reverting signal at green changes nothing (the way back is a revert intent)', input('green', { signals: [breached(true)] }), { type: 'idle' }],
+  ['revert at green is the cutover run back to blue', input('green', { intents: [intent('revert')] }), { type: 'transition', kind: 'revert', to: { stage: 'baseline' } }],
+  ['revert at finalized is refused', input('finalized', { intents: [intent('revert')] }), { type: 'reject', reason: /the way back was closed when the pair was finalized/ }],
+  ['finalize at green once the window passed', input('green', { pair: windowed(120_000), intents: [intent('finalize')] }), { type: 'transition', kind: 'finalize', to: { stage: 'finalized' } }],
+  ['finalize at green a millisecond inside the window', input('green', { pair: windowed(120_001), intents: [intent('finalize')] }), { type: 'reject', reason: /the rollback window is open for 1 s more/ }],
+  ['finalize at green inside the window', input('green', { pair: windowed(600_000), intents: [intent('finalize')] }), { type: 'reject', reason: /the rollback window is open for 480 s more \(cutover\.rollbackWindowSeconds\)/ }],
+  ['finalize inside the window, ignoring it', input('green', { pair: windowed(600_000), intents: [intent('finalize', { options: { ignoreRollbackWindow: true } })] }), { type: 'transition', kind: 'finalize' }],
+  ['finalize before green', input('reads-100', { intents: [intent('finalize', { options: { ignoreRollbackWindow: true } })] }), { type: 'reject', reason: /finalize closes the way back from green; the pair is at reads-100/ }],
+  ['finalize twice', input('finalized', { intents: [intent('finalize')] }), { type: 'reject', reason: /already finalized/ }],
+  ['a revert asked for during a cutover before its flip gives it up', input('reads-100', { state: state('reads-100', { transition: cutover }), intents: [intent('revert')] }), { type: 'cancel-transition', transition: { id: 'c1' }, intent: { action: 'revert' } }],
+  ['a cutover past its flip is finished, revert or not', input('reads-100', { state: state('reads-100', { transition: { ...cutover, committed: true } }), intents: [intent('revert')] }), { type: 'resume-transition', transition: { id: 'c1' } }],
+  ['a cutover already given up is rolled back, not cancelled again', input('reads-100', { state: state('reads-100', { transition: { ...cutover, abandoned: { at: NOW, actor: 'ops', reason: 'r', intentId: 'i-revert' } } }), intents: [intent('revert')] }), { type: 'resume-transition' }],
+  ['a journaled cutover is not overtaken by a reverting signal', input('reads-100', { state: state('reads-100', { transition: cutover }), signals: [breached(true)] }), { type: 'resume-transition' }],
+  ['a revert from green under way is not cancelled by another revert', input('green', { state: state('green', { transition: { ...cutover, kind: 'revert', from: 'green', to: 'baseline', weights: weightsOf('baseline') } }), intents: [intent('revert')] }), { type: 'resume-transition' }],
 ];
 
 for (const [name, given, expected] of cases) {

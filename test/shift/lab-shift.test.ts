@@ -95,9 +95,9 @@ t.test('the shift controller on the lab', async (t) => {
       t.same(standInWeights(lab), { reader: readSplit(percent), writer: readSplit(0) }, `Route 53 holds ${next}'s weights`);
       stage = next;
     }
-    const beyond = await client.post('/api/v1/pairs/demo/advance', { expectedStage: 'reads-100' });
-    t.equal(beyond.status, 409, 'the write cutover is not available yet');
-    t.match(beyond.body.error.details.guards, [{ name: 'next-stage', ok: false }]);
+    // The next advance would be the write cutover (its own lab tests run it); here the guard only says so.
+    const beyond = await client.get('/api/v1/pairs/demo');
+    t.match(beyond.body.guards.find((g: { name: string }) => g.name === 'next-stage'), { ok: true, detail: /next stage: green, by the write cutover/ });
 
     const revert = await client.post('/api/v1/pairs/demo/revert', { reason: 'test: back to the start' });
     t.equal(revert.status, 200);

@@ -27,7 +27,7 @@ async function rig(t: Test, instanceId = 'test-1', shared?: Pick<Rig, 'clock' | 
   const store = shared?.store ?? new MemoryShiftStore();
   const lease = shared?.lease ?? new StaticLease(true);
   const world = shared?.world ?? fakeWorld(clock);
-  const pair: ControlledPair = { id: 'demo', plan: planStages([10, 50, 100]), bakeSeconds: 0, autoAdvance: true, ttlSeconds: 0, world };
+  const pair: ControlledPair = { id: 'demo', plan: planStages([10, 50, 100]), bakeSeconds: 0, autoAdvance: true, ttlSeconds: 0, rollbackWindowMs: 0, world };
   const controller = new ShiftController({ store, lease, clock, log: silentLogger(), instanceId, pairs: [pair] });
   await controller.prepare();
   t.teardown(() => controller.stop());

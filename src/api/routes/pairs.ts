@@ -112,7 +112,11 @@ export async function pairRoutes(app: FastifyInstance, options: { controller: Sh
         },
       },
       async (request, reply) => {
-        const input = (request.body ?? {}) as { expectedStage?: string; reason?: string; ignoreRollbackWindow?: boolean };
+        const input = (request.body ?? {}) as { expectedStage?: string; reason?: string; ignoreRollbackWindow?: boolean; confirm?: boolean };
+        // The validator lets a POST without a body through as an empty one: finalize's confirm is checked here too.
+        if (action === 'finalize' && input.confirm !== true) {
+          throw new PgshiftError('PGSHIFT_ERR_BAD_REQUEST', 'finalize needs the body {"confirm": true}: it closes the way back to blue for good', { status: 400 });
+        }
         const intent = await controller.request(request.params.pair, action, {
           actor: request.actor ?? 'unknown',
           expectedStage: input.expectedStage,

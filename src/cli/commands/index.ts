@@ -1,5 +1,6 @@
 import type { CliCommand } from '../command.js';
 import { eventsCommand } from './events.js';
+import { finalizeCommand } from './finalize.js';
 import { advanceCommand, pauseCommand, resumeCommand, revertCommand } from './intents.js';
 import { preflightCommand } from './preflight.js';
 import { prepareCommand } from './prepare.js';
@@ -14,5 +15,6 @@ export const COMMANDS: readonly CliCommand[] = [
   revertCommand,
   pauseCommand,
   resumeCommand,
+  finalizeCommand,
   eventsCommand,
 ];

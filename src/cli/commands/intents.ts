@@ -55,7 +55,7 @@ export function refused(ctx: CommandContext, err: unknown): ExitCode {
   return EXIT.notOk;
 }
 
-export const advanceCommand = intentCommand('advance', 'move a pair one stage forward; exit 1 with the reasons when a guard fails', true);
-export const revertCommand = intentCommand('revert', 'send a pair\'s traffic back to blue', false);
+export const advanceCommand = intentCommand('advance', 'move a pair one stage forward (from the last read stage: the write cutover to green); exit 1 with the reasons when a guard fails', true);
+export const revertCommand = intentCommand('revert', "send a pair's traffic back to blue (from green: the write cutover run back)", false);
 export const pauseCommand = intentCommand('pause', 'stop automatic advancing (auto-revert stays armed)', false);
 export const resumeCommand = intentCommand('resume', 'clear a pause, or the halt an auto-revert left', false);

@@ -21,6 +21,25 @@ export const statusCommand: CliCommand = {
   },
 };
 
+type CutoverView = NonNullable<PairDetail['cutover']>;
+type WriteWindowView = NonNullable<PairDetail['lastWriteWindow']>;
+
+/** The write cutover under way: direction, step i/n, time since it began and how long writes have been frozen (the service's clock, both). */
+export function describeCutover(c: CutoverView): string {
+  const side = c.direction.split('->')[0] ?? 'the old side';
+  const step = Math.min(c.stepsDone + 1, c.stepsTotal);
+  const frozen = c.frozenAt === null ? 'writes not frozen yet' : `writes frozen on ${side} for ${seconds(c.elapsedMs - (c.frozenAt - c.startedAt))}`;
+  return `cutover  ${c.direction}: step ${step}/${c.stepsTotal} ${c.step}, ${seconds(c.elapsedMs)} elapsed, ${frozen}${c.committed ? '; past the writer flip, it will finish' : ''}`;
+}
+
+/** The last cutover's write window in its two parts. */
+export function describeWriteWindow(w: WriteWindowView): string {
+  return `last write window (${w.direction}): ${ms(w.pgshiftMs)} pgshift (freeze -> writer change submitted) + ${w.route53Ms === null ? 'unknown' : ms(w.route53Ms)} Route 53 (-> INSYNC)`;
+}
+
+const seconds = (n: number) => `${(Math.max(0, n) / 1000).toFixed(1)} s`;
+const ms = (n: number) => `${Math.round(n)} ms`;
+
 const split = (s: Split | null | undefined) => (s ? `blue ${s.blue} / green ${s.green}` : 'records missing');
 
 export function formatStatus(view: PairDetail, columns = 120): string {
@@ -32,6 +51,9 @@ export function formatStatus(view: PairDetail, columns = 120): string {
     `plan     ${plan}`,
     ...(view.preparation ? [describePreparation(view.id, view.preparation, view.stage)] : []),
     ...(view.stage === 'unprepared' && !view.transition ? ['green is not prepared yet: pgshift prepare'] : []),
+    ...(view.cutover ? [describeCutover(view.cutover)] : []),
+    ...(view.lastWriteWindow ? [describeWriteWindow(view.lastWriteWindow)] : []),
+    ...(view.retired ? [`finalized: ${view.retired}`] : []),
     `reader   wants ${split(view.weights?.reader)}; Route 53 has ${view.observed ? split(view.observed.reader) : 'not read yet'}`,
     `writer   wants ${split(view.weights?.writer)}; Route 53 has ${view.observed ? split(view.observed.writer) : 'not read yet'}`,
     `replication ${repl ? `${repl.direction}, lag ${repl.lagSeconds ?? '?'} s / ${repl.lagBytes ?? '?'} bytes, ${repl.healthy === null ? 'health unknown' : repl.healthy ? 'healthy' : 'BROKEN'}` : 'not sampled yet'}`,
