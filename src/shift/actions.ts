@@ -83,7 +83,7 @@ export class Actions {
     if (state.transition && state.transition.kind !== 'advance') return null;
     const entry = findStage(runtime.pair.plan, state.stage);
     if (!entry || !autoRevertable(entry)) return null;
-    const triggers = revertTriggers(runtime.pair.world.signals.current());
+    const triggers = revertTriggers(runtime.pair.world.signals.current(), state);
     return triggers.length > 0 ? triggers : null;
   }
 

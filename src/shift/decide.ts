@@ -62,7 +62,7 @@ export function decide(input: DecideInput): Action {
   const { pair, state } = input;
   const entry = findStage(pair.plan, state.stage);
   if (!entry) throw new Error(`pair ${pair.id} is at stage ${state.stage}, which its plan does not have`);
-  const triggers = autoRevertable(entry) ? revertTriggers(input.signals) : [];
+  const triggers = autoRevertable(entry) ? revertTriggers(input.signals, state) : [];
   const revert: Action | null = triggers.length > 0 ? { type: 'auto-revert', triggers, reason: triggers.map((t) => t.summary).join('; ') } : null;
   const drift = assessDrift(input, entry);
 

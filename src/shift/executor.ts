@@ -343,7 +343,7 @@ export class TransitionExecutor {
     const moved = [...(transition.steps ?? [])].reverse().find((s) => s.detail?.changeId !== undefined)?.detail ?? {};
     const action = outcome === 'rolled-back' ? `${transition.kind}-rolled-back` : transition.kind;
     const insyncAt = typeof moved.submittedAt === 'number' && typeof moved.insyncMs === 'number' ? moved.submittedAt + moved.insyncMs : null;
-    const done: Transition = { ...transition, outcome, ...(typeof moved.changeId === 'string' ? { changeId: moved.changeId } : {}) };
+    const done: Transition = { ...transition, outcome, landedAt: now, ...(typeof moved.changeId === 'string' ? { changeId: moved.changeId } : {}) };
     const writeWindow = outcome === 'finished' ? writeWindowOf(transition) : null;
     // The stage begins when Route 53 was read back holding its weights.
     const enteredAt = typeof moved.verifiedAt === 'number' ? Math.min(moved.verifiedAt, now) : now;

@@ -91,9 +91,15 @@ export function failingGuards(guards: readonly Guard[]): Guard[] {
   return guards.filter((g) => !g.ok);
 }
 
-/** Signals whose breach must send traffic back to blue now. */
-export function revertTriggers(signals: readonly SignalStatus[]): SignalStatus[] {
-  return signals.filter((s) => s.reverts);
+/**
+ * Signals whose breach must send traffic back to blue now. A write cutover breaks
+ * replication on purpose while it switches it around (and fails the application's
+ * writes while they are frozen): readings taken before the last one landed, either
+ * way, say nothing about the pair as it is now.
+ */
+export function revertTriggers(signals: readonly SignalStatus[], state: Pick<PairState, 'lastTransition'>): SignalStatus[] {
+  const since = state.lastTransition?.landedAt ?? null;
+  return signals.filter((s) => s.reverts && (since === null || s.at === null || s.at >= since));
 }
 
 function seconds(ms: number): string {

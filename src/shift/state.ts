@@ -71,6 +71,8 @@ export const TransitionSchema = Type.Object({
   ),
   /** Set when it landed: at `to`, or back at `from`. */
   outcome: Type.Optional(Type.Union([Type.Literal('finished'), Type.Literal('rolled-back')])),
+  /** When it landed. */
+  landedAt: Type.Optional(Type.Number()),
 });
 export type Transition = Type.Static<typeof TransitionSchema>;
 

@@ -4,7 +4,6 @@ import t, { type Test } from 'tap';
 import type { Lab } from '../../src/local/lab.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { checkLedger, cutoverConfig, guardsHold, replicationSettled, settle, settledAt, startCutoverWorkload } from '../helpers/cutover.js';
-import { settledIntent } from '../helpers/prepare.js';
 import { startTestLab } from '../helpers/lab.js';
 import { labApi, labServiceEnv, prepareThroughService, standInWeights, type LabApi } from '../helpers/lab-service.js';
 import { runTs } from '../helpers/process.js';
@@ -88,10 +87,20 @@ t.test('SIGKILL after every step of the write cutover, both ways', async (t) => 
     const answer = await api.post(`/api/v1/pairs/demo/${action}?wait=false`, { reason: `crash test: ${point}` });
     t.equal(answer.status, 202, `${action} accepted`);
     // A refusal would leave the process running: say so rather than wait for a death that does not come.
-    const refused = settledIntent(api, answer.body.intent.id).then((intent) => {
-      throw new Error(`${action} settled ${intent.status} without reaching ${point}: ${JSON.stringify(intent.result)}`);
-    });
-    const exit = await Promise.race([service.exited, refused]);
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    void service.exited.then((e) => (exit = e));
+    const settledFirst = await waitFor(
+      `the process to die after ${point}`,
+      async () => {
+        if (exit) return 'died';
+        const { body } = await api.get(`/api/v1/pairs/demo/intents/${answer.body.intent.id}`);
+        return body.intent.status === 'pending' ? undefined : body.intent;
+      },
+      120_000,
+      100,
+    );
+    if (settledFirst !== 'died') throw new Error(`${action} settled ${settledFirst.status} without reaching ${point}: ${JSON.stringify(settledFirst.result)}`);
+    exit = await service.exited;
     t.equal(exit.signal, 'SIGKILL', `killed right after ${point}`);
     service = await startProcess(outer, lab, config, crashFile, `crash-${n++}`);
     api = labApi(service.url, lab);
@@ -122,6 +131,26 @@ t.test('SIGKILL after every step of the write cutover, both ways', async (t) => 
       }
     });
   }
+
+  await t.test('two processes: the leader dies in the middle of a cutover, the standby finishes it', async (t) => {
+    await replicationSettled(api, 'green->blue');
+    t.equal((await settle(api, 'revert', { reason: 'to reads-100 for the two-process case' })).status, 'done');
+    t.equal((await settle(api, 'advance', { expectedStage: 'baseline' })).status, 'done');
+    const leader = service;
+    const standby = await startProcess(outer, lab, config, crashFile, 'standby');
+    await guardsHold(api);
+    await writeFile(crashFile, 'flip-writer:noted');
+    t.equal((await api.post('/api/v1/pairs/demo/advance?wait=false', { reason: 'two processes' })).status, 202);
+    t.equal((await leader.exited).signal, 'SIGKILL', 'the leader died after journaling the writer change');
+    service = standby;
+    api = labApi(standby.url, lab);
+    const view = await settledAt(api, 'green');
+    t.equal(view.leader.holder, 'standby', 'the standby leads now');
+    t.equal(view.lastTransition.outcome, 'finished', 'and finished the cutover the leader began');
+    t.same(standInWeights(lab), WEIGHTS.green);
+    t.equal(await canLogIn(lab, 'blue'), false, 'blue frozen');
+    t.equal(await canLogIn(lab, 'green'), true, 'green takes writes');
+  });
 
   await t.test('nothing lost over every crash: the ledger on the side taking writes and on the other', async (t) => {
     await workload.stop();

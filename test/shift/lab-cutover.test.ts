@@ -29,6 +29,33 @@ t.test('the write cutover on the lab under the demo application', async (t) => {
   t.equal((await settle(api, 'advance', { expectedStage: 'baseline' })).status, 'done');
   await replicationSettled(api, 'blue->green');
 
+  await t.test('an extension, a role and a sequence green lacks are refused before anything is frozen', async (t) => {
+    const onBlue = (sql: string) => withClient(lab.target('blue', 'admin'), (c) => c.query(sql));
+    await onBlue('CREATE EXTENSION pg_trgm');
+    await onBlue('CREATE SEQUENCE blue_only_seq');
+    await onBlue('CREATE ROLE blue_only_reporter');
+    await onBlue('GRANT SELECT ON orders TO blue_only_reporter');
+    const cleanUp = async () => {
+      await onBlue('DROP EXTENSION IF EXISTS pg_trgm');
+      await onBlue('DROP SEQUENCE IF EXISTS blue_only_seq');
+      await onBlue('REVOKE ALL ON orders FROM blue_only_reporter').catch(() => undefined);
+      await onBlue('DROP ROLE IF EXISTS blue_only_reporter');
+    };
+    t.teardown(cleanUp);
+    const intent = await settle(api, 'advance', { expectedStage: 'reads-100' });
+    t.equal(intent.status, 'rejected');
+    t.match(intent.result.reason, /refused before anything was frozen/);
+    const problems = (intent.result.details.problems as string[]).join('\n');
+    t.match(problems, /extension pg_trgm/, 'the extension is named');
+    t.match(problems, /blue_only_seq/, 'the sequence is named');
+    t.match(problems, /blue_only_reporter/, 'the role is named');
+    const refused = ((await api.get('/api/v1/pairs/demo/events?limit=20')).body.events as any[]).find((e) => e.action === 'cutover-refused');
+    t.same(refused.details.steps.map((s: { name: string }) => s.name), ['checks'], 'no step after the checks ran: nothing was frozen');
+    t.equal(await canLogIn('blue'), true);
+    await cleanUp();
+    t.equal((await api.post('/api/v1/pairs/demo/preflight')).body.ok, true, 'with the differences gone, preflight passes again');
+  });
+
   await t.test('a catch-up that cannot finish in time: undone, writes go on on blue, the audit log names the step', async (t) => {
     // Green's apply waits behind a lock held on a table the application writes.
     const admin = lab.target('green', 'admin');
@@ -97,5 +124,25 @@ t.test('the write cutover on the lab under the demo application', async (t) => {
       return report.ok ? report : undefined;
     }, 30_000, 500);
     t.equal(green.sequenceReuse, 0);
+  });
+
+  await t.test('finalize closes the way back: reverse replication and pgshift support gone, blue frozen', async (t) => {
+    t.equal((await settle(api, 'advance', { expectedStage: 'baseline' })).status, 'done');
+    await replicationSettled(api, 'blue->green');
+    t.equal((await settle(api, 'advance', { expectedStage: 'reads-100' })).status, 'done');
+    t.equal((await api.post('/api/v1/pairs/demo/finalize', {})).status, 400, 'finalize wants confirm: true');
+    const intent = await settle(api, 'finalize', { confirm: true, reason: 'test: upgrade done' });
+    t.equal(intent.status, 'done', JSON.stringify(intent.result));
+    const view = await settledAt(api, 'finalized');
+    t.match(view.retired, /blue .* may be retired/);
+    const rows = (side: 'blue' | 'green', sql: string) => withClient(lab.target(side, 'admin'), async (c) => (await c.query(sql)).rows);
+    t.same(await rows('blue', 'SELECT subname FROM pg_subscription'), [], 'no subscription on blue');
+    t.same(await rows('green', 'SELECT slot_name FROM pg_replication_slots'), [], 'no slot left on green');
+    t.same(await rows('green', 'SELECT pubname FROM pg_publication'), [], "no pgshift publication on green");
+    t.same(await rows('blue', "SELECT to_regclass('pgshift.heartbeat') AS t"), [{ t: null }], 'no heartbeat table on blue');
+    t.match(await canLogIn('blue'), /not permitted to log in/, 'blue stays frozen');
+    const revert = await settle(api, 'revert', { reason: 'too late' });
+    t.equal(revert.status, 'rejected');
+    t.match(revert.result.reason, /way back was closed/);
   });
 });
