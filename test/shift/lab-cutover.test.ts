@@ -93,6 +93,13 @@ t.test('the write cutover on the lab under the demo application', async (t) => {
     t.ok(view.lastWriteWindow.pgshiftMs < 10_000, 'writes were frozen for seconds at most');
     t.match(await canLogIn('blue'), /not permitted to log in/, 'blue stays frozen');
     await waitFor('writes on green', () => writesOn(workload.snapshot(), 'green') > writesOn(before, 'green') + 20, 60_000, 100);
+    const events = ((await api.get('/api/v1/pairs/demo/events?limit=30')).body.events as any[]).filter((e) => e.details?.transitionId === view.lastTransition.id);
+    t.same(
+      events.filter((e) => e.action === 'cutover-step').map((e) => e.details.step).reverse(),
+      ['checks', 'snapshot', 'freeze', 'catch-up', 'sequences', 'validate', 'switch-replication'],
+      'the audit log (and so the event stream) reports each step with its time; the last lands with the cutover',
+    );
+    t.match(events.find((e) => e.action === 'cutover'), { fromStage: 'reads-100', toStage: 'green', details: { writeWindow: { pgshiftMs: Number } } });
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
     t.match(metrics, /pgshift_cutover_write_window_seconds\{pair="demo",direction="blue->green",part="pgshift"\}/);
     await replicationSettled(api, 'green->blue');
