@@ -121,6 +121,10 @@ export class EndpointRouter {
       this.idleConnectionsLost += 1;
       this.log.debug({ endpoint, err: err.message }, 'idle application connection closed');
     });
+    // A terminated session can emit 'error' twice (the server's FATAL, then the socket
+    // closing): the pool's own listener goes after the first, and a second unheard one
+    // ended the whole application during a freeze. Every connection keeps a listener.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     this.pools.set(endpoint, pool);
     return pool;
   }
