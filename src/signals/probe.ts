@@ -131,6 +131,13 @@ export class Prober {
     return Promise.all(runs).then(() => undefined);
   }
 
+  /** How many results of each kind `side`'s endpoints leave in a full window. */
+  fullWindow(side: Side): Record<ProbeKind, number> {
+    const endpoints = [...this.probes.values()].filter((p) => p.endpoint.side === side).length;
+    const rounds = Math.floor(this.options.windowMs / this.options.intervalMs);
+    return { session: endpoints * rounds, connect: endpoints * Math.floor(rounds / this.connectEvery) };
+  }
+
   /** The results of `side`'s endpoints within the window, oldest first; both kinds unless one is named. */
   results(side: Side, kind?: ProbeKind): ProbeResult[] {
     const since = this.clock.now() - this.options.windowMs;
@@ -335,16 +342,23 @@ export interface ProbeSummary {
   lastError?: string;
 }
 
-/** What one side's probe results (within the window) say. Pure. */
-export function summarizeProbes(results: readonly ProbeResult[]): ProbeSummary {
+/**
+ * What one side's probe results (within the window) say. Pure. `full` is how many
+ * results of each kind a full window holds: a window still filling (a process that just
+ * started, or took over) counts its failures against that many, so that one slow
+ * connection among the first dozen probes is not a 8 % error rate. A side that fails
+ * every probe still reads high at once.
+ */
+export function summarizeProbes(results: readonly ProbeResult[], full: Partial<Record<ProbeKind, number>> = {}): ProbeSummary {
   const kind = (k: ProbeKind): KindSummary => {
     const of = results.filter((r) => r.kind === k);
     const failed = of.filter((r) => !r.ok).length;
+    const counted = Math.max(of.length, full[k] ?? 0);
     const p95 = percentile(
       of.filter((r) => r.ok).map((r) => r.ms),
       95,
     );
-    return { probes: of.length, failed, errorRate: of.length === 0 ? null : failed / of.length, p95Ms: p95 === null ? null : Number(formatNumber(p95)) };
+    return { probes: of.length, failed, errorRate: of.length === 0 ? null : failed / counted, p95Ms: p95 === null ? null : Number(formatNumber(p95)) };
   };
   const session = kind('session');
   const connect = kind('connect');
@@ -362,7 +376,7 @@ export function summarizeProbes(results: readonly ProbeResult[]): ProbeSummary {
 /** Error rate and p95 latency of one side's probes over the window (see ProbeSummary for what each counts). */
 export function probeSignals(prober: Prober, side: Side, clock: Clock = systemClock): SignalProvider[] {
   const summary = () => {
-    const s = summarizeProbes(prober.results(side));
+    const s = summarizeProbes(prober.results(side), prober.fullWindow(side));
     return {
       summary: s,
       detail: {

@@ -14,28 +14,58 @@ import { waitFor } from './wait.js';
 /**
  * The demo pair set up for write cutovers on the lab: one read step (baseline ->
  * reads-100 -> green), no bake time, signals that a busy machine's latency cannot
- * trip (the cutover's own checks are under test, not the canaries).
+ * trip (the cutover's own checks are under test, not the canaries). `cutover` is merged
+ * over the section below. Benchmarks use it too (labServiceConfigText).
  */
-export function cutoverConfig(t: Test, over: PairOverrides = {}, logLevel?: string): Promise<string> {
-  return labServiceConfig(
-    t,
-    {
-      steps: [100],
-      bakeSeconds: 0,
-      signals: {
-        sampleSeconds: 1,
-        // The catch-up test holds green's apply up on purpose; the cutover's own maxLagSeconds is under test.
-        lag: { maxSeconds: 30 },
-        dbErrors: { maxErrorRate: 1 },
-        // A machine busy with the suite times canary connections out now and then.
-        probe: { maxP95Ms: 10_000, relativeP95: { factor: 1000, marginMs: 600_000 }, maxErrorRate: 1, timeoutMs: 5_000 },
-      },
-      cutover: { maxFreezeSeconds: 10, maxLagSeconds: 5, rollbackWindowSeconds: 0 },
-      ...over,
+export function cutoverPairOverrides(cutover: Record<string, unknown> = {}): PairOverrides {
+  return {
+    steps: [100],
+    bakeSeconds: 0,
+    signals: {
+      sampleSeconds: 1,
+      // The catch-up test holds green's apply up on purpose; the cutover's own maxLagSeconds is under test.
+      lag: { maxSeconds: 30 },
+      dbErrors: { maxErrorRate: 1 },
+      // A machine busy with the suite times canary connections out now and then.
+      probe: { maxP95Ms: 10_000, relativeP95: { factor: 1000, marginMs: 600_000 }, maxErrorRate: 1, timeoutMs: 5_000 },
     },
-    logLevel,
-  );
+    cutover: { maxFreezeSeconds: 10, maxLagSeconds: 5, rollbackWindowSeconds: 0, ...cutover },
+  };
 }
+
+export function cutoverConfig(t: Test, cutover: Record<string, unknown> = {}, logLevel?: string): Promise<string> {
+  return labServiceConfig(t, cutoverPairOverrides(cutover), logLevel);
+}
+
+/** What Route 53 holds at each stage a cutover test passes through. */
+export const STAGE_WEIGHTS: Record<string, unknown> = {
+  baseline: { reader: { blue: 100, green: 0 }, writer: { blue: 100, green: 0 } },
+  'reads-100': { reader: { blue: 0, green: 100 }, writer: { blue: 100, green: 0 } },
+  green: { reader: { blue: 0, green: 100 }, writer: { blue: 0, green: 100 } },
+};
+
+/** Where a crash comes (`<step>:<journal write>`, see src/wiring/crash-hook.ts) and where the pair must land after it: going to green... */
+export const FORWARD_CRASHES: [string, string][] = [
+  ['checks:done', 'reads-100'],
+  ['snapshot:done', 'reads-100'],
+  ['freeze:done', 'reads-100'],
+  ['catch-up:done', 'reads-100'],
+  ['sequences:done', 'reads-100'],
+  ['validate:done', 'reads-100'],
+  ['switch-replication:done', 'reads-100'],
+  ['flip-writer:noted', 'green'],
+];
+
+/** ...and on the way back. */
+export const BACK_CRASHES: [string, string][] = [
+  ['checks:done', 'green'],
+  ['reads-back:done', 'green'],
+  ['freeze:done', 'green'],
+  ['catch-up:done', 'green'],
+  ['switch-replication:done', 'green'],
+  ['flip-writer:noted', 'baseline'],
+  ['reopen-reads:started', 'baseline'],
+];
 
 /** The demo application writing through the pair's names, its ledger in the lab's folder. */
 export async function startCutoverWorkload(t: Test, lab: Lab, rate = 40): Promise<DemoWorkload> {

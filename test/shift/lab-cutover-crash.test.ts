@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Lab } from '../../src/local/lab.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { checkLedger, cutoverConfig, guardsHold, replicationSettled, settle, settledAt, startCutoverWorkload } from '../helpers/cutover.js';
+import { BACK_CRASHES, checkLedger, cutoverConfig, FORWARD_CRASHES, guardsHold, replicationSettled, settle, settledAt, STAGE_WEIGHTS, startCutoverWorkload } from '../helpers/cutover.js';
 import { startTestLab } from '../helpers/lab.js';
 import { labApi, labServiceEnv, prepareThroughService, standInWeights, type LabApi } from '../helpers/lab-service.js';
 import { runTs } from '../helpers/process.js';
@@ -16,33 +16,6 @@ import { waitFor } from '../helpers/wait.js';
  * and rolls it back otherwise; Route 53 then holds the stage's weights, only the side
  * taking writes lets the application log in, and the ledger finds nothing lost.
  */
-
-const WEIGHTS: Record<string, unknown> = {
-  baseline: { reader: { blue: 100, green: 0 }, writer: { blue: 100, green: 0 } },
-  'reads-100': { reader: { blue: 0, green: 100 }, writer: { blue: 100, green: 0 } },
-  green: { reader: { blue: 0, green: 100 }, writer: { blue: 0, green: 100 } },
-};
-
-/** Where each crash comes (`<step>:<journal write>`) and where the pair must land after it. */
-const FORWARD: [string, string][] = [
-  ['checks:done', 'reads-100'],
-  ['snapshot:done', 'reads-100'],
-  ['freeze:done', 'reads-100'],
-  ['catch-up:done', 'reads-100'],
-  ['sequences:done', 'reads-100'],
-  ['validate:done', 'reads-100'],
-  ['switch-replication:done', 'reads-100'],
-  ['flip-writer:noted', 'green'],
-];
-const BACK: [string, string][] = [
-  ['checks:done', 'green'],
-  ['reads-back:done', 'green'],
-  ['freeze:done', 'green'],
-  ['catch-up:done', 'green'],
-  ['switch-replication:done', 'green'],
-  ['flip-writer:noted', 'baseline'],
-  ['reopen-reads:started', 'baseline'],
-];
 
 interface Running {
   url: string;
@@ -105,13 +78,13 @@ t.test('SIGKILL after every step of the write cutover, both ways', async (t) => 
     service = await startProcess(outer, lab, config, crashFile, `crash-${n++}`);
     api = labApi(service.url, lab);
     await settledAt(api, landing);
-    t.same(standInWeights(lab), WEIGHTS[landing], `after ${point}: Route 53 holds ${landing}'s weights`);
+    t.same(standInWeights(lab), STAGE_WEIGHTS[landing], `after ${point}: Route 53 holds ${landing}'s weights`);
     const writer = landing === 'green' ? 'green' : 'blue';
     t.equal(await canLogIn(lab, writer), true, `after ${point}: the application logs in on ${writer}`);
     if (landing === 'green') t.equal(await canLogIn(lab, 'blue'), false, `after ${point}: blue stays frozen`);
   };
 
-  for (const [point, landing] of FORWARD) {
+  for (const [point, landing] of FORWARD_CRASHES) {
     await t.test(`cutover to green, killed after ${point}`, async (t) => {
       await crashDuring(t, 'advance', point, landing);
       if (landing === 'green') {
@@ -122,7 +95,7 @@ t.test('SIGKILL after every step of the write cutover, both ways', async (t) => 
   }
 
   t.equal((await settle(api, 'advance', { expectedStage: 'reads-100' })).status, 'done', 'at green for the way back');
-  for (const [point, landing] of BACK) {
+  for (const [point, landing] of BACK_CRASHES) {
     await t.test(`revert from green, killed after ${point}`, async (t) => {
       await crashDuring(t, 'revert', point, landing);
       if (landing === 'baseline') {
@@ -147,7 +120,7 @@ t.test('SIGKILL after every step of the write cutover, both ways', async (t) => 
     const view = await settledAt(api, 'green');
     t.equal(view.leader.holder, 'standby', 'the standby leads now');
     t.equal(view.lastTransition.outcome, 'finished', 'and finished the cutover the leader began');
-    t.same(standInWeights(lab), WEIGHTS.green);
+    t.same(standInWeights(lab), STAGE_WEIGHTS.green);
     t.equal(await canLogIn(lab, 'blue'), false, 'blue frozen');
     t.equal(await canLogIn(lab, 'green'), true, 'green takes writes');
   });

@@ -19,7 +19,7 @@ const writesOn = (s: WorkloadSnapshot, side: 'blue' | 'green') => s.totals.write
 
 t.test('the write cutover on the lab under the demo application', async (t) => {
   const lab = await startTestLab(t);
-  const service = await startLabService(t, lab, await cutoverConfig(t, { cutover: { maxFreezeSeconds: 3, maxLagSeconds: 5, rollbackWindowSeconds: 0 } }));
+  const service = await startLabService(t, lab, await cutoverConfig(t, { maxFreezeSeconds: 3 }));
   const api = labApi(service.url, lab);
   const workload = await startCutoverWorkload(t, lab);
   const canLogIn = (side: 'blue' | 'green') =>

@@ -98,6 +98,14 @@ t.test('the probe error rate is the worse of its two kinds: refusing new connect
   t.equal(summarizeProbes([]).errorRate, null, 'nothing finished: no value');
 });
 
+t.test('a window still filling counts its failures against the probes a full window holds', async (t) => {
+  const full = { session: 40, connect: 40 };
+  const started = summarizeProbes(results('scscscscscsCscscscscscsc'), full);
+  t.equal(started.errorRate, 1 / 40, 'one slow connection among the first dozen: 2.5 %, not 8.3 %');
+  t.equal(summarizeProbes(results('SCSCSC'), full).errorRate, 3 / 40, 'a dead side still counts every failure');
+  t.equal(summarizeProbes(results('sC'.repeat(40)), full).errorRate, 1, 'a full window of failures reads 100 %');
+});
+
 t.test('the probe p95 is of the kept-session queries; connecting is reported beside it', async (t) => {
   // Sessions answer in 1..20 ms; connections take 100+ ms (TLS and SCRAM).
   const mixed = [...results('s'.repeat(20), (i) => i + 1), ...results('c'.repeat(20), (i) => 100 + i)];
