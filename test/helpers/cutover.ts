@@ -8,7 +8,7 @@ import { verifyLedger, type LedgerReport } from '../../src/local/workload/verify
 import type { DemoWorkload } from '../../src/local/workload/workload.js';
 import type { Side } from '../../src/shift/model.js';
 import { testLogger } from './lab.js';
-import { labServiceConfig, type LabApi, type PairOverrides } from './lab-service.js';
+import { CALM_CANARIES, labServiceConfig, type LabApi, type PairOverrides } from './lab-service.js';
 import { waitFor } from './wait.js';
 
 /**
@@ -25,9 +25,7 @@ export function cutoverPairOverrides(cutover: Record<string, unknown> = {}): Pai
       sampleSeconds: 1,
       // The catch-up test holds green's apply up on purpose; the cutover's own maxLagSeconds is under test.
       lag: { maxSeconds: 30 },
-      dbErrors: { maxErrorRate: 1 },
-      // A machine busy with the suite times canary connections out now and then.
-      probe: { maxP95Ms: 10_000, relativeP95: { factor: 1000, marginMs: 600_000 }, maxErrorRate: 1, timeoutMs: 5_000 },
+      ...CALM_CANARIES,
     },
     cutover: { maxFreezeSeconds: 10, maxLagSeconds: 5, rollbackWindowSeconds: 0, ...cutover },
   };

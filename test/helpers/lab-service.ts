@@ -15,6 +15,15 @@ import { waitFor } from './wait.js';
 export type PairOverrides = Record<string, unknown>;
 
 /**
+ * Canaries a busy machine cannot trip (the suite runs two lab files at once, each with
+ * its own servers and processes): for tests of something else than the signals.
+ */
+export const CALM_CANARIES = {
+  dbErrors: { maxErrorRate: 1 },
+  probe: { maxP95Ms: 10_000, relativeP95: { factor: 1000, marginMs: 600_000 }, maxErrorRate: 1, timeoutMs: 5_000 },
+};
+
+/**
  * config/local.yaml without its `lab` section (the test runs the lab itself, so several
  * services can share it), listening on a free port, with the demo pair changed by
  * `pair` (e.g. no bake time, tighter signal limits). Child processes need `logLevel`
@@ -142,7 +151,10 @@ export async function calm(api: LabApi): Promise<void> {
     'every signal of the pair to be healthy',
     async () => {
       const pair = (await api.get('/api/v1/pairs/demo')).body;
-      return pair.signals.length > 0 && pair.signals.every((s: { state: string }) => s.state === 'healthy');
+      const unwell = (pair.signals as { state: string; summary: string }[]).filter((s) => s.state !== 'healthy');
+      // Thrown, so that a timeout says which signal kept the pair from calm.
+      if (pair.signals.length === 0 || unwell.length > 0) throw new Error(unwell.map((s) => s.summary).join('; ') || 'no signal sampled yet');
+      return true;
     },
     30_000,
     200,

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import type { Lab } from '../../src/local/lab.js';
 import type { PairState } from '../../src/shift/state.js';
 import { startTestLab } from '../helpers/lab.js';
-import { calm, labApi, labServiceConfig, labServiceEnv, labStateStore, prepareThroughService, standInWeights } from '../helpers/lab-service.js';
+import { CALM_CANARIES, calm, labApi, labServiceConfig, labServiceEnv, labStateStore, prepareThroughService, standInWeights } from '../helpers/lab-service.js';
 import { runTs, type RunningProcess } from '../helpers/process.js';
 import { startServiceProcess } from '../helpers/prepare.js';
 import { waitFor } from '../helpers/wait.js';
@@ -40,7 +40,8 @@ const readSplit = (percent: number) => ({ blue: 100 - percent, green: percent })
 t.test('pgshift processes on the lab', async (t) => {
   const lab = await startTestLab(t);
   const store = labStateStore(t, lab);
-  const config = await labServiceConfig(t, { bakeSeconds: 0 }, 'info');
+  // Leadership and journals are under test here, not the canaries.
+  const config = await labServiceConfig(t, { bakeSeconds: 0, signals: CALM_CANARIES }, 'info');
   const route53 = lab.route53!.standIn;
   const pair = async (): Promise<PairState> => (await store.getPair('demo'))!;
 
