@@ -1,3 +1,4 @@
+import * as D from '../defaults.js';
 import { PgshiftError } from '../errors.js';
 import type { ConnectTarget } from '../postgres/connect.js';
 import type { PoolSet } from './pool-set.js';
@@ -25,9 +26,10 @@ export interface AppRoleChoice {
 }
 
 /**
- * The roles applications log in as: the configured list, or else every role that can
- * log in except pgshift's own login, the admin login, superusers, replication roles,
- * Aurora administrators and platform roles. A configured role of one of those kinds
+ * The roles applications log in as: the configured list and any other login role in
+ * `writers` (those that can write to a table of the pair's databases), or else every
+ * role that can log in except pgshift's own login, the admin login, superusers,
+ * replication roles, Aurora administrators and platform roles. A configured role of one of those kinds
  * is refused (PGSHIFT_ERR_FREEZE_ROLE_NOT_FREEZABLE, 409): freezing it would stop
  * pgshift or replication, or is not possible, and silently skipping it would leave an
  * application able to write.
@@ -35,7 +37,7 @@ export interface AppRoleChoice {
 export async function chooseApplicationRoles(
   pools: PoolSet,
   target: ConnectTarget,
-  options: { configured?: readonly string[]; pgshiftUser: string; adminUser: string },
+  options: { configured?: readonly string[]; pgshiftUser: string; adminUser: string; writers?: readonly string[] },
 ): Promise<AppRoleChoice> {
   const rows = await pools.query<{
     name: string;
@@ -86,10 +88,35 @@ export async function chooseApplicationRoles(
         { status: 409, details: { refused } },
       );
     }
+    // A login role that can write and is not listed would keep writing through a freeze: it is frozen too.
+    const unlisted = (options.writers ?? []).filter((name) => !options.configured!.includes(name));
+    const writers = unlisted.flatMap((name) => {
+      const role = byName.get(name);
+      return role && role.canLogin && reasonNotFreezable(role) === null ? [role] : [];
+    });
     return {
-      roles: options.configured.flatMap((name) => (byName.has(name) ? [byName.get(name)!] : [])),
+      roles: [...options.configured.flatMap((name) => (byName.has(name) ? [byName.get(name)!] : [])), ...writers],
       missing: options.configured.filter((name) => !byName.has(name)),
     };
   }
   return { roles: all.filter((r) => r.canLogin && reasonNotFreezable(r) === null), missing: [] };
+}
+
+/**
+ * Login roles that may write to a table of the database `target` connects to: INSERT,
+ * UPDATE, DELETE or TRUNCATE on a table outside the system schemas and pgshift's, held
+ * directly, through a group or as owner (has_table_privilege follows membership).
+ */
+export async function loginRolesThatWrite(pools: PoolSet, target: ConnectTarget): Promise<string[]> {
+  const rows = await pools.query<{ rolname: string }>(
+    target,
+    `SELECT r.rolname FROM pg_roles r
+      WHERE r.rolcanlogin AND r.rolname !~ '^pg_'
+        AND EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${D.PGSHIFT_SCHEMA}')
+                       AND n.nspname !~ '^pg_toast'
+                       AND has_table_privilege(r.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))
+      ORDER BY 1`,
+  );
+  return rows.map((r) => r.rolname);
 }

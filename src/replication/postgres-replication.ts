@@ -3,7 +3,7 @@ import * as D from '../defaults.js';
 import { describeError, isPgshiftError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { explainPgError, ident, withClient, type ConnectTarget } from '../postgres/connect.js';
-import { chooseApplicationRoles } from './app-roles.js';
+import { chooseApplicationRoles, loginRolesThatWrite } from './app-roles.js';
 import { checkParity } from './cutover-parity.js';
 import { currentLsn, waitForFence, waitForSlot } from './fence.js';
 import { ensureLedger, hasLedger, ledgerKey, readLedger, recordAndRevokeLogin, restoreLoginAndForget } from './freeze.js';
@@ -370,9 +370,13 @@ export class PostgresReplication implements Replication {
     return this.target(side, D.MAINTENANCE_DATABASE, 'pgshift').login.user;
   }
 
-  private applicationRoles(side: Side, login: 'pgshift' | 'admin' = 'pgshift') {
+  private async applicationRoles(side: Side, login: 'pgshift' | 'admin' = 'pgshift') {
+    // Beyond the configured roles, whoever else can log in and write to the pair's tables.
+    const writers = this.options.appRoles
+      ? [...new Set((await Promise.all(this.options.databases.map((database) => loginRolesThatWrite(this.pools, this.target(side, database, login))))).flat())]
+      : [];
     return chooseApplicationRoles(this.pools, this.target(side, this.options.databases[0]!, login), {
-      ...(this.options.appRoles ? { configured: this.options.appRoles } : {}),
+      ...(this.options.appRoles ? { configured: this.options.appRoles, writers } : {}),
       pgshiftUser: this.pgshiftUser(side),
       adminUser: this.target(side, D.MAINTENANCE_DATABASE, 'admin').login.user,
     });

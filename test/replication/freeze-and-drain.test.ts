@@ -97,6 +97,29 @@ t.test('freezing and draining application sessions on the lab', async (t) => {
     t.equal(await canLogin('app'), true);
   });
 
+  await t.test('a login role that can write, through a group, is frozen though appRoles does not list it; one that only reads is not', async (t) => {
+    const admin = (sql: string) => withClient(lab.target('blue', 'admin'), (c) => c.query(sql));
+    await admin(`CREATE ROLE order_writers NOLOGIN`);
+    await admin(`GRANT INSERT ON orders TO order_writers`);
+    await admin(`CREATE ROLE batch_job LOGIN IN ROLE order_writers`);
+    await admin(`CREATE ROLE dashboards LOGIN`);
+    await admin(`GRANT SELECT ON orders TO dashboards`);
+    t.teardown(async () => {
+      await admin(`DROP ROLE IF EXISTS batch_job`);
+      await admin(`REVOKE ALL ON orders FROM dashboards`);
+      await admin(`DROP ROLE IF EXISTS dashboards`);
+      await admin(`REVOKE ALL ON orders FROM order_writers`);
+      await admin(`DROP ROLE IF EXISTS order_writers`);
+    });
+    const configured = make(['app']);
+    const report = await configured.freeze('blue');
+    t.same(report.newlyFrozen, ['app', 'batch_job']);
+    t.equal(await canLogin('batch_job'), false, 'the unlisted writer cannot log in during the freeze');
+    t.equal(await canLogin('dashboards'), true, 'a reader is left alone');
+    t.same((await configured.unfreeze('blue')).restoredRoles, ['app', 'batch_job']);
+    t.equal(await canLogin('batch_job'), true);
+  });
+
   await t.test('configured roles whose freeze would stop pgshift or replication are refused, and nothing is frozen', async (t) => {
     for (const role of ['pgshift', 'postgres']) {
       await t.rejects(make(['app', role]).freeze('blue'), { code: 'PGSHIFT_ERR_FREEZE_ROLE_NOT_FREEZABLE', status: 409 });

@@ -101,8 +101,8 @@ export const appRolesCheck: CheckDefinition = {
           severity: 'warning',
           database: null,
           object: `role ${role.rolname}`,
-          message: `${role.rolname}${seen} is not in the pair's appRoles: pgshift will not freeze it, so its writes during cutover would be lost to green`,
-          remediation: `Add ${role.rolname} to the pair's appRoles (or stop connecting as it).`,
+          message: `${role.rolname}${seen} is not in the pair's appRoles: pgshift freezes it at cutover only if it can write to a table of the pair's databases then; a role that writes in another way (through a function owned by another role) would go on writing and its writes be lost to green`,
+          remediation: `Add ${role.rolname} to the pair's appRoles to have it frozen whatever its privileges (or stop connecting as it).`,
         });
       }
     }
