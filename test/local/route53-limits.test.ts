@@ -27,7 +27,8 @@ t.test('the stand-in throttles a client that exceeds 10/s after the burst of 50'
   const flood = await Promise.all(Array.from({ length: 80 }, call));
   const floodSeconds = (Date.now() - floodStart) / 1000;
   const ok = flood.filter((r) => r === 'ok').length;
-  t.ok(ok >= 50 && ok <= 50 + 10 * floodSeconds + 1, `${ok} of 80 sent at once were served in ${floodSeconds} s: the burst of 50 and what refilled meanwhile`);
+  // Creating the zone took one token of the 50 a moment before; it refills within 0.1 s, or not.
+  t.ok(ok >= 49 && ok <= 50 + 10 * floodSeconds + 1, `${ok} of 80 sent at once were served in ${floodSeconds} s: the burst of 50 and what refilled meanwhile`);
   t.same([...new Set(flood.filter((r) => r !== 'ok'))], ['Throttling'], 'the rest were throttled');
   const err = await awsError(Promise.all(Array.from({ length: 20 }, () => client.send(new GetHostedZoneCommand({ Id: zoneId })))));
   t.match(err, { name: 'Throttling', message: 'Rate exceeded', status: 400 }, 'as Route 53 answers: 400 Throttling, Rate exceeded');
