@@ -15,7 +15,7 @@ import { moveTraffic, type StepContext, type TransitionStep } from './steps.js';
  * from the freeze to the writer change being submitted (pgshift's part), then to INSYNC
  * (Route 53's part).
  */
-export const CUTOVER_STEPS = {
+const CUTOVER_STEPS = {
   checks: 'checks',
   readsBack: 'reads-back',
   snapshot: 'snapshot',

@@ -106,14 +106,6 @@ export function advanceTarget(plan: readonly StagePlanEntry[], stage: string): S
   return next?.kind === 'finalized' ? undefined : next;
 }
 
-/** Which side a transition between these stages takes writes away from; null when writes stay where they are. */
-export function writesLeave(plan: readonly StagePlanEntry[], from: string, to: string): Side | null {
-  const before = desiredWeights(plan, from);
-  const after = desiredWeights(plan, to);
-  if (!before || !after || before.writer.green === after.writer.green) return null;
-  return after.writer.green > before.writer.green ? 'blue' : 'green';
-}
-
 export function desiredWeights(plan: readonly StagePlanEntry[], stage: string): Weights | undefined {
   return findStage(plan, stage)?.weights;
 }

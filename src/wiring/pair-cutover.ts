@@ -16,7 +16,7 @@ export interface PairCutoverParts {
   clock: Clock;
 }
 
-export function cutoverSettings(config: CutoverConfig): CutoverSettings {
+function cutoverSettings(config: CutoverConfig): CutoverSettings {
   return {
     maxFreezeMs: config.maxFreezeSeconds * 1000,
     validateBudgetMs: config.validateBudgetMs,
