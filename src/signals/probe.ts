@@ -68,6 +68,7 @@ export class Prober {
   private readonly capacity: number;
   private readonly log: Logger;
   private round = 0;
+  private startedAt: number | null = null;
   private abort: AbortController | null = null;
   private loop: Promise<void> | null = null;
 
@@ -90,6 +91,7 @@ export class Prober {
   /** Probes every interval until stop(). Idempotent. */
   start(): void {
     if (this.loop) return;
+    this.startedAt = this.clock.now();
     const abort = new AbortController();
     this.abort = abort;
     this.loop = (async () => {
@@ -131,8 +133,14 @@ export class Prober {
     return Promise.all(runs).then(() => undefined);
   }
 
-  /** How many results of each kind `side`'s endpoints leave in a full window. */
-  fullWindow(side: Side): Record<ProbeKind, number> {
+  /**
+   * While the first window since start() is still filling, how many results of each kind
+   * `side`'s endpoints leave in a full window; nothing after that, when the window holds
+   * what really ran (a hung side whose probes wait out their deadline leaves fewer, and
+   * must still read 100 %).
+   */
+  fullWindow(side: Side): Partial<Record<ProbeKind, number>> {
+    if (this.startedAt === null || this.clock.now() - this.startedAt >= this.options.windowMs) return {};
     const endpoints = [...this.probes.values()].filter((p) => p.endpoint.side === side).length;
     const rounds = Math.floor(this.options.windowMs / this.options.intervalMs);
     return { session: endpoints * rounds, connect: endpoints * Math.floor(rounds / this.connectEvery) };
@@ -344,10 +352,10 @@ export interface ProbeSummary {
 
 /**
  * What one side's probe results (within the window) say. Pure. `full` is how many
- * results of each kind a full window holds: a window still filling (a process that just
- * started, or took over) counts its failures against that many, so that one slow
- * connection among the first dozen probes is not a 8 % error rate. A side that fails
- * every probe still reads high at once.
+ * results of each kind a full window holds, given while the first window of a process
+ * is still filling: its failures count against that many, so that one slow connection
+ * among the first dozen probes is not an 8 % error rate. A side that fails every probe
+ * still reads high at once, and 100 % once the window is full.
  */
 export function summarizeProbes(results: readonly ProbeResult[], full: Partial<Record<ProbeKind, number>> = {}): ProbeSummary {
   const kind = (k: ProbeKind): KindSummary => {
