@@ -34,7 +34,8 @@ export class PgLeaderLease extends EventEmitter implements LeaderLease {
     if (this.holding) return this.confirm();
     try {
       const client = await this.connect();
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [LEADER_LOCK_KEY]);
+      // A session killed a moment ago may take the query and never answer it: bounded, as confirm() is.
+      const { rows } = await withTimeout(client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [LEADER_LOCK_KEY]), this.options.confirmTimeoutMs);
       this.holding = rows[0]?.locked === true;
       this.answered = true;
       return this.holding;
