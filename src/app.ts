@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import { auth } from './api/auth.js';
 import { docs, DOCS_PREFIX } from './api/docs.js';
@@ -13,6 +14,7 @@ import { metricsRoutes } from './api/routes/metrics.js';
 import { signalRoutes } from './api/routes/signals.js';
 import { signalMetrics } from './signals/metrics.js';
 import { streamRoutes } from './api/routes/stream.js';
+import { sessionRoutes } from './api/routes/session.js';
 import { validatorCompiler } from './api/validator.js';
 import type { Services } from './services.js';
 
@@ -30,6 +32,7 @@ export async function buildApp(services: Services): Promise<App> {
     loggerInstance: services.log as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
+    trustProxy: services.config.service.trustProxy,
     // A URL the router cannot decode (`/api/v1/pairs/%E0%A4%A`) gets the API's error shape too.
     frameworkErrors: (err, _request, reply) => {
       const body: ErrorBody = { error: { code: 'PGSHIFT_ERR_BAD_REQUEST', message: err.message } };
@@ -42,9 +45,13 @@ export async function buildApp(services: Services): Promise<App> {
 
   await app.register(errorHandler);
   await app.register(docs, { version: API_VERSION });
-  await app.register(auth, { tokens: services.config.auth.tokens, publicPrefixes: [DOCS_PREFIX] });
+  await app.register(cookie);
+  const now = () => Date.now();
+  const { tokens, sessionTtlSeconds } = services.config.auth;
+  await app.register(auth, { tokens, publicPrefixes: [DOCS_PREFIX], now, ...(services.sessions ? { sessions: services.sessions } : {}) });
   // After authentication, so that limits are per token rather than per address.
   await app.register(rateLimit, { global: false, hook: 'preHandler', keyGenerator: (request) => request.actor ?? request.ip });
+  if (services.sessions) await app.register(sessionRoutes, { tokens, sessions: services.sessions, ttlSeconds: sessionTtlSeconds, now });
   await app.register(healthRoutes, { checks: services.readiness });
   if (services.shift) {
     await app.register(pairRoutes, { controller: services.shift.controller, store: services.shift.store });

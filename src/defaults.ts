@@ -199,6 +199,10 @@ export const LEASE_CONFIRM_TIMEOUT_MS = 2_000;
 export const EVENTS_PAGE_DEFAULT = 50;
 export const EVENTS_PAGE_MAX = 500;
 export const MUTATION_RATE_LIMIT_PER_MINUTE = 60;
+/** Dashboard sign-ins per client address and minute: enough for people, too few for guessing tokens. */
+export const SIGN_IN_ATTEMPTS_PER_MINUTE = 10;
+/** How long a dashboard session lasts: a working day, then sign in again. */
+export const SESSION_TTL_SECONDS = 8 * 3600;
 export const MUTATION_BODY_LIMIT_BYTES = 16 * 1024;
 export const SSE_POLL_MS = 500;
 export const SSE_KEEPALIVE_MS = 15_000;
@@ -241,8 +245,8 @@ export const DEFAULT_CONSECUTIVE_ERRORS = 5;
 export const SIGNAL_STALE_INTERVALS = 3;
 /** A reading may take a sampling interval, and at least this long, before it counts as failed. */
 export const SIGNAL_MEASURE_MIN_TIMEOUT_MS = 1_000;
-/** Samples kept per signal for the API and dashboard (ten minutes at one per second). */
-export const SIGNAL_HISTORY_SIZE = 600;
+/** Samples kept per signal for the API and the dashboard's charts (fifteen minutes at one per second). */
+export const SIGNAL_HISTORY_SIZE = 900;
 /** Pushes of application metrics kept per pair, newest first out when full. */
 export const APP_METRICS_MAX_PUSHES = 10_000;
 

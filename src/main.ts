@@ -5,6 +5,7 @@ import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
 import type { Services } from './services.js';
 import { PgShiftStore } from './store/pg-store.js';
+import { PgSessionStore } from './store/pg-sessions.js';
 import { createStatePool, migrateState, pingState } from './store/state-db.js';
 import { composePairs, instanceIdOf } from './wiring/service.js';
 import { crashHook } from './wiring/crash-hook.js';
@@ -79,6 +80,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
       preflight: composed.preflight,
       signals: composed.registry,
       metrics: [composed.metrics],
+      sessions: new PgSessionStore(statePool),
     };
     const app = await buildApp(services);
     closers.push(() => app.close());

@@ -1,3 +1,4 @@
+import type { SessionStore } from './api/sessions.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
 import type { MetricsCollector } from './metrics/prometheus.js';
@@ -34,6 +35,8 @@ export interface Services {
   preflight?: PreflightService;
   /** Every pair's signal samplers; without it the signal routes are not served and /metrics has no signals. */
   signals?: SignalRegistry;
+  /** Dashboard sign-ins; without them the session routes are not served and only bearer tokens authenticate. */
+  sessions?: SessionStore;
   /** Further contributors to /metrics. */
   metrics?: MetricsCollector[];
 }

@@ -306,6 +306,10 @@ export const ServiceSchema = Type.Object(
       ],
       { default: D.DEFAULT_LOG_LEVEL },
     ),
+    trustProxy: Type.Boolean({
+      default: false,
+      description: 'behind a load balancer: take the client address and protocol from X-Forwarded-*, so the session cookie is Secure when the balancer speaks TLS',
+    }),
   },
   { ...strict, default: {} },
 );
@@ -333,6 +337,12 @@ export const ConfigSchema = Type.Object(
       {
         tokens: Type.Array(TokenSchema, { default: [] }),
         metricsRequireToken: Type.Boolean({ default: false }),
+        sessionTtlSeconds: Type.Integer({
+          minimum: 60,
+          maximum: 7 * 24 * 3600,
+          default: D.SESSION_TTL_SECONDS,
+          description: 'how long a dashboard sign-in lasts',
+        }),
       },
       { ...strict, default: {} },
     ),

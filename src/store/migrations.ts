@@ -74,6 +74,22 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     name: 'intents carry options (finalize before the rollback window)',
     sql: `ALTER TABLE ${STATE_SCHEMA}.intents ADD COLUMN options jsonb;`,
   },
+  {
+    version: 4,
+    name: 'dashboard sessions',
+    sql: `
+      CREATE TABLE ${STATE_SCHEMA}.sessions (
+        id_hash text PRIMARY KEY,
+        actor text NOT NULL,
+        role text NOT NULL,
+        token_sha256 text NOT NULL,
+        csrf_token text NOT NULL,
+        created_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX sessions_expiry ON ${STATE_SCHEMA}.sessions (expires_at);
+    `,
+  },
 ];
 
 /** A fixed advisory lock key so that concurrent starts migrate one at a time. */

@@ -10,6 +10,7 @@ import { ShiftController } from '../../src/shift/controller.js';
 import { planStages } from '../../src/shift/stages.js';
 import { controllerMetrics } from '../../src/wiring/controller-metrics.js';
 import { MemoryShiftStore } from './memory-store.js';
+import { MemorySessionStore } from './memory-sessions.js';
 import { StaticLease, fakeWorld, type FakeWorld } from './fake-world.js';
 import { MINIMAL_ENV, minimalConfigYaml } from './config.js';
 
@@ -19,6 +20,7 @@ export const VIEWER = 'viewer-token-0123456789';
 export interface ApiRig {
   app: App;
   store: MemoryShiftStore;
+  sessions: MemorySessionStore;
   world: FakeWorld;
 }
 
@@ -26,9 +28,15 @@ export interface ApiRig {
  * The API over a controller with in-memory ports (tier 2): pair `orders`, no bake time,
  * green prepared unless `prepared` is false; `extra` adds more parts.
  */
-export async function apiRig(t: Test, extra: Partial<Pick<Services, 'preflight' | 'signals'>> = {}, options: { prepared?: boolean } = {}): Promise<ApiRig> {
+export async function apiRig(
+  t: Test,
+  extra: Partial<Pick<Services, 'preflight' | 'signals'>> = {},
+  options: { prepared?: boolean; trustProxy?: boolean; sessions?: MemorySessionStore } = {},
+): Promise<ApiRig> {
   const tokens = `auth:\n  tokens:\n    - { name: alice, role: operator, sha256: ${hashToken(OPERATOR)} }\n    - { name: victor, role: viewer, sha256: ${hashToken(VIEWER)} }\n`;
   const config = resolveConfig(YAML.parse(minimalConfigYaml({ top: tokens })), MINIMAL_ENV);
+  config.service.trustProxy = options.trustProxy === true;
+  const sessions = options.sessions ?? new MemorySessionStore();
   const store = new MemoryShiftStore();
   // The world's readings carry the controller's time, as real ones do.
   const world = fakeWorld(systemClock);
@@ -50,12 +58,13 @@ export async function apiRig(t: Test, extra: Partial<Pick<Services, 'preflight' 
     readiness: [],
     shift: { controller, store, signals: () => world.signals },
     metrics: [controllerMetrics(controller, new Map([['orders', plan]]))],
+    sessions,
     ...extra,
   });
   t.teardown(async () => {
     await app.close();
     await controller.stop();
   });
-  return { app, store, world };
+  return { app, store, sessions, world };
 }
 

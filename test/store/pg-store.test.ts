@@ -1,6 +1,8 @@
 import t from 'tap';
 import pg from 'pg';
 import { PgShiftStore } from '../../src/store/pg-store.js';
+import { PgSessionStore } from '../../src/store/pg-sessions.js';
+import { openSession } from '../../src/api/sessions.js';
 import { createStatePool } from '../../src/store/state-db.js';
 import { startScratchServer } from '../clusters/helpers.js';
 import { testLogger } from '../helpers/lab.js';
@@ -15,7 +17,7 @@ t.test('the PostgreSQL state store', async (t) => {
 
   await t.test('migrates exactly once when several processes start together', async (t) => {
     const applied = await Promise.all(stores.map((s) => s.migrate()));
-    t.same(applied.flat(), [1, 2, 3]);
+    t.same(applied.flat(), [1, 2, 3, 4]);
     t.same(await store.migrate(), [], 'nothing left to do');
   });
 
@@ -92,5 +94,28 @@ t.test('the PostgreSQL state store', async (t) => {
     await client.query(`UPDATE pgshift.pairs SET stage = 'reads-1000' WHERE id = 'orders'`);
     await client.end();
     await t.rejects(store.getPair('orders'), { code: 'PGSHIFT_ERR_STATE_CORRUPT' });
+  });
+
+  await t.test('keeps dashboard sessions until they expire or end, and purges expired ones', async (t) => {
+    const pool = createStatePool(url, testLogger());
+    t.teardown(() => pool.end());
+    const sessions = new PgSessionStore(pool);
+    const now = 1_800_000_000_000;
+    const alice = openSession('alice', 'operator', 'a'.repeat(64), now, 3600);
+    const victor = openSession('victor', 'viewer', 'b'.repeat(64), now - 7_200_000, 3600);
+    await sessions.create(victor.session);
+    await sessions.create(alice.session);
+    t.same(await sessions.find(alice.session.idHash, now + 1000), alice.session, 'read back as stored');
+    t.equal(await sessions.find(alice.session.idHash, now + 3_600_000), null, 'expired at its expiry');
+    t.equal(await sessions.find('f'.repeat(64), now), null, 'an unknown id is no session');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const ids = (await client.query('SELECT id_hash FROM pgshift.sessions')).rows.map((r) => r.id_hash);
+    await client.end();
+    t.same(ids, [alice.session.idHash], "creating alice's session purged victor's expired one");
+    t.notOk(ids.includes(alice.cookie), 'only the hash of the cookie is stored');
+    await sessions.remove(alice.session.idHash);
+    await sessions.remove(alice.session.idHash);
+    t.equal(await sessions.find(alice.session.idHash, now), null, 'signed out, twice without error');
   });
 });
