@@ -1,6 +1,7 @@
 import Type from 'typebox';
 import { PairIdSchema } from '../config/schema.js';
 import { PairViewSchema } from '../shift/view.js';
+import { ReplicationViewSchema } from '../shift/view-schemas.js';
 import { SplitSchema } from '../shift/model.js';
 import { StageSchema } from '../shift/stages.js';
 import { AuditEventSchema, IntentSchema, TransitionKindSchema } from '../shift/state.js';
@@ -65,6 +66,15 @@ export const PairListSchema = Type.Object({
       weights: WeightsOrNullSchema,
       observed: WeightsOrNullSchema,
       transition: Type.Union([Type.Object({ to: StageSchema, kind: TransitionKindSchema }), Type.Null()]),
+      haltReason: Type.Union([Type.String(), Type.Null()]),
+      replication: Type.Union([ReplicationViewSchema, Type.Null()]),
+      signals: Type.Object({
+        healthy: Type.Integer(),
+        breached: Type.Integer(),
+        unknown: Type.Integer(),
+        reverting: Type.Integer({ description: 'signals that send traffic back to blue now' }),
+      }),
+      lastEvent: Type.Union([AuditEventSchema, Type.Null()]),
     }),
   ),
   leader: LeaderSchema,

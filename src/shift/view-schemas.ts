@@ -177,6 +177,23 @@ export const WriteWindowViewSchema = Type.Object({
 });
 export type WriteWindowView = Type.Static<typeof WriteWindowViewSchema>;
 
+/** One operator action as it stands now: what it would do, and why it would be refused (null when allowed). */
+export const ActionViewSchema = Type.Object({
+  allowed: Type.Boolean(),
+  effect: Type.String({ description: 'what the action does from here, e.g. "reads on green 25 % -> 50 %"' }),
+  reason: Nullable(Type.String({ description: 'why the controller would refuse it now' })),
+});
+export type ActionView = Type.Static<typeof ActionViewSchema>;
+
+export const ActionsViewSchema = Type.Object({
+  advance: ActionViewSchema,
+  revert: ActionViewSchema,
+  pause: ActionViewSchema,
+  resume: ActionViewSchema,
+  finalize: ActionViewSchema,
+});
+export type ActionsView = Type.Static<typeof ActionsViewSchema>;
+
 export const PairViewSchema = Type.Object({
   id: Type.String(),
   stage: StageSchema,
@@ -192,6 +209,8 @@ export const PairViewSchema = Type.Object({
   replication: Nullable(ReplicationViewSchema),
   signals: Type.Array(SignalStatusSchema),
   guards: Type.Array(GuardSchema),
+  /** Each operator action as it stands: allowed or not, and why. */
+  actions: ActionsViewSchema,
   preflight: Nullable(PreflightStatusSchema),
   transition: Nullable(TransitionSchema),
   /** While green is being prepared: its step and progress. */

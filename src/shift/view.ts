@@ -1,3 +1,4 @@
+import { availableActions } from './operator-actions.js';
 import { findStage } from './stages.js';
 import type { Guard } from './guards.js';
 import type { PairRuntime } from './runtime.js';
@@ -24,6 +25,7 @@ export function readPairView(runtime: PairRuntime, state: PairState, guards: Gua
     replication: pair.world.signals.replication(),
     signals: pair.world.signals.current(),
     guards,
+    actions: availableActions(pair, state, guards, runtime.observed, now),
     preflight: runtime.preflight,
     transition: state.transition,
     preparation: preparationOf(runtime, state),

@@ -64,7 +64,8 @@ export async function pairRoutes(app: FastifyInstance, options: { controller: Sh
     async () => {
       const pairs = await Promise.all(
         controller.pairIds().map(async (id) => {
-          const view = await controller.view(id);
+          const [view, latest] = await Promise.all([controller.view(id), store.listEvents(id, { limit: 1 })]);
+          const count = (state: string) => view.signals.filter((s) => s.state === state).length;
           return {
             id,
             stage: view.stage,
@@ -73,6 +74,10 @@ export async function pairRoutes(app: FastifyInstance, options: { controller: Sh
             weights: view.weights,
             observed: view.observed,
             transition: view.transition ? { to: view.transition.to, kind: view.transition.kind } : null,
+            haltReason: view.haltReason,
+            replication: view.replication,
+            signals: { healthy: count('healthy'), breached: count('breached'), unknown: count('unknown'), reverting: view.signals.filter((s) => s.reverts).length },
+            lastEvent: latest.events[0] ?? null,
           };
         }),
       );
