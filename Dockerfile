@@ -8,8 +8,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --omit=optional
 COPY tsconfig.json tsconfig.build.json tsconfig.lab.json ./
 COPY src ./src
-# dist/: the production build, without src/local; dist-lab/: the same plus the lab.
-RUN npm run build && npm run build:lab
+# dist/: the production build, without src/local; dist-lab/: the same plus the lab;
+# dist-dashboard/: the operator page, bundled and precompressed.
+RUN npm run build && npm run build:lab && npm run build:dashboard
 
 FROM node:20-bookworm-slim AS runtime-base
 # pg_dump for snapshots of plain PostgreSQL clusters (Aurora snapshots go through RDS).
@@ -30,6 +31,7 @@ STOPSIGNAL SIGTERM
 FROM runtime-base AS lab
 RUN npm ci --no-audit --no-fund --omit=dev && mkdir -p /app/.pgshift && chown -R node:node /app
 COPY --from=build /app/dist-lab ./dist-lab
+COPY --from=build /app/dist-dashboard ./dist-dashboard
 USER node
 ENTRYPOINT ["node", "dist-lab/local/lab-server.js", "--host", "0.0.0.0"]
 
@@ -40,6 +42,7 @@ ENTRYPOINT ["node", "dist-lab/local/lab-server.js", "--host", "0.0.0.0"]
 FROM runtime-base AS service
 RUN npm ci --no-audit --no-fund --omit=dev --omit=optional
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist-dashboard ./dist-dashboard
 USER node
 ENV PGSHIFT_CONFIG=/app/config/pgshift.yaml
 ENTRYPOINT ["node", "dist/server.js"]

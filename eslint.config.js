@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   // Tests are left out: tap runs the subtests their top-level t.test calls return.
-  { ignores: ['dist/**', 'dist-lab/**', 'node_modules/**', '.pgshift/**', 'test/**', '*.js'] },
+  { ignores: ['dist/**', 'dist-lab/**', 'dist-dashboard/**', 'node_modules/**', '.pgshift/**', 'test/**', '*.js'] },
   {
     files: ['src/**/*.ts', 'bench/**/*.ts'],
     languageOptions: {

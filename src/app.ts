@@ -15,6 +15,7 @@ import { signalRoutes } from './api/routes/signals.js';
 import { signalMetrics } from './signals/metrics.js';
 import { streamRoutes } from './api/routes/stream.js';
 import { sessionRoutes } from './api/routes/session.js';
+import { dashboardRoutes } from './api/routes/dashboard.js';
 import { validatorCompiler } from './api/validator.js';
 import type { Services } from './services.js';
 
@@ -63,5 +64,6 @@ export async function buildApp(services: Services): Promise<App> {
     collectors: [...(services.signals ? [signalMetrics(services.signals)] : []), ...(services.metrics ?? [])],
     requireToken: services.config.auth.metricsRequireToken,
   });
+  await app.register(dashboardRoutes);
   return app;
 }
