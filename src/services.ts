@@ -1,4 +1,4 @@
-import type { SessionStore } from './api/sessions.js';
+import type { SessionStore } from './store/session-store.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
 import type { MetricsCollector } from './metrics/prometheus.js';

@@ -4,7 +4,8 @@ import fp from 'fastify-plugin';
 import type { Role, TokenConfig } from '../config/schema.js';
 import { PgshiftError } from '../errors.js';
 import type { ErrorBody } from './schemas.js';
-import { CSRF_HEADER, hashSessionId, SESSION_COOKIE, type Session, type SessionStore } from './sessions.js';
+import type { Session, SessionStore } from '../store/session-store.js';
+import { CSRF_HEADER, hashSessionId, SESSION_COOKIE } from './sessions.js';
 
 /** What a route requires; `none` for health and (optionally) metrics. */
 export type Access = Role | 'none';

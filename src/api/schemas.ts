@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { PairIdSchema } from '../config/schema.js';
+import { PairIdSchema, RoleSchema } from '../config/schema.js';
 import { PairViewSchema } from '../shift/view.js';
 import { ReplicationViewSchema } from '../shift/view-schemas.js';
 import { SplitSchema } from '../shift/model.js';
@@ -95,3 +95,11 @@ export const EventsPageSchema = Type.Object({
   nextBefore: Type.Union([Type.Integer(), Type.Null()], { description: 'pass as ?before= for the next page; null on the last' }),
 });
 export type EventsPage = Type.Static<typeof EventsPageSchema>;
+
+/** Who the browser is signed in as; `csrfToken` goes back in `x-pgshift-csrf` on every mutating call. */
+export const SessionViewSchema = Type.Object({
+  actor: Type.String(),
+  role: RoleSchema,
+  csrfToken: Type.Union([Type.String(), Type.Null()], { description: 'null when the caller used a bearer token' }),
+  expiresAt: Type.Union([Type.Number({ description: 'epoch ms' }), Type.Null()]),
+});

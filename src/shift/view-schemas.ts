@@ -66,6 +66,8 @@ export type SignalState = Type.Static<typeof SignalStateSchema>;
 
 /** One signal's latest assessment, as the signals part reports it. */
 export const SignalStatusSchema = Type.Object({
+  /** As the signals routes name it: the name, with `:side` for a signal measured per side. */
+  id: Type.String(),
   name: Type.String(),
   side: Type.Union([Type.Literal('blue'), Type.Literal('green'), Type.Literal('both')]),
   state: SignalStateSchema,

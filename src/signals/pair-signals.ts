@@ -221,6 +221,7 @@ export class PairSignals {
    */
   current(): ControllerSignalStatus[] {
     return this.latest().map((s) => ({
+      id: s.id,
       name: s.name,
       side: s.side ?? 'both',
       state: s.assessment.status,

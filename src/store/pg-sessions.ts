@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Session, SessionStore } from '../api/sessions.js';
+import type { Session, SessionStore } from './session-store.js';
 import { STATE_SCHEMA as S } from './migrations.js';
 
 /** Dashboard sessions in the state database (migration 4). */

@@ -97,6 +97,7 @@ export class MemoryTraffic implements PairTraffic {
 
 export function healthySignal(name: string, at: number): SignalStatus {
   return {
+    id: `${name}:green`,
     name,
     side: 'green',
     state: 'healthy',

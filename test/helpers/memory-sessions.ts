@@ -1,4 +1,4 @@
-import type { Session, SessionStore } from '../../src/api/sessions.js';
+import type { Session, SessionStore } from '../../src/store/session-store.js';
 
 /** SessionStore in memory, for API tests (tier 2); the real one is PgSessionStore. */
 export class MemorySessionStore implements SessionStore {

@@ -2,20 +2,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import * as D from '../../defaults.js';
-import { RoleSchema, type TokenConfig } from '../../config/schema.js';
+import type { TokenConfig } from '../../config/schema.js';
 import { findToken, knownTokens } from '../auth.js';
-import { errorResponses, NoQuerySchema } from '../schemas.js';
-import { openSession, SESSION_COOKIE, type SessionStore } from '../sessions.js';
+import { errorResponses, NoQuerySchema, SessionViewSchema } from '../schemas.js';
+import type { SessionStore } from '../../store/session-store.js';
+import { openSession, SESSION_COOKIE } from '../sessions.js';
 
 const SignInSchema = Type.Object({ token: Type.String({ minLength: 1, maxLength: 512 }) }, { additionalProperties: false });
 
-/** Who the browser is signed in as; `csrfToken` goes back in `x-pgshift-csrf` on every mutating call. */
-export const SessionViewSchema = Type.Object({
-  actor: Type.String(),
-  role: RoleSchema,
-  csrfToken: Type.Union([Type.String(), Type.Null()], { description: 'null when the caller used a bearer token' }),
-  expiresAt: Type.Union([Type.Number({ description: 'epoch ms' }), Type.Null()]),
-});
 
 export interface SessionRouteOptions {
   tokens: TokenConfig[];
