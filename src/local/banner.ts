@@ -17,6 +17,7 @@ export async function labBanner(lab: Lab, serviceUrl: string, more: string[] = [
     '',
     'pgshift is running on the embedded lab',
     `  service          ${serviceUrl}`,
+    `  dashboard        ${serviceUrl}/  (sign in with a token below)`,
     `  operator token   ${lab.state.secrets.operatorToken}`,
     `  viewer token     ${lab.state.secrets.viewerToken}`,
     `  blue  (PostgreSQL ${versions.blue})  ${url('blue')}`,
