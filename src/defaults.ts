@@ -11,7 +11,12 @@ export const CONFIG_ERROR_EXIT_CODE = 2;
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
 export const DEFAULT_LISTEN_PORT = 7070;
 export const DEFAULT_LOG_LEVEL = 'info';
-export const SHUTDOWN_GRACE_MS = 10_000;
+/** ECS's own default stopTimeout: SIGKILL follows SIGTERM this long after (the deploy kit sets 60 s). */
+export const DEFAULT_STOP_TIMEOUT_SECONDS = 30;
+/** Of the stop timeout, kept for what follows the step in flight: the lease, the HTTP server, the pools. */
+export const STOP_RESERVE_MS = 5_000;
+/** pgshift gives up and exits 1 this long before the stop timeout, so that its own log says why, not ECS's SIGKILL. */
+export const STOP_EXIT_MARGIN_MS = 1_000;
 
 // pairs
 export const DEFAULT_READ_STEPS = [10, 25, 50, 100] as const;
@@ -196,6 +201,8 @@ export const STORE_RETRY_MAX_MS = 5_000;
 /** How long an API call waits for the loop to carry out its intent before answering 202. */
 export const INTENT_WAIT_MS = 30_000;
 export const LEASE_CONFIRM_TIMEOUT_MS = 2_000;
+/** NOTIFY channel on which a stopping leader says it let go, so that the standby tries at once rather than at its next tick. */
+export const LEASE_RELEASED_CHANNEL = 'pgshift_lease_released';
 export const EVENTS_PAGE_DEFAULT = 50;
 export const EVENTS_PAGE_MAX = 500;
 export const MUTATION_RATE_LIMIT_PER_MINUTE = 60;

@@ -306,6 +306,12 @@ export const ServiceSchema = Type.Object(
       ],
       { default: D.DEFAULT_LOG_LEVEL },
     ),
+    /**
+     * The container's stop timeout (ECS task definition `stopTimeout`): on SIGTERM the
+     * step in flight ends, the lease goes to the standby and every connection closes
+     * within it.
+     */
+    stopTimeoutSeconds: Type.Integer({ minimum: 2, maximum: 120, default: D.DEFAULT_STOP_TIMEOUT_SECONDS }),
   },
   { ...strict, default: {} },
 );
