@@ -181,6 +181,30 @@ export const PREFLIGHT_SESSIONS_PER_DATABASE = 3;
 export const PREFLIGHT_MAX_LISTED_OBJECTS = 20;
 /** Preflight checks a green that has the pair's databases and schema unless asked for `prepare` (issue 19). */
 export const PREFLIGHT_DEFAULT_PHASE = 'prepared';
+// preflight from RDS's own descriptions (issue 15)
+/** Green's capacity below this share of blue's is a blocker ("clearly undersized"); below 1, a warning. */
+export const PREFLIGHT_UNDERSIZED_SHARE = 0.5;
+/** AWS sizes an Aurora Capacity Unit at about 2 GiB of memory with matching CPU and network. */
+export const GIB_PER_ACU = 2;
+/**
+ * Cluster parameters whose differing values make green behave otherwise than blue for
+ * the same application: memory per query, connection limits, timeouts, planner costs,
+ * session defaults.
+ */
+export const PREFLIGHT_BEHAVIOUR_PARAMETERS = [
+  'work_mem',
+  'maintenance_work_mem',
+  'max_connections',
+  'statement_timeout',
+  'idle_in_transaction_session_timeout',
+  'lock_timeout',
+  'temp_file_limit',
+  'default_transaction_isolation',
+  'search_path',
+  'timezone',
+  'random_page_cost',
+  'shared_preload_libraries',
+] as const;
 /** pg_upgrade's FirstNormalObjectId: objects with smaller OIDs were made by initdb. */
 export const PG_FIRST_USER_OID = 16384;
 

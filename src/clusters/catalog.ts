@@ -1,5 +1,6 @@
 import type { Endpoint } from '../postgres/connect.js';
 import type { Side } from '../shift/model.js';
+import type { RdsClusterFacts } from './rds-facts.js';
 
 /**
  * The clusters of a pair as pgshift sees them: what engine and version each side runs,
@@ -105,6 +106,15 @@ export interface ClusterCatalog {
    * created shows), or null when there is none. Read-only. Throws like `describe`.
    */
   lastSnapshot(side: Side): Promise<SnapshotInfo | null>;
+
+  /**
+   * What RDS alone knows of one side (instance classes, Serverless v2 range, its DB
+   * cluster parameter group): absent on catalogs without RDS, and answered only for the
+   * sides `rdsSides` names. Read-only; throws as describe does.
+   */
+  rdsFacts?(side: Side): Promise<RdsClusterFacts>;
+  /** The sides RDS describes; absent: none. */
+  readonly rdsSides?: readonly Side[];
 }
 
 /** `13.12` -> 13, `14.9 (Debian ...)` -> 14, `9.6.24` -> 9; null when it is no version. */
