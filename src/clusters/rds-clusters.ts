@@ -11,9 +11,9 @@ import * as D from '../defaults.js';
 import { isPgshiftError, PgshiftError } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
-import { parseMajor, type ClusterCatalog, type ClusterInfo, type SnapshotInfo, type SnapshotOptions, type SnapshotStatus } from './catalog.js';
+import { parseMajor, type ClusterCatalog, type ClusterInfo, type RdsClusterFacts, type SnapshotInfo, type SnapshotOptions, type SnapshotStatus } from './catalog.js';
 import { wrapRdsError } from './rds-errors.js';
-import { describeRdsFacts, type RdsClusterFacts } from './rds-facts.js';
+import { describeRdsFacts } from './rds-facts.js';
 import { createSnapshotId, isValidSnapshotId, SNAPSHOT_ID_RULE } from './snapshot-id.js';
 import { type Side } from '../shift/model.js';
 

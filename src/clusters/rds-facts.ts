@@ -4,46 +4,9 @@ import {
   paginateDescribeDBInstances,
   type RDSClient,
 } from '@aws-sdk/client-rds';
-import Type from 'typebox';
 import { PgshiftError } from '../errors.js';
-import { parseMajor } from './catalog.js';
+import { parseMajor, type RdsClusterFacts, type RdsParameter } from './catalog.js';
 import { wrapRdsError } from './rds-errors.js';
-
-/**
- * What only RDS knows of a cluster, for preflight: the capacity of its instances (their
- * classes, the Serverless v2 ACU range), its DB cluster parameter group with every
- * parameter's value, and whether a change of that group waits for a reboot. Crosses the
- * boundary from AWS, so it is a schema.
- */
-export const RdsParameterSchema = Type.Object({
-  /** Null: the group lists the parameter without a value (PostgreSQL's own default). */
-  value: Type.Union([Type.String(), Type.Null()]),
-  /** `static` (a reboot applies a change) or `dynamic`. */
-  applyType: Type.Union([Type.String(), Type.Null()]),
-  /** `user` when the group sets it, `engine-default` or `system` otherwise. */
-  source: Type.Union([Type.String(), Type.Null()]),
-});
-export type RdsParameter = Type.Static<typeof RdsParameterSchema>;
-
-export const RdsInstanceFactsSchema = Type.Object({
-  id: Type.String(),
-  instanceClass: Type.String(),
-  writer: Type.Boolean(),
-  /** The member's DBClusterParameterGroupStatus: `in-sync`, `pending-reboot`, `applying`. */
-  parameterGroupStatus: Type.String(),
-});
-export type RdsInstanceFacts = Type.Static<typeof RdsInstanceFactsSchema>;
-
-export const RdsClusterFactsSchema = Type.Object({
-  clusterId: Type.String(),
-  major: Type.Union([Type.Integer(), Type.Null()]),
-  parameterGroup: Type.String(),
-  /** ACUs; null for a cluster without ServerlessV2ScalingConfiguration. */
-  serverless: Type.Union([Type.Object({ minCapacity: Type.Number(), maxCapacity: Type.Number() }), Type.Null()]),
-  instances: Type.Array(RdsInstanceFactsSchema),
-  parameters: Type.Record(Type.String(), RdsParameterSchema),
-});
-export type RdsClusterFacts = Type.Static<typeof RdsClusterFactsSchema>;
 
 /**
  * DescribeDBClusters, DescribeDBInstances (filtered to the cluster) and

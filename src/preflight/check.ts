@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { RdsClusterFacts } from '../clusters/rds-facts.js';
+import type { RdsClusterFacts } from '../clusters/catalog.js';
 import type { Finding, PreflightPhase } from './report.js';
 import type { PreflightLogin, PreflightPair, PreflightSide } from './targets.js';
 

@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../clock.js';
 import * as D from '../defaults.js';
 import { describeError, PgshiftError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { RdsClusterFacts } from '../clusters/rds-facts.js';
+import type { RdsClusterFacts } from '../clusters/catalog.js';
 import type { CheckContext, CheckDefinition, FindingDraft, SideInfo } from './check.js';
 import { PREFLIGHT_CHECKS } from './checks/index.js';
 import { countBySeverity, type CheckRun, type Finding, type PreflightPhase, type PreflightReport, type Severity } from './report.js';

@@ -1,5 +1,5 @@
 import type { PairConfig } from '../config/schema.js';
-import type { RdsClusterFacts } from '../clusters/rds-facts.js';
+import type { RdsClusterFacts } from '../clusters/catalog.js';
 import type { ConnectTarget } from '../postgres/connect.js';
 
 export type PreflightSide = 'blue' | 'green';

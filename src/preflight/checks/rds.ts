@@ -1,4 +1,4 @@
-import type { RdsClusterFacts, RdsParameter } from '../../clusters/rds-facts.js';
+import type { RdsClusterFacts, RdsParameter } from '../../clusters/catalog.js';
 import * as D from '../../defaults.js';
 import type { CheckContext, CheckDefinition, FindingDraft } from '../check.js';
 
