@@ -276,7 +276,7 @@ export class ShiftController extends EventEmitter {
       await this.actions.carryOut(runtime, intents);
     } catch (err) {
       if (isPgshiftError(err, HANDED_OVER)) {
-        this.log.info({ pair: runtime.id, transition: runtime.state?.transition?.id }, 'stopping: the step in flight is done; the journal hands the rest to the next leader');
+        this.log.info({ pair: runtime.id, transition: runtime.state?.transition?.id }, 'stopping: the rest is left to the next leader (the journal and the pending requests say where it stands)');
         return;
       }
       runtime.lastError = describeError(err);

@@ -143,6 +143,7 @@ export class TransitionExecutor {
 
   /** A transition found in the journal: finished when past its point of no return and not given up, rolled back otherwise. */
   async resume(runtime: PairRuntime, transition: Transition): Promise<void> {
+    this.throwIfHandedOver();
     const steps = stepsFor(runtime, transition);
     const log = this.deps.log.child({ pair: runtime.id });
     if (transition.committed && !transition.abandoned) {
@@ -157,6 +158,7 @@ export class TransitionExecutor {
 
   /** An operator's revert of a journaled transition nobody is running: given up, then rolled back. */
   async cancel(runtime: PairRuntime, transition: Transition, intent: Intent): Promise<void> {
+    this.throwIfHandedOver();
     const abandoned: Abandonment = { at: this.deps.clock.now(), actor: intent.actor, reason: intent.reason ?? 'revert requested', intentId: intent.id };
     const current = { ...transition, abandoned };
     await this.journal(runtime, current, undefined, this.abandonEvent(runtime, current));
