@@ -34,6 +34,10 @@ export async function buildApp(services: Services): Promise<App> {
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
     trustProxy: services.config.service.trustProxy,
+    // Closing ends every connection, keep-alives and requests still waiting included: by
+    // then the controller has stopped and the standby leads, and a stop must end within
+    // the container's stop timeout (event streams are ended in their own preClose).
+    forceCloseConnections: true,
     // A URL the router cannot decode (`/api/v1/pairs/%E0%A4%A`) gets the API's error shape too.
     frameworkErrors: (err, _request, reply) => {
       const body: ErrorBody = { error: { code: 'PGSHIFT_ERR_BAD_REQUEST', message: err.message } };

@@ -11,7 +11,12 @@ export const CONFIG_ERROR_EXIT_CODE = 2;
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
 export const DEFAULT_LISTEN_PORT = 7070;
 export const DEFAULT_LOG_LEVEL = 'info';
-export const SHUTDOWN_GRACE_MS = 10_000;
+/** ECS's own default stopTimeout: SIGKILL follows SIGTERM this long after (the deploy kit sets 60 s). */
+export const DEFAULT_STOP_TIMEOUT_SECONDS = 30;
+/** Of the stop timeout, kept for what follows the step in flight: the lease, the HTTP server, the pools. */
+export const STOP_RESERVE_MS = 5_000;
+/** pgshift gives up and exits 1 this long before the stop timeout, so that its own log says why, not ECS's SIGKILL. */
+export const STOP_EXIT_MARGIN_MS = 1_000;
 
 // pairs
 export const DEFAULT_READ_STEPS = [10, 25, 50, 100] as const;
@@ -176,6 +181,30 @@ export const PREFLIGHT_SESSIONS_PER_DATABASE = 3;
 export const PREFLIGHT_MAX_LISTED_OBJECTS = 20;
 /** Preflight checks a green that has the pair's databases and schema unless asked for `prepare` (issue 19). */
 export const PREFLIGHT_DEFAULT_PHASE = 'prepared';
+// preflight from RDS's own descriptions (issue 15)
+/** Green's capacity below this share of blue's is a blocker ("clearly undersized"); below 1, a warning. */
+export const PREFLIGHT_UNDERSIZED_SHARE = 0.5;
+/** AWS sizes an Aurora Capacity Unit at about 2 GiB of memory with matching CPU and network. */
+export const GIB_PER_ACU = 2;
+/**
+ * Cluster parameters whose differing values make green behave otherwise than blue for
+ * the same application: memory per query, connection limits, timeouts, planner costs,
+ * session defaults.
+ */
+export const PREFLIGHT_BEHAVIOUR_PARAMETERS = [
+  'work_mem',
+  'maintenance_work_mem',
+  'max_connections',
+  'statement_timeout',
+  'idle_in_transaction_session_timeout',
+  'lock_timeout',
+  'temp_file_limit',
+  'default_transaction_isolation',
+  'search_path',
+  'timezone',
+  'random_page_cost',
+  'shared_preload_libraries',
+] as const;
 /** pg_upgrade's FirstNormalObjectId: objects with smaller OIDs were made by initdb. */
 export const PG_FIRST_USER_OID = 16384;
 
@@ -196,6 +225,8 @@ export const STORE_RETRY_MAX_MS = 5_000;
 /** How long an API call waits for the loop to carry out its intent before answering 202. */
 export const INTENT_WAIT_MS = 30_000;
 export const LEASE_CONFIRM_TIMEOUT_MS = 2_000;
+/** NOTIFY channel on which a stopping leader says it let go, so that the standby tries at once rather than at its next tick. */
+export const LEASE_RELEASED_CHANNEL = 'pgshift_lease_released';
 export const EVENTS_PAGE_DEFAULT = 50;
 export const EVENTS_PAGE_MAX = 500;
 export const MUTATION_RATE_LIMIT_PER_MINUTE = 60;

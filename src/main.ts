@@ -1,4 +1,5 @@
 import type { App } from './app.js';
+import * as D from './defaults.js';
 import { buildApp } from './app.js';
 import { ConfigError, readConfigDocument, resolveConfig, type Env } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -32,7 +33,10 @@ export interface RunningService {
   app: App;
   url: string;
   log: Logger;
-  close(): Promise<void>;
+  /** The configured stop timeout (service.stopTimeoutSeconds) in ms. */
+  stopTimeoutMs: number;
+  /** The graceful stop (see startService); `deadline` (epoch ms) bounds the step in flight, default: the stop timeout from now. */
+  close(deadline?: number): Promise<void>;
 }
 
 /**
@@ -53,10 +57,12 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const config = resolveConfig(raw, options.env, options.configPath);
   const log = options.log ?? createLogger({ level: config.service.logLevel });
 
+  const stopTimeoutMs = config.service.stopTimeoutSeconds * 1000;
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch((err) => log.error({ err }, 'shutdown step failed'));
   };
+  let stopping = false;
 
   try {
     const statePool = createStatePool(config.state.url, log);
@@ -73,6 +79,13 @@ export async function startService(options: StartOptions): Promise<RunningServic
       config,
       log,
       readiness: [
+        {
+          name: 'running',
+          run: async () => {
+            // First of all on SIGTERM: load balancers stop sending work here while the rest of the stop runs.
+            if (stopping) throw new Error('stopping');
+          },
+        },
         { name: 'state-store', run: () => pingState(statePool) },
         { name: 'leadership', run: () => composed.leadership() },
       ],
@@ -83,14 +96,35 @@ export async function startService(options: StartOptions): Promise<RunningServic
       sessions: new PgSessionStore(statePool),
     };
     const app = await buildApp(services);
-    closers.push(() => app.close());
+    let appClosed: Promise<void> | undefined;
+    const closeApp = () => (appClosed ??= app.close());
+    closers.push(closeApp);
     const address = await app.listen({ host: options.host ?? config.service.host, port: options.port ?? config.service.port });
+    let closing: Promise<void> | undefined;
     return {
       config,
       app,
       url: address,
       log,
-      close: closeAll,
+      stopTimeoutMs,
+      /**
+       * In the order ECS needs: not ready; the leader ends the step in flight (leaving
+       * the rest of a transition to the journal) and releases the lease so that the
+       * standby leads at once; the HTTP server ends every connection, event streams and
+       * keep-alives included; then samplers and pools.
+       */
+      close: (deadline = Date.now() + stopTimeoutMs) =>
+        (closing ??= (async () => {
+          stopping = true;
+          log.info({ phase: 'not-ready' }, 'stopping: /readyz answers 503');
+          await composed
+            .stopController(Math.max(0, deadline - D.STOP_RESERVE_MS - Date.now()))
+            .catch((err: unknown) => log.error({ err }, 'stopping the controller failed'));
+          log.info({ phase: 'http' }, 'stopping: closing the HTTP server and its connections');
+          await closeApp().catch((err: unknown) => log.error({ err }, 'closing the HTTP server failed'));
+          log.info({ phase: 'resources' }, 'stopping: samplers and connections');
+          await closeAll();
+        })()),
     };
   } catch (err) {
     await closeAll();

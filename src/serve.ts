@@ -21,8 +21,14 @@ export interface ServeArgs {
 export interface Served {
   url: string;
   log: Logger;
-  /** Stops everything the start function started; run once, on SIGTERM/SIGINT or an uncaught error. */
-  close(): Promise<void>;
+  /**
+   * Stops everything the start function started; run once, on SIGTERM/SIGINT or an
+   * uncaught error. `deadline` (epoch ms) is when the process will be killed: work in
+   * flight may run until a little before it.
+   */
+  close(deadline?: number): Promise<void>;
+  /** How long a stop may take from the signal (the container's stop timeout); DEFAULT_STOP_TIMEOUT_SECONDS when absent. */
+  stopTimeoutMs?: number;
   /** Printed on stderr once started (stdout carries JSON logs). */
   banner?: string;
 }
@@ -43,8 +49,8 @@ const COMMON_OPTIONS: OptionSpecs = {
 
 /**
  * The process around a service, shared by the production entry point (server.ts) and
- * the lab's: arguments, start, and a graceful stop on SIGTERM/SIGINT within
- * SHUTDOWN_GRACE_MS. Exit codes: 0 stopped cleanly, 1 failed to start or to stop,
+ * the lab's: arguments, start, and a graceful stop on SIGTERM/SIGINT within the
+ * service's stop timeout. Exit codes: 0 stopped cleanly, 1 failed to start or to stop,
  * 2 bad configuration or arguments (one line per problem on stderr).
  */
 export async function serve(spec: ServeSpec, argv: string[] = process.argv.slice(2)): Promise<void> {
@@ -74,13 +80,36 @@ export async function serve(spec: ServeSpec, argv: string[] = process.argv.slice
   });
   // Signals are handled from the first moment: a stop requested while the service (or
   // the lab) is still starting waits for the start to finish and then shuts everything down.
-  closeWithGrace({ delay: D.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+  // The deadline is our own (close-with-grace's has no way to learn the configured one):
+  // counted from the signal, it ends the process a little before ECS's SIGKILL would, so
+  // that the log says what was still running.
+  closeWithGrace({ delay: false }, async ({ signal, err }) => {
+    const signalledAt = Date.now();
+    let stopTimeoutMs = D.DEFAULT_STOP_TIMEOUT_SECONDS * 1000;
+    let log: Logger | null = null;
+    const giveUp = () => {
+      const message = `not stopped within the stop timeout (${stopTimeoutMs} ms); exiting`;
+      if (log) log.error({ stopTimeoutMs }, message);
+      else process.stderr.write(`${message}\n`);
+      process.exit(1);
+    };
+    const margin = () => Math.max(0, stopTimeoutMs - D.STOP_EXIT_MARGIN_MS);
+    let timer = setTimeout(giveUp, margin());
+    timer.unref();
     const served = await starting.catch(() => undefined);
     if (!served) return;
-    if (err) served.log.error({ err }, 'stopping after an uncaught error');
-    else served.log.info({ signal }, 'stopping');
-    await served.close();
-    served.log.info('stopped');
+    log = served.log;
+    if (served.stopTimeoutMs !== undefined) {
+      stopTimeoutMs = served.stopTimeoutMs;
+      clearTimeout(timer);
+      timer = setTimeout(giveUp, Math.max(0, signalledAt + margin() - Date.now()));
+      timer.unref();
+    }
+    if (err) served.log.error({ err, stopTimeoutMs }, 'stopping after an uncaught error');
+    else served.log.info({ signal, stopTimeoutMs }, 'stopping');
+    await served.close(signalledAt + margin());
+    clearTimeout(timer);
+    served.log.info({ ms: Date.now() - signalledAt }, 'stopped');
   });
 
   let served: Served;

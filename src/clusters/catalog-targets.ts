@@ -1,7 +1,7 @@
 import type { PairConfig } from '../config/schema.js';
 import { isPgshiftError, PgshiftError } from '../errors.js';
 import type { ConnectTarget, Endpoint } from '../postgres/connect.js';
-import type { PreflightTargets } from '../preflight/targets.js';
+import type { PreflightAws, PreflightTargets } from '../preflight/targets.js';
 import type { ReplicationTargets } from '../replication/targets.js';
 import type { RecordTargets } from '../traffic/router.js';
 import { type ClusterCatalog, type ClusterInfo } from './catalog.js';
@@ -17,12 +17,17 @@ import { SIDES, type Side } from '../shift/model.js';
  */
 export class CatalogTargets implements ReplicationTargets, PreflightTargets {
   private readonly known = new Map<Side, ClusterInfo>();
+  readonly aws?: PreflightAws;
 
   constructor(
     private readonly catalog: ClusterCatalog,
     private readonly pair: PairConfig,
     private readonly hostOverrides: HostOverrides,
-  ) {}
+  ) {
+    const sides = catalog.rdsSides ?? [];
+    const facts = catalog.rdsFacts?.bind(catalog);
+    if (sides.length > 0 && facts) this.aws = { sides, facts };
+  }
 
   /**
    * Describes both sides. Throws the catalog's coded error (cluster not found, RDS

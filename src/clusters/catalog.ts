@@ -1,4 +1,5 @@
 import type { Endpoint } from '../postgres/connect.js';
+import Type from 'typebox';
 import type { Side } from '../shift/model.js';
 
 /**
@@ -105,6 +106,15 @@ export interface ClusterCatalog {
    * created shows), or null when there is none. Read-only. Throws like `describe`.
    */
   lastSnapshot(side: Side): Promise<SnapshotInfo | null>;
+
+  /**
+   * What RDS alone knows of one side (instance classes, Serverless v2 range, its DB
+   * cluster parameter group): absent on catalogs without RDS, and answered only for the
+   * sides `rdsSides` names. Read-only; throws as describe does.
+   */
+  rdsFacts?(side: Side): Promise<RdsClusterFacts>;
+  /** The sides RDS describes; absent: none. */
+  readonly rdsSides?: readonly Side[];
 }
 
 /** `13.12` -> 13, `14.9 (Debian ...)` -> 14, `9.6.24` -> 9; null when it is no version. */
@@ -112,3 +122,39 @@ export function parseMajor(version: string): number | null {
   const match = /^(\d+)(?:\.\d+)?/.exec(version.trim());
   return match ? Number(match[1]) : null;
 }
+
+/**
+ * What only RDS knows of a cluster, for preflight: the capacity of its instances (their
+ * classes, the Serverless v2 ACU range), its DB cluster parameter group with every
+ * parameter's value, and whether a change of that group waits for a reboot. Crosses the
+ * boundary from AWS, so it is a schema.
+ */
+export const RdsParameterSchema = Type.Object({
+  /** Null: the group lists the parameter without a value (PostgreSQL's own default). */
+  value: Type.Union([Type.String(), Type.Null()]),
+  /** `static` (a reboot applies a change) or `dynamic`. */
+  applyType: Type.Union([Type.String(), Type.Null()]),
+  /** `user` when the group sets it, `engine-default` or `system` otherwise. */
+  source: Type.Union([Type.String(), Type.Null()]),
+});
+export type RdsParameter = Type.Static<typeof RdsParameterSchema>;
+
+export const RdsInstanceFactsSchema = Type.Object({
+  id: Type.String(),
+  instanceClass: Type.String(),
+  writer: Type.Boolean(),
+  /** The member's DBClusterParameterGroupStatus: `in-sync`, `pending-reboot`, `applying`. */
+  parameterGroupStatus: Type.String(),
+});
+export type RdsInstanceFacts = Type.Static<typeof RdsInstanceFactsSchema>;
+
+export const RdsClusterFactsSchema = Type.Object({
+  clusterId: Type.String(),
+  major: Type.Union([Type.Integer(), Type.Null()]),
+  parameterGroup: Type.String(),
+  /** ACUs; null for a cluster without ServerlessV2ScalingConfiguration. */
+  serverless: Type.Union([Type.Object({ minCapacity: Type.Number(), maxCapacity: Type.Number() }), Type.Null()]),
+  instances: Type.Array(RdsInstanceFactsSchema),
+  parameters: Type.Record(Type.String(), RdsParameterSchema),
+});
+export type RdsClusterFacts = Type.Static<typeof RdsClusterFactsSchema>;

@@ -2,6 +2,7 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import type { Config, PairConfig } from '../config/schema.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { PgshiftError } from '../errors.js';
 import type { ClusterCatalog } from './catalog.js';
 import { PgClusters } from './pg-clusters.js';
 import { createRdsClient } from './rds-client.js';
@@ -50,5 +51,11 @@ export function routeBySide(catalogs: Record<Side, ClusterCatalog>): ClusterCata
     describe: (side) => catalogs[side].describe(side),
     snapshot: (side, options) => catalogs[side].snapshot(side, options),
     lastSnapshot: (side) => catalogs[side].lastSnapshot(side),
+    rdsSides: (['blue', 'green'] as const).filter((side) => catalogs[side].rdsSides?.includes(side)),
+    rdsFacts: (side) => {
+      const catalog = catalogs[side];
+      if (!catalog.rdsFacts) throw new PgshiftError('PGSHIFT_ERR_CLUSTER_NOT_CONFIGURED', `the ${side} cluster is not an RDS cluster`, { status: 500 });
+      return catalog.rdsFacts(side);
+    },
   };
 }

@@ -11,8 +11,9 @@ import * as D from '../defaults.js';
 import { isPgshiftError, PgshiftError } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
-import { parseMajor, type ClusterCatalog, type ClusterInfo, type SnapshotInfo, type SnapshotOptions, type SnapshotStatus } from './catalog.js';
+import { parseMajor, type ClusterCatalog, type ClusterInfo, type RdsClusterFacts, type SnapshotInfo, type SnapshotOptions, type SnapshotStatus } from './catalog.js';
 import { wrapRdsError } from './rds-errors.js';
+import { describeRdsFacts } from './rds-facts.js';
 import { createSnapshotId, isValidSnapshotId, SNAPSHOT_ID_RULE } from './snapshot-id.js';
 import { type Side } from '../shift/model.js';
 
@@ -46,6 +47,14 @@ export class RdsClusters implements ClusterCatalog {
     this.log = options.log ?? silentLogger();
     this.pollMinMs = options.pollMinMs ?? D.SNAPSHOT_POLL_MIN_MS;
     this.pollMaxMs = options.pollMaxMs ?? D.SNAPSHOT_POLL_MAX_MS;
+  }
+
+  get rdsSides(): Side[] {
+    return (['blue', 'green'] as const).filter((side) => this.clusterIds[side] !== undefined);
+  }
+
+  rdsFacts(side: Side): Promise<RdsClusterFacts> {
+    return describeRdsFacts(this.client, this.clusterId(side));
   }
 
   async describe(side: Side): Promise<ClusterInfo> {

@@ -28,6 +28,9 @@ const KNOWN: Record<string, { code: `PGSHIFT_ERR_${string}`; status: number }> =
   InvalidDBInstanceState: { code: 'PGSHIFT_ERR_INSTANCE_UNAVAILABLE', status: 409 },
   DBClusterParameterGroupNotFoundFault: { code: 'PGSHIFT_ERR_RDS_PARAMETER_GROUP_NOT_FOUND', status: 400 },
   DBClusterParameterGroupNotFound: { code: 'PGSHIFT_ERR_RDS_PARAMETER_GROUP_NOT_FOUND', status: 400 },
+  // What DescribeDBClusterParameters answers for a cluster parameter group it does not have.
+  DBParameterGroupNotFoundFault: { code: 'PGSHIFT_ERR_RDS_PARAMETER_GROUP_NOT_FOUND', status: 400 },
+  DBParameterGroupNotFound: { code: 'PGSHIFT_ERR_RDS_PARAMETER_GROUP_NOT_FOUND', status: 400 },
   DBSubnetGroupNotFoundFault: { code: 'PGSHIFT_ERR_RDS_INVALID_PARAMETER', status: 400 },
   DBClusterQuotaExceededFault: { code: 'PGSHIFT_ERR_RDS_QUOTA', status: 409 },
   InstanceQuotaExceeded: { code: 'PGSHIFT_ERR_RDS_QUOTA', status: 409 },

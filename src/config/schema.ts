@@ -310,6 +310,12 @@ export const ServiceSchema = Type.Object(
       default: false,
       description: 'behind a load balancer: take the client address and protocol from X-Forwarded-*, so the session cookie is Secure when the balancer speaks TLS',
     }),
+    /**
+     * The container's stop timeout (ECS task definition `stopTimeout`): on SIGTERM the
+     * step in flight ends, the lease goes to the standby and every connection closes
+     * within it.
+     */
+    stopTimeoutSeconds: Type.Integer({ minimum: 2, maximum: 120, default: D.DEFAULT_STOP_TIMEOUT_SECONDS }),
   },
   { ...strict, default: {} },
 );

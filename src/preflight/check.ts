@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { RdsClusterFacts } from '../clusters/catalog.js';
 import type { Finding, PreflightPhase } from './report.js';
 import type { PreflightLogin, PreflightPair, PreflightSide } from './targets.js';
 
@@ -31,6 +32,11 @@ export interface CheckContext {
   blue: SideInfo;
   green: SideInfo;
   query<R extends pg.QueryResultRow>(side: PreflightSide, sql: string, params?: unknown[], login?: PreflightLogin): Promise<R[]>;
+  /** The sides RDS describes and what it says of them, read once per run (checks of scope `aws`). */
+  aws: {
+    sides: readonly PreflightSide[];
+    facts(side: PreflightSide): Promise<RdsClusterFacts>;
+  };
 }
 
 export interface Applicability {
@@ -41,14 +47,18 @@ export interface Applicability {
 /**
  * One preflight check, as data. `scope: 'database'` runs once per database of the pair;
  * `'cluster'` once per pair (settings, roles, prepared transactions are cluster-wide).
+ * `'aws'` once per pair, from RDS's descriptions rather than SQL: it does not apply
+ * when no side of `sides` is an RDS cluster (or, without `eachSide`, when one is not).
  * `sides` names the sides it reads, so that a side that cannot be reached skips it
  * (and the report says so) instead of failing it once per query.
  */
 export interface CheckDefinition {
   id: string;
   title: string;
-  scope: 'database' | 'cluster';
+  scope: 'database' | 'cluster' | 'aws';
   sides: readonly PreflightSide[];
+  /** `aws` checks that look at each RDS side on its own, and so also run when only one side is on RDS. */
+  eachSide?: boolean;
   /**
    * What of green the check compares with blue that `prepare` creates (e.g. "green's
    * tables from blue's schema"). Set: in phase `prepare` the check does not apply and

@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../clock.js';
 import * as D from '../defaults.js';
 import { describeError, PgshiftError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import type { RdsClusterFacts } from '../clusters/catalog.js';
 import type { CheckContext, CheckDefinition, FindingDraft, SideInfo } from './check.js';
 import { PREFLIGHT_CHECKS } from './checks/index.js';
 import { countBySeverity, type CheckRun, type Finding, type PreflightPhase, type PreflightReport, type Severity } from './report.js';
@@ -87,7 +88,19 @@ export async function runPreflight(options: RunPreflightOptions): Promise<Prefli
         skipped.set(where(b.side, b.db), list);
       }
     };
+    const rdsSides = targets.aws?.sides ?? [];
     for (const check of checks) {
+      if (check.scope === 'aws') {
+        const missing = check.sides.filter((s) => !rdsSides.includes(s));
+        const none = check.sides.every((s) => missing.includes(s));
+        if (none || (missing.length > 0 && !check.eachSide)) {
+          const reason = `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not ${missing.length > 1 ? 'RDS clusters' : 'an RDS cluster'} (host and port in the config): only RDS knows this`;
+          runs.push({ check: check.id, title: check.title, database: null, outcome: 'not-applicable', findings: 0, durationMs: 0, reason });
+        } else {
+          planned.push({ check, database: pair.databases[0]!, cluster: true });
+        }
+        continue;
+      }
       if (phase === 'prepare' && check.createdByPrepare !== undefined) {
         const reason = `prepare creates ${check.createdByPrepare}`;
         runs.push({ check: check.id, title: check.title, database: null, outcome: 'not-applicable', findings: 0, durationMs: 0, reason });
@@ -125,6 +138,17 @@ export async function runPreflight(options: RunPreflightOptions): Promise<Prefli
       findings.push(connectFinding(side, db, r.error, skipped.get(k) ?? []));
     }
 
+    // Each side described once per run, however many checks read it.
+    const facts = new Map<PreflightSide, Promise<RdsClusterFacts>>();
+    const aws = {
+      sides: rdsSides,
+      facts: (side: PreflightSide): Promise<RdsClusterFacts> => {
+        if (!targets.aws || !rdsSides.includes(side)) return Promise.reject(new PgshiftError('PGSHIFT_ERR_CLUSTER_NOT_CONFIGURED', `${side} is not an RDS cluster`, { status: 500 }));
+        let pending = facts.get(side);
+        if (!pending) facts.set(side, (pending = targets.aws.facts(side)));
+        return pending;
+      },
+    };
     const results = await Promise.all(
       planned.map(async ({ check, database, cluster }) => {
         const ctx: CheckContext = {
@@ -139,6 +163,7 @@ export async function runPreflight(options: RunPreflightOptions): Promise<Prefli
             return known('green', green);
           },
           query: (side, sql, params, login) => sessions.query(side, databaseOn(side, database), sql, params, login),
+          aws,
         };
         const began = clock.now();
         const reported = cluster ? null : database;

@@ -1,4 +1,5 @@
 import type { PairConfig } from '../config/schema.js';
+import type { RdsClusterFacts } from '../clusters/catalog.js';
 import type { ConnectTarget } from '../postgres/connect.js';
 
 export type PreflightSide = 'blue' | 'green';
@@ -17,6 +18,14 @@ export interface PreflightTargets {
    * (e.g. an RDS cluster not described yet); preflight reports that as a finding.
    */
   target(side: PreflightSide, database: string, login: PreflightLogin): ConnectTarget;
+  /** What RDS knows of the sides it describes (the checks of scope `aws`); absent: neither side is an RDS cluster. */
+  aws?: PreflightAws;
+}
+
+export interface PreflightAws {
+  /** The sides configured as RDS clusters (`rdsClusterId`). */
+  readonly sides: readonly PreflightSide[];
+  facts(side: PreflightSide): Promise<RdsClusterFacts>;
 }
 
 /**

@@ -20,6 +20,8 @@ export interface ActionsDeps {
   instanceId: string;
   emit(event: 'stage' | 'change' | 'progress', payload: unknown): void;
   afterJournal?: (transition: Transition) => void;
+  /** Aborted when the process begins to stop (see ExecutorDeps.handOver). */
+  handOver?: AbortSignal;
 }
 
 /**
@@ -39,6 +41,7 @@ export class Actions {
       onLanded: (landed) => deps.emit('stage', landed),
       onProgress: (pair) => deps.emit('progress', { pair }),
       ...(deps.afterJournal ? { afterJournal: deps.afterJournal } : {}),
+      ...(deps.handOver ? { handOver: deps.handOver } : {}),
     });
   }
 

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Clock } from '../clock.js';
 import * as D from '../defaults.js';
 import { describeError, isPgshiftError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Actions } from './actions.js';
-import { CANCELLED } from './executor.js';
+import { CANCELLED, HANDED_OVER } from './executor.js';
 import { cancellable, guardsOf } from './decide.js';
 import type { Guard } from './guards.js';
 import { IntentDesk, type RequestOptions } from './intents.js';
@@ -62,6 +63,8 @@ export class ShiftController extends EventEmitter {
   private readonly desk: IntentDesk;
   private readonly work = new Set<Promise<void>>();
   private lifetime = new AbortController();
+  /** Aborted when the process begins to stop: transitions end the step they are in and start no other. */
+  private readonly handOver = new AbortController();
   private readonly unsubscribers: (() => void)[] = [];
   private loop: Promise<void> | null = null;
   private stopping = false;
@@ -90,12 +93,17 @@ export class ShiftController extends EventEmitter {
       instanceId: this.instanceId,
       emit: (event, payload) => this.emit(event, payload),
       ...(options.afterJournal ? { afterJournal: options.afterJournal } : {}),
+      handOver: this.handOver.signal,
     });
     this.desk = new IntentDesk({
       store: this.store,
       clock: this.clock,
       guards: (runtime, state) => this.freshGuards(runtime, state),
       wake: () => this.wake(),
+    });
+    // A leader that stopped let go of the lease: try for it now, not at the next tick.
+    this.lease.on('released', () => {
+      if (!this.stopping) this.wake();
     });
     this.lease.on('lost', (reason) => {
       this.leaderSince = null;
@@ -135,16 +143,36 @@ export class ShiftController extends EventEmitter {
     this.loop = this.runLoop();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the way ECS wants it (SIGTERM, then SIGKILL after the stop timeout): no new
+   * round or transition starts; a transition in flight ends the step it is in (a step
+   * cut in half is what the journal has to clean up after a crash, not after a stop)
+   * and leaves the rest to the next leader through the journal; only what is still
+   * running after `handOverMs` is aborted, as a crash would. Then the lease is released,
+   * so that the standby takes over at once.
+   */
+  async stop(handOverMs = 0): Promise<void> {
     this.stopping = true;
-    this.lifetime.abort(new PgshiftError('PGSHIFT_ERR_STOPPING', 'pgshift is stopping'));
+    this.handOver.abort(new PgshiftError(HANDED_OVER, 'pgshift is stopping: the rest of the transition is left to the next leader', { status: 503 }));
     this.wake();
+    const started = Date.now();
+    const settled = Promise.all([this.loop, ...this.work]).then(() => true);
+    const inFlight = [...this.runtimes.values()].filter((r) => r.inflight).map((r) => r.id);
+    if (inFlight.length > 0) this.log.info({ pairs: inFlight, handOverMs }, 'stopping: finishing the step in flight');
+    // Wall time, not the controller's clock: the budget is ECS's, counted from its SIGTERM.
+    const timer = new AbortController();
+    const finished = await Promise.race([settled, delay(handOverMs, false, { signal: timer.signal }).catch(() => false)]);
+    timer.abort();
+    if (!finished) this.log.warn({ handOverMs }, 'stopping: the step in flight outlasted the stop budget; aborting it (the journal resumes it)');
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
+    this.lifetime.abort(new PgshiftError('PGSHIFT_ERR_STOPPING', 'pgshift is stopping'));
     for (const runtime of this.runtimes.values()) runtime.inflight?.abort(new PgshiftError('PGSHIFT_ERR_STOPPING', 'pgshift is stopping'));
     await this.loop;
     await Promise.all(this.work);
+    const wasLeader = this.leaderSince !== null;
     await this.lease.release();
     this.leaderSince = null;
+    this.log.info({ wasLeader, ms: Date.now() - started }, wasLeader ? 'stopping: leader lease released' : 'stopping: controller stopped');
   }
 
   /** Asks the loop to run now rather than at its next tick. */
@@ -247,6 +275,10 @@ export class ShiftController extends EventEmitter {
       const intents = await this.store.pendingIntents(runtime.id);
       await this.actions.carryOut(runtime, intents);
     } catch (err) {
+      if (isPgshiftError(err, HANDED_OVER)) {
+        this.log.info({ pair: runtime.id, transition: runtime.state?.transition?.id }, 'stopping: the rest is left to the next leader (the journal and the pending requests say where it stands)');
+        return;
+      }
       runtime.lastError = describeError(err);
       this.log.error({ pair: runtime.id, err: describeError(err), code: isPgshiftError(err) ? err.code : undefined }, 'pair round failed');
     }

@@ -18,6 +18,9 @@ type Abandonment = NonNullable<Transition['abandoned']>;
 /** The reason an operator's revert aborts a transition in flight with (see ShiftController). */
 export const CANCELLED = 'PGSHIFT_ERR_CANCELLED';
 
+/** What a transition stopped at a step boundary by a stopping process throws: nothing is given up, the journal carries it on. */
+export const HANDED_OVER = 'PGSHIFT_ERR_HANDED_OVER';
+
 /** The reason an auto-revert aborts a transition in flight with (actions.ts): it is not given up, the revert replaces it. */
 export function overtakenByRevert(): PgshiftError {
   return new PgshiftError('PGSHIFT_ERR_OVERTAKEN', 'an auto-revert overtook this transition', { status: 409 });
@@ -42,6 +45,11 @@ export interface ExecutorDeps {
   onProgress(pair: string): void;
   /** Told after each journal write is stored (the crash tests' hook: wiring/crash-hook.ts). */
   afterJournal?(transition: Transition): void;
+  /**
+   * Aborted when the process begins to stop: the step under way runs to its end, and
+   * then the transition stops where its journal says, for the next leader to resume.
+   */
+  handOver?: AbortSignal;
 }
 
 export interface NewTransition {
@@ -103,6 +111,8 @@ export class TransitionExecutor {
       ...(init.details === undefined ? {} : { details: init.details }),
     };
     draft.committed = committedFromStart(runtime.pair.plan, draft);
+    // A stopping process starts nothing new (the request stays pending for the next leader), but an auto-revert already sent must be written down.
+    if (!presubmitted) this.throwIfHandedOver();
     const steps = stepsFor(runtime, draft, presubmitted);
     const first: StepRecord = {
       name: steps[0]!.name,
@@ -133,6 +143,7 @@ export class TransitionExecutor {
 
   /** A transition found in the journal: finished when past its point of no return and not given up, rolled back otherwise. */
   async resume(runtime: PairRuntime, transition: Transition): Promise<void> {
+    this.throwIfHandedOver();
     const steps = stepsFor(runtime, transition);
     const log = this.deps.log.child({ pair: runtime.id });
     if (transition.committed && !transition.abandoned) {
@@ -147,6 +158,7 @@ export class TransitionExecutor {
 
   /** An operator's revert of a journaled transition nobody is running: given up, then rolled back. */
   async cancel(runtime: PairRuntime, transition: Transition, intent: Intent): Promise<void> {
+    this.throwIfHandedOver();
     const abandoned: Abandonment = { at: this.deps.clock.now(), actor: intent.actor, reason: intent.reason ?? 'revert requested', intentId: intent.id };
     const current = { ...transition, abandoned };
     await this.journal(runtime, current, undefined, this.abandonEvent(runtime, current));
@@ -156,10 +168,13 @@ export class TransitionExecutor {
   private async run(runtime: PairRuntime, transition: Transition, steps: TransitionStep[]): Promise<void> {
     const abort = this.armAbort(runtime, transition);
     let current = transition;
+    let ran = false;
     try {
       for (const [i, step] of steps.entries()) {
         let record = current.steps?.[i];
         if (record?.status === 'done') continue;
+        if (ran) this.throwIfHandedOver();
+        ran = true;
         if (!record) {
           record = { name: step.name, status: 'started', startedAt: this.deps.clock.now() };
           current = withStep(current, i, record);
@@ -204,12 +219,15 @@ export class TransitionExecutor {
     const abort = this.armAbort(runtime, transition);
     try {
       let current = transition;
+      let undid = false;
       const records = transition.steps ?? [];
       for (let i = records.length - 1; i >= 0; i--) {
         const record = records[i]!;
         const step = steps[i];
         if (record.status === 'undone' || !step?.undo) continue;
         abort.signal.throwIfAborted();
+        if (undid) this.throwIfHandedOver();
+        undid = true;
         await step.undo(this.context(runtime, current, i, record, abort.signal, async () => {}));
         current = withStep(current, i, { ...record, status: 'undone', endedAt: this.deps.clock.now() });
         if (records.length > 1) await this.journal(runtime, current, abort.signal);
@@ -218,6 +236,11 @@ export class TransitionExecutor {
     } finally {
       if (runtime.inflight === abort) runtime.inflight = null;
     }
+  }
+
+  /** Between two steps of a stopping process: the journal says where the next leader picks up. */
+  private throwIfHandedOver(): void {
+    if (this.deps.handOver?.aborted) throw this.deps.handOver.reason;
   }
 
   /**

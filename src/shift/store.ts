@@ -89,5 +89,8 @@ export interface LeaderLease {
   readonly reachable: boolean;
   /** Emitted with a reason when a held lease is lost. */
   on(event: 'lost', listener: (reason: string) => void): this;
+  /** Emitted when another process let go of the lease: worth trying now rather than at the next tick. */
+  on(event: 'released', listener: () => void): this;
+  /** Lets go of the lease (a stop), telling the others at once. */
   release(): Promise<void>;
 }

@@ -31,7 +31,9 @@ export interface ComposedPairs {
   preflight: PreflightService;
   /** Readiness detail: who leads. Throws when the state store cannot say. */
   leadership(): Promise<string>;
-  /** Stops the controller (releasing the lease), the samplers and every connection. */
+  /** Stops the controller, giving the step in flight up to `handOverMs`, and releases the lease (see ShiftController.stop). */
+  stopController(handOverMs: number): Promise<void>;
+  /** Stops the controller (at once, if stopController did not), the samplers and every connection. */
   close(): Promise<void>;
 }
 
@@ -131,6 +133,7 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
     })),
   });
   const running = controller;
+  let stopped: Promise<void> | undefined;
   try {
     await running.start();
   } catch (err) {
@@ -150,8 +153,9 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
       if (leader.self) return `leader (${leader.instance})`;
       return leader.holder ? `follower of ${leader.holder}` : 'follower; no leader seen yet';
     },
+    stopController: (handOverMs) => (stopped ??= running.stop(handOverMs)),
     async close() {
-      await running.stop();
+      await (stopped ??= running.stop());
       await closeParts();
     },
   };

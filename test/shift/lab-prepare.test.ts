@@ -72,7 +72,8 @@ t.test('prepare on an empty green', async (t) => {
       green: {
         rdsClusterId: clusterId,
         subscriptionHost: '127.0.0.1',
-        create: { engineVersion, instanceClass: 'db.r6g.large', tags: { team: 'orders', env: 'lab' } },
+        // RDS's default group has logical replication off, and preflight refuses that for green's way back.
+        create: { engineVersion, dbClusterParameterGroup: 'made-green-logical', instanceClass: 'db.r6g.large', tags: { team: 'orders', env: 'lab' } },
       },
       dns: { reader: { name: 'reader.made.lab.pgshift.internal' }, writer: { name: 'writer.made.lab.pgshift.internal' } },
     });

@@ -203,3 +203,45 @@ t.test('a second prepare while one is under way is refused, so a revert that giv
   t.match(await peek(r), { stage: 'unprepared', transition: null });
   t.same([...r.world.preparation.made], [], 'nothing started again after the revert');
 });
+
+t.test('stopping (SIGTERM) ends the step in flight, starts no other, and the next leader carries on from the journal', async (t) => {
+  const r = await rig(t);
+  r.world.preparation.hold.add('schema');
+  const intent = await r.controller.request('demo', 'prepare', { actor: 'ops' });
+  void r.controller.tickOnce();
+  await waitFor('the schema step', () => r.world.preparation.made.has('schema'));
+  const stopped = r.controller.stop(60_000);
+  r.world.preparation.release();
+  await stopped;
+  const left = await peek(r);
+  t.equal(left.stage, 'unprepared');
+  t.match(left.transition, { kind: 'prepare' }, 'the transition stays in the journal');
+  t.same(
+    left.transition!.steps!.map((s) => `${s.name}:${s.status}`),
+    ['green-login:done', 'preflight:done', 'roles:done', 'databases:done', 'schema:done'],
+    'the step in flight ran to its end, and no other started',
+  );
+  t.notOk(r.world.preparation.log.includes('run subscription'));
+  t.same(r.world.preparation.log.filter((l) => l.startsWith('undo')), [], 'nothing undone');
+
+  const next = await rig(t, 'test-2', { clock: r.clock, store: r.store, lease: new StaticLease(true), world: r.world });
+  await next.controller.tickOnce();
+  t.equal((await peek(next)).stage, 'baseline', 'the next leader finished it');
+  t.equal(r.world.preparation.log.filter((l) => l === 'run schema').length, 1, 'no step ran twice');
+  t.equal((await r.store.getIntent(intent.id))!.status, 'done');
+});
+
+t.test('a step that outlasts the stop budget is aborted as a crash would be, and resumed by the next leader', async (t) => {
+  const r = await rig(t);
+  r.world.preparation.hold.add('initial-copy');
+  await r.controller.request('demo', 'prepare', { actor: 'ops' });
+  void r.controller.tickOnce();
+  await waitFor('the initial copy', () => r.world.preparation.made.has('initial-copy'));
+  await r.controller.stop(50);
+  const left = await peek(r);
+  t.match(left.transition?.steps?.find((s) => s.name === 'initial-copy'), { status: 'started' }, 'cut short, as journaled');
+  r.world.preparation.hold.delete('initial-copy');
+  const next = await rig(t, 'test-2', { clock: r.clock, store: r.store, lease: new StaticLease(true), world: r.world });
+  await next.controller.tickOnce();
+  t.equal((await peek(next)).stage, 'baseline');
+});

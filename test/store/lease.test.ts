@@ -25,9 +25,12 @@ t.test('the leader lease', async (t) => {
     t.equal(await b.confirm(), false);
   });
 
-  await t.test('passes on when the holder releases it', async (t) => {
+  await t.test('passes on when the holder releases it, telling the other at once', async (t) => {
+    const told = new Promise<void>((resolve) => b.once('released', resolve));
     await a.release();
     t.equal(a.held, false);
+    await told;
+    t.pass('the waiting process heard of the release');
     t.equal(await b.tryAcquire(), true);
     t.equal(await a.tryAcquire(), false);
   });

@@ -5,6 +5,7 @@ import { paginate } from './pagination.js';
 import {
   readBoolean,
   readFilters,
+  readIndexed,
   readInteger,
   readNumber,
   readString,
@@ -15,7 +16,7 @@ import {
   type QueryParams,
   type Tag,
 } from './query.js';
-import { ENGINE, type ClusterRecord, type InstanceRecord, type RdsState, type SnapshotRecord } from './state.js';
+import { ENGINE, type ClusterRecord, type InstanceRecord, type ParameterChange, type ParameterRecord, type RdsState, type SnapshotRecord } from './state.js';
 import { xmlList, type XmlList, type XmlObject } from './xml.js';
 
 /**
@@ -37,6 +38,19 @@ export const ACTIONS: Record<string, ActionHandler> = {
   DescribeDBInstances: describeDBInstances,
   AddTagsToResource: addTagsToResource,
   ListTagsForResource: listTagsForResource,
+  DescribeDBClusterParameters: describeDBClusterParameters,
+  ModifyDBClusterParameterGroup: modifyDBClusterParameterGroup,
+  RebootDBInstance: rebootDBInstance,
+};
+
+/** DescribeDBClusterParameters' Source: the API reference names engine/service/customer, RDS's listings say engine-default/system/user; both are taken. */
+const PARAMETER_SOURCES: Record<string, ParameterRecord['source']> = {
+  'engine-default': 'engine-default',
+  engine: 'engine-default',
+  system: 'system',
+  service: 'system',
+  user: 'user',
+  customer: 'user',
 };
 
 const INSTANCE_FILTERS = ['db-cluster-id', 'db-instance-id', 'dbi-resource-id', 'domain', 'engine'];
@@ -199,6 +213,56 @@ async function describeDBInstances(state: RdsState, params: QueryParams): Promis
   return { Marker: page.marker, DBInstances: xmlList('DBInstance', page.items.map(renderInstance)) };
 }
 
+async function describeDBClusterParameters(state: RdsState, params: QueryParams): Promise<XmlObject> {
+  const group = requireString(params, 'DBClusterParameterGroupName');
+  const sourceParam = readString(params, 'Source');
+  const source = sourceParam === undefined ? undefined : PARAMETER_SOURCES[sourceParam];
+  if (sourceParam !== undefined && source === undefined) {
+    throw new RdsApiError('InvalidParameterValue', 400, `Invalid value ${sourceParam} for Source. Must be one of ${Object.keys(PARAMETER_SOURCES).join(', ')}`);
+  }
+  // "This parameter isn't currently supported." (API reference), and RDS ignores it.
+  readFilters(params);
+  const listed = (await state.parameters(group)).filter((p) => source === undefined || p.source === source);
+  const page = paginate(listed, (p) => p.spec.name, readString(params, 'Marker'), readInteger(params, 'MaxRecords'));
+  return { Parameters: xmlList('Parameter', page.items.map(renderParameter)), Marker: page.marker };
+}
+
+async function modifyDBClusterParameterGroup(state: RdsState, params: QueryParams): Promise<XmlObject> {
+  const group = requireString(params, 'DBClusterParameterGroupName');
+  const changes = readIndexed(params, 'Parameters.Parameter').map((n): ParameterChange => {
+    const name = readString(params, `Parameters.Parameter.${n}.ParameterName`);
+    if (name === undefined) throw new RdsApiError('InvalidParameterValue', 400, `Parameter ${n} has no ParameterName`);
+    const method = readString(params, `Parameters.Parameter.${n}.ApplyMethod`) ?? 'pending-reboot';
+    if (method !== 'immediate' && method !== 'pending-reboot') {
+      throw new RdsApiError('InvalidParameterValue', 400, `Invalid ApplyMethod ${method} for ${name}: immediate or pending-reboot`);
+    }
+    const value = readString(params, `Parameters.Parameter.${n}.ParameterValue`);
+    if (value === undefined) throw new RdsApiError('InvalidParameterValue', 400, `Parameter ${name} has no ParameterValue`);
+    return { name, value, applyMethod: method };
+  });
+  return { DBClusterParameterGroupName: await state.modifyParameters(group, changes) };
+}
+
+async function rebootDBInstance(state: RdsState, params: QueryParams): Promise<XmlObject> {
+  const id = readIdentifier(requireString(params, 'DBInstanceIdentifier'), 'DBInstanceIdentifier', 'db');
+  return { DBInstance: renderInstance(await state.rebootInstance(id)) };
+}
+
+function renderParameter(p: ParameterRecord): XmlObject {
+  return {
+    ParameterName: p.spec.name,
+    ParameterValue: p.value,
+    Description: p.spec.description,
+    Source: p.source,
+    ApplyType: p.spec.applyType,
+    DataType: p.spec.dataType,
+    AllowedValues: p.spec.allowedValues,
+    IsModifiable: p.spec.modifiable !== false,
+    ApplyMethod: p.spec.applyType === 'static' ? 'pending-reboot' : 'immediate',
+    SupportedEngineModes: xmlList('member', ['provisioned']),
+  };
+}
+
 async function addTagsToResource(state: RdsState, params: QueryParams): Promise<null> {
   const arn = requireString(params, 'ResourceName');
   const tags = checkTags(readTags(params));
@@ -332,7 +396,7 @@ function renderCluster(c: ClusterRecord): XmlObject {
     PreferredMaintenanceWindow: 'sun:08:00-sun:08:30',
     DBClusterMembers: xmlList(
       'DBClusterMember',
-      c.members.map((m) => ({ DBInstanceIdentifier: m.id, IsClusterWriter: m.writer, DBClusterParameterGroupStatus: 'in-sync', PromotionTier: 1 })),
+      c.members.map((m) => ({ DBInstanceIdentifier: m.id, IsClusterWriter: m.writer, DBClusterParameterGroupStatus: m.parameterGroupStatus, PromotionTier: 1 })),
     ),
     VpcSecurityGroups: xmlList(
       'VpcSecurityGroupMembership',

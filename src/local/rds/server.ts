@@ -11,7 +11,7 @@ import { RdsApiError } from './errors.js';
 import { RdsFaults } from './faults.js';
 import type { LabClusterSource, LabServerFactory } from './lab-view.js';
 import { readQueryParams, readString } from './query.js';
-import { RdsState } from './state.js';
+import { RdsState, type RdsLabClusterSettings } from './state.js';
 import { renderError, renderResult } from './xml.js';
 import { BodyTooLarge, readBody } from '../http-body.js';
 
@@ -30,11 +30,19 @@ export interface RdsStandInOptions {
   account?: string;
 }
 
+export interface RdsLab {
+  configureCluster(id: string, settings: RdsLabClusterSettings): Promise<void>;
+  /** Sets (undefined: resets) a parameter of the cluster's DB cluster parameter group; static ones leave its instances pending-reboot unless `reboot`. */
+  setClusterParameter(id: string, name: string, value: string | undefined, options?: { reboot?: boolean }): Promise<void>;
+}
+
 export interface RdsStandIn {
   /** The endpoint URL to give the SDK (`endpoint`) or the CLI (`--endpoint-url`). */
   readonly url: string;
   readonly port: number;
   readonly faults: RdsFaults;
+  /** Lab settings: what RDS reports of a cluster beyond the real server (Serverless v2, instance class, parameter groups). */
+  readonly lab: RdsLab;
   /** Stops listening, ends running snapshot dumps (they become `failed`), stops the created clusters' servers (a restart brings them back). */
   close(): Promise<void>;
 }
@@ -53,7 +61,10 @@ const byFolder = new Map<string, RdsStandIn>();
  * DescribeDBClusters, CreateDBClusterSnapshot and DescribeDBClusterSnapshots from
  * the lab's real servers, and CreateDBCluster / CreateDBInstance / DeleteDBInstance /
  * DeleteDBCluster / DescribeDBInstances / AddTagsToResource / ListTagsForResource for
- * clusters it creates (each a new real server from `servers`). Signatures are not
+ * clusters it creates (each a new real server from `servers`), and the DB cluster
+ * parameter groups (DescribeDBClusterParameters, ModifyDBClusterParameterGroup,
+ * RebootDBInstance): RDS's default groups, and a custom one per lab cluster with
+ * logical replication on, as the lab's servers run. Signatures are not
  * checked; any credentials will do.
  */
 export async function startRdsStandIn(options: RdsStandInOptions): Promise<RdsStandIn> {
@@ -89,6 +100,10 @@ export async function startRdsStandIn(options: RdsStandInOptions): Promise<RdsSt
     url: `http://${host}:${port}`,
     port,
     faults,
+    lab: {
+      configureCluster: async (id, settings) => void (await state.configureCluster(id, settings)),
+      setClusterParameter: (id, name, value, opts) => state.setClusterParameter(id, name, value, opts),
+    },
     close: () =>
       (closing ??= (async () => {
         if (byFolder.get(dir) === standIn) byFolder.delete(dir);

@@ -12,6 +12,7 @@ import { SnapshotStore, type SnapshotManifest } from '../../clusters/snapshot-st
 import { LAB_DOMAIN, labEndpoint } from '../lab-endpoints.js';
 import { RdsApiError, clusterNotFound, instanceNotFound } from './errors.js';
 import type { LabClusterSource, LabClusterView, LabServerFactory, LabServerHandle } from './lab-view.js';
+import { defaultParameterGroup, ENGINE_PARAMETERS, parameterGroupFamily, parameterSpec, type ParameterSpec } from './parameters.js';
 import type { Tag } from './query.js';
 
 export const ENGINE = 'aurora-postgresql';
@@ -33,10 +34,12 @@ export interface ClusterRecord {
   earliestRestorableTime: Date;
   latestRestorableTime: Date;
   masterUsername: string;
-  /** Its DB instances; the first is the writer. */
-  members: { id: string; writer: boolean }[];
+  /** Its DB instances; the first is the writer. `pending-reboot`: static changes of its parameter group wait for a reboot. */
+  members: { id: string; writer: boolean; parameterGroupStatus: 'in-sync' | 'pending-reboot' }[];
   availabilityZone: string;
   parameterGroup: string;
+  /** The parameter group family of its major, e.g. aurora-postgresql14. */
+  family: string;
   serverless?: { minCapacity: number; maxCapacity: number };
   subnetGroup?: string;
   vpcSecurityGroupIds: string[];
@@ -63,6 +66,40 @@ export interface InstanceRecord {
   writer: boolean;
   tags: Tag[];
 }
+
+/** A parameter of a DB cluster parameter group as DescribeDBClusterParameters lists it. */
+export interface ParameterRecord {
+  spec: ParameterSpec;
+  value: string | undefined;
+  source: 'engine-default' | 'system' | 'user';
+}
+
+/** One parameter of ModifyDBClusterParameterGroup; `value` undefined puts the engine default back. */
+export interface ParameterChange {
+  name: string;
+  value: string | undefined;
+  applyMethod: 'immediate' | 'pending-reboot';
+}
+
+/**
+ * What the lab can make a cluster look like to RDS callers without real AWS: Serverless
+ * v2 with an ACU range (its instances then are `db.serverless`; null: provisioned
+ * again), or another instance class. Tests set these to create each capacity condition.
+ */
+export interface RdsLabClusterSettings {
+  serverless?: { minCapacity: number; maxCapacity: number } | null;
+  instanceClass?: string | null;
+}
+
+function checkParameterValue(spec: ParameterSpec, value: string): void {
+  const ok =
+    spec.dataType === 'boolean' ? /^[01]$/.test(value) : spec.dataType === 'integer' ? /^-?\d+$/.test(value) || /^[A-Z]+\(.*\)$/.test(value) : true;
+  if (!ok) throw new RdsApiError('InvalidParameterValue', 400, `Value ${value} for parameter ${spec.name} is invalid: it must be ${spec.dataType === 'boolean' ? '0 or 1' : 'an integer'}.`);
+}
+
+/** A group of the stand-in's clusters' own: logical replication on, as the lab's servers run (wal_level = logical). */
+const LAB_GROUP_VALUES: Readonly<Record<string, string>> = { 'rds.logical_replication': '1' };
+const MAX_PARAMETERS_PER_MODIFY = 20;
 
 export interface CreateClusterInput {
   id: string;
@@ -108,6 +145,8 @@ export interface RdsStateOptions {
 }
 
 const TagSchema = Type.Object({ key: Type.String(), value: Type.String() });
+const ServerlessSchema = Type.Object({ minCapacity: Type.Number(), maxCapacity: Type.Number() });
+const ParameterGroupSchema = Type.Object({ family: Type.String(), description: Type.String(), values: Type.Record(Type.String(), Type.String()) });
 
 /** A cluster made through CreateDBCluster; `phase` is what the stand-in has done with its server. */
 const CreatedSchema = Type.Object({
@@ -115,7 +154,7 @@ const CreatedSchema = Type.Object({
   engineVersion: Type.String(),
   masterUsername: Type.String(),
   parameterGroup: Type.Optional(Type.String()),
-  serverless: Type.Optional(Type.Object({ minCapacity: Type.Number(), maxCapacity: Type.Number() })),
+  serverless: Type.Optional(ServerlessSchema),
   subnetGroup: Type.Optional(Type.String()),
   vpcSecurityGroupIds: Type.Array(Type.String()),
   port: Type.Optional(Type.Integer()),
@@ -145,9 +184,18 @@ const ClusterBookSchema = Type.Object({
       engineVersion: Type.Optional(Type.String()),
       tags: Type.Optional(Type.Array(TagSchema)),
       created: Type.Optional(CreatedSchema),
+      /** The lab's own clusters: the DB cluster parameter group they were given at first sight. */
+      parameterGroup: Type.Optional(Type.String()),
+      /** Lab settings (RdsLabSettings): what RDS would report had the cluster been made so. */
+      serverless: Type.Optional(ServerlessSchema),
+      instanceClass: Type.Optional(Type.String()),
+      /** Instances with static parameter changes of their group waiting for a reboot. */
+      pendingReboot: Type.Optional(Type.Array(Type.String())),
     }),
   ),
   instances: Type.Optional(Type.Record(Type.String(), InstanceSchema)),
+  /** Custom DB cluster parameter groups: the values set in them (RDS's default groups are not stored). */
+  parameterGroups: Type.Optional(Type.Record(Type.String(), ParameterGroupSchema)),
 });
 type ClusterBook = Type.Static<typeof ClusterBookSchema>;
 
@@ -454,6 +502,129 @@ export class RdsState {
     return manifest ? this.toSnapshotRecord(manifest) : null;
   }
 
+  /** Every parameter of a DB cluster parameter group, sorted by name, with the value the group sets or the engine default. */
+  async parameters(groupName: string): Promise<ParameterRecord[]> {
+    const values = this.groupValues(groupName);
+    return ENGINE_PARAMETERS.map((spec): ParameterRecord => {
+      const set = values[spec.name];
+      if (set !== undefined) return { spec, value: set, source: 'user' };
+      return { spec, value: spec.defaultValue, source: spec.modifiable === false ? 'system' : 'engine-default' };
+    });
+  }
+
+  /**
+   * ModifyDBClusterParameterGroup (and ResetDBClusterParameterGroup's effect, with
+   * undefined values): RDS's default groups cannot be changed, static parameters only
+   * with `pending-reboot`, which leaves every instance of the clusters using the group
+   * `pending-reboot` until it is rebooted.
+   */
+  async modifyParameters(groupName: string, changes: readonly ParameterChange[]): Promise<string> {
+    const name = groupName.toLowerCase();
+    const values = this.groupValues(name);
+    if (this.isDefaultGroup(name)) throw new RdsApiError('InvalidDBParameterGroupState', 400, `Default parameter groups cannot be modified: ${name}`);
+    if (changes.length === 0 || changes.length > MAX_PARAMETERS_PER_MODIFY) {
+      throw new RdsApiError('InvalidParameterValue', 400, `Between 1 and ${MAX_PARAMETERS_PER_MODIFY} parameters can be modified in a single request.`);
+    }
+    let reboot = false;
+    for (const change of changes) {
+      const spec = parameterSpec(change.name);
+      if (!spec) throw new RdsApiError('InvalidParameterValue', 400, `Could not find parameter with name: ${change.name}`);
+      if (spec.modifiable === false) throw new RdsApiError('InvalidParameterValue', 400, `The parameter ${change.name} cannot be modified.`);
+      if (spec.applyType === 'static' && change.applyMethod === 'immediate') {
+        throw new RdsApiError('InvalidParameterCombination', 400, `cannot use immediate apply method for static parameter ${change.name}`);
+      }
+      if (change.value !== undefined) checkParameterValue(spec, change.value);
+      reboot ||= spec.applyType === 'static';
+    }
+    for (const change of changes) {
+      if (change.value === undefined) delete values[change.name];
+      else values[change.name] = change.value;
+    }
+    if (reboot) {
+      for (const cluster of await this.clusters()) {
+        if (cluster.parameterGroup !== name) continue;
+        this.book.clusters[cluster.id]!.pendingReboot = cluster.members.map((m) => m.id);
+      }
+    }
+    this.bookChanged = true;
+    await this.saveBook();
+    return name;
+  }
+
+  /** RebootDBInstance: static parameter changes of its cluster's group are now in effect on it. */
+  async rebootInstance(id: string): Promise<InstanceRecord> {
+    const instance = await this.instance(id);
+    const entry = this.book.clusters[instance.clusterId];
+    if (entry?.pendingReboot?.includes(instance.id)) {
+      entry.pendingReboot = entry.pendingReboot.filter((m) => m !== instance.id);
+      this.bookChanged = true;
+      await this.saveBook();
+    }
+    this.options.log.info({ instance: instance.id }, 'rds stand-in: instance rebooted');
+    return instance;
+  }
+
+  /** Lab settings: see RdsLabClusterSettings. */
+  async configureCluster(id: string, settings: RdsLabClusterSettings): Promise<ClusterRecord> {
+    const record = await this.cluster(id);
+    const entry = this.book.clusters[record.id]!;
+    if (settings.serverless !== undefined) {
+      if (settings.serverless === null) delete entry.serverless;
+      else entry.serverless = settings.serverless;
+    }
+    if (settings.instanceClass !== undefined) {
+      if (settings.instanceClass === null) delete entry.instanceClass;
+      else entry.instanceClass = settings.instanceClass;
+    }
+    this.bookChanged = true;
+    return this.cluster(record.id);
+  }
+
+  /**
+   * Lab setting: a parameter of the cluster's group set (undefined: back to the engine
+   * default) as an operator would with ModifyDBClusterParameterGroup; a static one
+   * leaves the instances `pending-reboot` unless `reboot` says they were rebooted since.
+   */
+  async setClusterParameter(id: string, name: string, value: string | undefined, options: { reboot?: boolean } = {}): Promise<void> {
+    const record = await this.cluster(id);
+    const entry = this.book.clusters[record.id]!;
+    let group = record.parameterGroup;
+    if (this.isDefaultGroup(group)) {
+      group = `${record.id}-params`;
+      this.ensureGroup(group, record.family);
+      if (entry.created) entry.created.parameterGroup = group;
+      else entry.parameterGroup = group;
+    }
+    const spec = parameterSpec(name);
+    await this.modifyParameters(group, [{ name, value, applyMethod: spec?.applyType === 'dynamic' ? 'immediate' : 'pending-reboot' }]);
+    if (options.reboot) {
+      delete entry.pendingReboot;
+      this.bookChanged = true;
+      await this.saveBook();
+    }
+  }
+
+  private isDefaultGroup(name: string): boolean {
+    return /^default\.aurora-postgresql\d+$/.test(name.toLowerCase());
+  }
+
+  /** The values a group sets; RDS's default groups set none. Throws RDS's not-found fault for a group it does not have. */
+  private groupValues(groupName: string): Record<string, string> {
+    const name = groupName.toLowerCase();
+    if (this.isDefaultGroup(name)) return {};
+    const group = this.book.parameterGroups?.[name];
+    if (!group) throw new RdsApiError('DBParameterGroupNotFound', 404, `DBClusterParameterGroup not found: ${groupName}`);
+    return group.values;
+  }
+
+  private ensureGroup(name: string, family: string): void {
+    const groups = (this.book.parameterGroups ??= {});
+    const key = name.toLowerCase();
+    if (groups[key]) return;
+    groups[key] = { family, description: `${family} with logical replication`, values: { ...LAB_GROUP_VALUES } };
+    this.bookChanged = true;
+  }
+
   /** Ends running dumps (their snapshots become `failed`), waits for every job, and stops the created clusters' servers. */
   async close(): Promise<void> {
     this.closed = true;
@@ -515,11 +686,14 @@ export class RdsState {
       writer,
       tags,
     });
-    if (!cluster.created) return [base(`${cluster.id}-instance-1`, D.LAB_RDS_INSTANCE_CLASS, cluster.createdAt, [], true, false)];
+    const settings = this.book.clusters[cluster.id];
+    // Serverless v2 capacity comes from db.serverless instances; a lab setting stands for a cluster made so.
+    const labClass = settings?.serverless ? 'db.serverless' : settings?.instanceClass;
+    if (!cluster.created) return [base(`${cluster.id}-instance-1`, labClass ?? D.LAB_RDS_INSTANCE_CLASS, cluster.createdAt, [], true, false)];
     return Object.entries(this.book.instances ?? {})
       .filter(([, i]) => i.clusterId === cluster.id)
       .sort(([a, x], [b, y]) => x.createdAt.localeCompare(y.createdAt) || a.localeCompare(b))
-      .map(([id, i], n) => base(id, i.instanceClass, new Date(i.createdAt), i.tags, n === 0, i.deleting === true));
+      .map(([id, i], n) => base(id, labClass ?? i.instanceClass, new Date(i.createdAt), i.tags, n === 0, i.deleting === true));
   }
 
   private parseArn(arn: string): { kind: 'cluster' | 'db'; id: string } {
@@ -645,6 +819,17 @@ export class RdsState {
     const latest = this.lastAvailable.get(view.id) ?? createdAt.getTime();
     const earliest = Math.max(createdAt.getTime(), now - D.LAB_RDS_BACKUP_RETENTION_DAYS * DAY_MS);
     const created = entry.created;
+    const family = parameterGroupFamily(ENGINE, view.major);
+    // The lab's own clusters get a custom group with logical replication, as an operator
+    // sets one up; a group named at CreateDBCluster is taken as such a group too.
+    if (!created && entry.parameterGroup === undefined) {
+      entry.parameterGroup = `${view.id}-params`;
+      this.bookChanged = true;
+    }
+    const groupName = created?.parameterGroup ?? entry.parameterGroup ?? defaultParameterGroup(family);
+    if (groupName !== defaultParameterGroup(family)) this.ensureGroup(groupName, family);
+    const pending = new Set(entry.pendingReboot ?? []);
+    const serverless = entry.serverless ?? created?.serverless;
     if (created) {
       // RDS reports the version asked for; the lab's server runs the newest minor of that major.
       if (created.phase !== 'available') status = created.phase;
@@ -664,15 +849,17 @@ export class RdsState {
       earliestRestorableTime: new Date(Math.min(earliest, latest)),
       latestRestorableTime: new Date(latest),
       masterUsername: view.admin.user,
-      members: created
+      members: (created
         ? Object.entries(this.book.instances ?? {})
             .filter(([, i]) => i.clusterId === view.id)
             .sort(([a, x], [b, y]) => x.createdAt.localeCompare(y.createdAt) || a.localeCompare(b))
             .map(([id], n) => ({ id, writer: n === 0 }))
-        : [{ id: `${view.id}-instance-1`, writer: true }],
+        : [{ id: `${view.id}-instance-1`, writer: true }]
+      ).map((m) => ({ ...m, parameterGroupStatus: pending.has(m.id) ? ('pending-reboot' as const) : ('in-sync' as const) })),
       availabilityZone: `${this.options.region}a`,
-      parameterGroup: created?.parameterGroup ?? `default.${ENGINE}${view.major}`,
-      ...(created?.serverless ? { serverless: created.serverless } : {}),
+      parameterGroup: groupName,
+      family,
+      ...(serverless ? { serverless } : {}),
       ...(created?.subnetGroup ? { subnetGroup: created.subnetGroup } : {}),
       vpcSecurityGroupIds: created?.vpcSecurityGroupIds ?? [],
       tags: entry.tags ?? [],

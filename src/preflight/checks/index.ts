@@ -11,6 +11,7 @@ import {
   sequencesCheck,
   unloggedTablesCheck,
 } from './relations.js';
+import { rdsCapacityCheck, rdsLogicalReplicationCheck, rdsParameterDifferencesCheck } from './rds.js';
 import { replicationCapacityCheck, walLevelCheck } from './replication-settings.js';
 import {
   encodingConversionsCheck,
@@ -35,6 +36,9 @@ export const PREFLIGHT_CHECKS: readonly CheckDefinition[] = [
   preparedTransactionsCheck,
   walLevelCheck,
   replicationCapacityCheck,
+  rdsLogicalReplicationCheck,
+  rdsCapacityCheck,
+  rdsParameterDifferencesCheck,
   replicaIdentityCheck,
   unloggedTablesCheck,
   largeObjectsCheck,
