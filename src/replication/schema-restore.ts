@@ -57,9 +57,16 @@ export function parseDump(text: string): ParsedDump {
   return { preamble: lines[0]!.filter((l) => SESSION_SETTING.test(l)).join('\n'), entries };
 }
 
-/** `view public.v`, `fk constraint public.orders orders_customer_id_fkey`: how findings and errors name an entry. */
+/**
+ * `view public.v`, `fk constraint public.orders orders_customer_id_fkey`, `comment on
+ * view public.v` (pg_dump names a comment or grant `VIEW v`): how findings and errors
+ * name an entry.
+ */
 export function describeEntry(entry: Pick<DumpEntry, 'kind' | 'schema' | 'name'>): string {
-  return `${entry.kind.toLowerCase()} ${entry.schema === '-' ? '' : `${entry.schema}.`}${entry.name}`;
+  const schema = entry.schema === '-' ? '' : `${entry.schema}.`;
+  const about = /^(COMMENT|ACL|SECURITY LABEL)$/.test(entry.kind) ? /^([A-Z][A-Z ]*[A-Z]) (.*)$/.exec(entry.name) : null;
+  if (about) return `${entry.kind.toLowerCase()} on ${about[1]!.toLowerCase()} ${about[1] === 'EXTENSION' || about[1] === 'SCHEMA' ? '' : schema}${about[2]}`;
+  return `${entry.kind.toLowerCase()} ${schema}${entry.name}`;
 }
 
 export interface DumpSchemaOptions {

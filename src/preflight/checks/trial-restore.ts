@@ -88,7 +88,7 @@ async function findingsOf(ctx: CheckContext, failures: readonly RestoreFailure[]
       severity: 'blocker',
       object,
       message:
-        `${object} does not restore on green (PostgreSQL ${ctx.green.version}): ${error}. ` +
+        `${object} does not restore on green (PostgreSQL ${ctx.green.version}): ${error.replace(/\.$/, '')}. ` +
         `The statement begins:\n${firstLines(failure.entry.sql)}\n${also}`.trimEnd(),
       remediation: match ? `${match.remediation}\n-- (check ${match.check} reports the same object)` : genericFix(failure),
     };
