@@ -7,7 +7,7 @@ import type { PreflightReport } from '../../src/preflight/report.js';
 import { runPreflight } from '../../src/preflight/run.js';
 import type { PreflightPair, PreflightTargets } from '../../src/preflight/targets.js';
 import { replicateDemo, startTestLab, testLogger } from '../helpers/lab.js';
-import { demoPair, findingsOf, labPreflightTargets, sql } from './lab-preflight.js';
+import { demoPair, findingsOf, labPreflightTargets, sql, trialDatabases } from './lab-preflight.js';
 
 /**
  * Preflight's trial restore of blue's schema on the lab's real 14. The object that
@@ -19,13 +19,6 @@ import { demoPair, findingsOf, labPreflightTargets, sql } from './lab-preflight.
 
 function trialOf(lab: Lab, pair: Partial<PreflightPair> = {}, targets: PreflightTargets = labPreflightTargets(lab)): Promise<PreflightReport> {
   return runPreflight({ pair: demoPair(lab, pair), targets, phase: 'prepare', log: testLogger() });
-}
-
-/** Green's scratch databases of trial restores. */
-async function trialDatabases(lab: Lab): Promise<string[]> {
-  return withClient(lab.target('green', 'admin', D.MAINTENANCE_DATABASE), async (c) =>
-    (await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'pgshift\\_trial\\_%' ORDER BY 1`)).rows.map((r) => r.datname as string),
-  );
 }
 
 t.test('the trial restore of blue schema on green', async (t) => {
