@@ -2,9 +2,12 @@
  * How long preflight of the lab's demo pair takes, against real PostgreSQL servers.
  * Starts a lab of its own in a temp folder (not timed), runs preflight a few times and
  * prints one JSON object: every run's duration, the median and the slowest, and the
- * slowest checks of the median run. The target is well under 2 s.
+ * slowest checks of the median run. The target is well under 2 s. Then the trial restore
+ * (check `trial-restore`: blue's schema dumped and restored object by object into a
+ * scratch database on green) on its own: for the demo schema, and for a generated schema
+ * of `tables` tables with a sequence, key, index, view and function each, made on blue.
  *
- *   node --import tsx bench/preflight.ts [runs]
+ *   node --import tsx bench/preflight.ts [runs] [tables]
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,9 +16,12 @@ import * as D from '../src/defaults.js';
 import { Lab } from '../src/local/lab.js';
 import { silentLogger } from '../src/log.js';
 import { runPreflight } from '../src/preflight/run.js';
+import { runTrialRestore } from '../src/preflight/trial-restore.js';
 import { replicateDemo } from '../test/helpers/lab.js';
+import { createGeneratedSchema } from '../test/helpers/schema.js';
 
 const runs = Number(process.argv[2] ?? 7);
+const tables = Number(process.argv[3] ?? 1000);
 const dir = await mkdtemp(join(tmpdir(), 'pgshift-bench-preflight-'));
 await chmod(dir, 0o755);
 const lab = await Lab.start({ dir, log: silentLogger() });
@@ -38,6 +44,24 @@ try {
     reports.push({ wallMs: performance.now() - started, report });
   }
   const sorted = [...reports].sort((a, b) => a.wallMs - b.wallMs);
+
+  const trial = async () => {
+    let reports = 0;
+    const outcome = await runTrialRestore({
+      pairId: 'demo',
+      blue: lab.target('blue', 'admin', D.LAB_DATABASE),
+      greenAdmin: lab.target('green', 'admin', D.MAINTENANCE_DATABASE),
+      budgetMs: D.DEFAULT_TRIAL_RESTORE_SECONDS * 1000,
+      log: silentLogger(),
+      onProgress: () => (reports += 1),
+    });
+    if (!outcome.ran) throw new Error('the lab admin may not create a database on green');
+    const { result } = outcome;
+    return { entries: result.total, failures: result.failures.length, ms: outcome.ms, progressReports: reports };
+  };
+  const demoTrial = await trial();
+  const objects = await createGeneratedSchema(lab, tables);
+  const generatedTrial = await trial();
   const median = sorted[Math.floor(sorted.length / 2)]!;
   console.log(
     JSON.stringify(
@@ -57,6 +81,11 @@ try {
           .sort((a, b) => b.durationMs - a.durationMs)
           .slice(0, 5)
           .map((c) => ({ check: c.check, ms: c.durationMs })),
+        trialRestore: {
+          note: 'dump of blue + restore into the scratch database, one pg_dump entry at a time + drop',
+          demoSchema: demoTrial,
+          generatedSchema: { tables, blueObjects: objects, ...generatedTrial },
+        },
       },
       null,
       2,
