@@ -1,4 +1,5 @@
 import t from 'tap';
+import { formatReport } from '../../src/cli/commands/preflight.js';
 import * as D from '../../src/defaults.js';
 import type { Lab } from '../../src/local/lab.js';
 import { ensureRole, PGSHIFT_ROLE_ATTRIBUTES, PGSHIFT_ROLE_GROUPS } from '../../src/local/seed.js';
@@ -59,8 +60,11 @@ t.test('the trial restore of blue schema on green', async (t) => {
       object: 'view public.red_products',
       message: /^view public\.red_products does not restore on green \(PostgreSQL 14\.\d+\): operator does not exist: public\.hstore public\.@ public\.hstore \(SQLSTATE 42883\); hint: No operator matches/,
     });
-    t.match(findings[0]!.message, /The statement begins:\nCREATE VIEW public\.red_products AS/);
-    t.match(findings[0]!.message, /Not restored because of it: comment on view public\.red_products, view public\.red_titles\.$/);
+    t.match(findings[0]!.message, /Not restored because of it: comment on view public\.red_products, view public\.red_titles\. The statement:\n\| CREATE VIEW public\.red_products AS\n/);
+    t.match(findings[0]!.message, /\n\|   WHERE \(products\.attributes OPERATOR\(public\.@\) '"color"=>"red"'::public\.hstore\);$/);
+    const printed = formatReport(report, 100);
+    t.match(printed, /\n +\| CREATE VIEW public\.red_products AS\n/, 'the CLI prints the statement as it is');
+    t.match(printed, /\n +fix: PostgreSQL 14 removed the containment operators/);
     t.match(findings[0]!.remediation, /write @> \(contains\) or <@ \(is contained by\) instead[\s\S]*DROP VIEW public\.red_products;$/);
     t.same(
       report.findings.filter((f) => f.severity === 'blocker' && f.check !== 'trial-restore'),

@@ -88,8 +88,8 @@ async function findingsOf(ctx: CheckContext, failures: readonly RestoreFailure[]
       severity: 'blocker',
       object,
       message:
-        `${object} does not restore on green (PostgreSQL ${ctx.green.version}): ${error.replace(/\.$/, '')}. ` +
-        `The statement begins:\n${firstLines(failure.entry.sql)}\n${also}`.trimEnd(),
+        `${object} does not restore on green (PostgreSQL ${ctx.green.version}): ${error.replace(/\.$/, '')}.${also} ` +
+        `The statement:\n${quoteStatement(failure.entry.sql)}`,
       remediation: match ? `${match.remediation}\n-- (check ${match.check} reports the same object)` : genericFix(failure),
     };
   });
@@ -126,10 +126,12 @@ function mentions(message: string, earlier: RestoreFailure): boolean {
   return message.includes(`${earlier.entry.schema}.${name}`) || message.includes(`"${name}"`);
 }
 
-function firstLines(sql: string): string {
+/** The statement's first lines, each quoted with `| ` (the CLI prints such lines as they are). */
+function quoteStatement(sql: string): string {
   const lines = sql.split('\n');
   const shown = lines.slice(0, D.PREFLIGHT_TRIAL_STATEMENT_LINES);
-  return shown.join('\n') + (lines.length > shown.length ? '\n...' : '');
+  if (lines.length > shown.length) shown.push('...');
+  return shown.map((line) => `| ${line}`).join('\n');
 }
 
 /** Kinds whose dump name is all DROP needs. */
