@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as D from '../defaults.js';
-import { describeError } from '../errors.js';
+import { describeError, isPgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ident, withClient, type ConnectTarget } from '../postgres/connect.js';
 import { dumpSchema, restoreSchema, type RestoreProgress, type RestoreResult } from '../replication/schema-restore.js';
@@ -26,7 +26,8 @@ export interface TrialRestoreRequest {
 
 export type TrialOutcome =
   | { ran: false; login: string }
-  | { ran: true; database: string; result: RestoreResult; ms: number };
+  /** `database` null: the budget ran out while pg_dump read blue, before there was one. */
+  | { ran: true; database: string | null; result: RestoreResult; ms: number };
 
 /**
  * Runs the trial. `ran: false` when green's admin login may not create a database.
@@ -43,7 +44,13 @@ export async function runTrialRestore(request: TrialRestoreRequest): Promise<Tri
   });
   if (!allowed) return { ran: false, login: request.greenAdmin.login.user };
 
-  const dump = await dumpSchema(request.blue, { withoutOwnership: true });
+  let dump;
+  try {
+    dump = await dumpSchema(request.blue, { withoutOwnership: true, signal: AbortSignal.timeout(Math.max(0, deadline - Date.now())) });
+  } catch (err) {
+    if (!isPgshiftError(err, 'PGSHIFT_ERR_SCHEMA_COPY') || (err.details as { stopped?: boolean }).stopped !== true) throw err;
+    return { ran: true, database: null, result: { failures: [], done: 0, total: 0, stopped: true }, ms: Date.now() - began };
+  }
   const database = trialDatabaseName(request.pairId);
   const create = await withClient(request.blue, (c) => createDatabaseStatement(c, database, 'current'));
   await withClient(request.greenAdmin, (c) => c.query(create));

@@ -76,6 +76,8 @@ export interface DumpSchemaOptions {
    * trial must not run (it leaves no roles behind).
    */
   withoutOwnership?: boolean;
+  /** Stops pg_dump (PGSHIFT_ERR_SCHEMA_COPY with `details.stopped`): it waits out locks with no timeout of its own. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -98,7 +100,12 @@ export async function dumpSchema(from: ConnectTarget, options: DumpSchemaOptions
   );
   const chunks: Buffer[] = [];
   dump.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const result = await finished(dump);
+  const stop = () => dump.kill('SIGTERM');
+  options.signal?.addEventListener('abort', stop, { once: true });
+  const result = await finished(dump).finally(() => options.signal?.removeEventListener('abort', stop));
+  if (options.signal?.aborted) {
+    throw new PgshiftError('PGSHIFT_ERR_SCHEMA_COPY', `schema dump of ${from.database} stopped`, { details: { stage: 'dump', stopped: true } });
+  }
   if (result.code !== 0) {
     throw new PgshiftError('PGSHIFT_ERR_SCHEMA_COPY', `schema dump of ${from.database} failed: ${result.stderr.trim().slice(0, 2000)}`, {
       details: { stage: 'dump', exitCode: result.code },

@@ -10,7 +10,9 @@ import { encodingConversionsCheck, polymorphicsCheck, postfixOperatorsCheck } fr
  * not. Blue's schema goes through the set-up's own restore into a scratch database on
  * green (trial-restore.ts), every object on its own, and each one green refuses is a
  * blocker with green's error. Objects that failed only because an earlier one did are
- * named in that one's finding instead of each being a cause of its own.
+ * named in that one's finding instead of each being a cause of its own, and an object a
+ * pattern check (extensions, postfix operators, ...) already blocks on is left to that
+ * check's finding, which has the specific fix.
  */
 export const trialRestoreCheck: CheckDefinition = {
   id: 'trial-restore',
@@ -45,8 +47,8 @@ export const trialRestoreCheck: CheckDefinition = {
         severity: 'warning',
         object: `database ${ctx.database}`,
         message:
-          `the trial restore stopped at its budget of ${Math.round(ctx.trial.budgetMs / 1000)} s after ${result.done} of ${result.total} objects; ` +
-          `the objects after that were not tried`,
+          `the trial restore stopped at its budget of ${Math.round(ctx.trial.budgetMs / 1000)} s ` +
+          (outcome.database === null ? "while pg_dump read blue's schema (waiting on a lock?); nothing was tried" : `after ${result.done} of ${result.total} objects; the objects after that were not tried`),
         remediation: `Raise pairs[].preflight.trialRestoreSeconds (or run preflight when green is less busy), then run preflight again.`,
       });
     }
@@ -54,7 +56,7 @@ export const trialRestoreCheck: CheckDefinition = {
   },
 };
 
-/** The checks that know a 13 -> 14 breaker by its catalog entry: their finding's fix beats a generic one. */
+/** The checks that know a 13 -> 14 breaker by its catalog entry, with a fix more specific than the trial's. */
 const KNOWN_PATTERNS: readonly CheckDefinition[] = [extensionsCheck, postfixOperatorsCheck, polymorphicsCheck, encodingConversionsCheck];
 
 /** A failure caused by an earlier one: green says an object that did not restore does not exist. */
@@ -65,7 +67,7 @@ async function findingsOf(ctx: CheckContext, failures: readonly RestoreFailure[]
   const causes: { failure: RestoreFailure; consequences: string[] }[] = [];
   const causeOf = new Map<RestoreFailure, (typeof causes)[number]>();
   for (const failure of failures) {
-    const earlier = MISSING.has(failure.sqlstate ?? '') ? failures.find((f) => causeOf.has(f) && f !== failure && mentions(failure.message, f)) : undefined;
+    const earlier = MISSING.has(failure.sqlstate ?? '') ? causedBy(failure, failures.filter((f) => causeOf.has(f))) : undefined;
     const cause = earlier ? causeOf.get(earlier) : undefined;
     if (cause) {
       cause.consequences.push(describeEntry(failure.entry));
@@ -77,9 +79,9 @@ async function findingsOf(ctx: CheckContext, failures: readonly RestoreFailure[]
     }
   }
   const known = await knownFindings(ctx);
-  return causes.map(({ failure, consequences }) => {
+  // A pattern check that already blocks on the object says what to do about it; repeating it would count one cause twice.
+  return causes.filter(({ failure }) => !known.some((k) => sameObject(k.object, failure))).map(({ failure, consequences }) => {
     const object = describeEntry(failure.entry);
-    const match = known.find((k) => sameObject(k.object, failure));
     const error =
       `${failure.message}${failure.sqlstate ? ` (SQLSTATE ${failure.sqlstate})` : ''}` +
       `${failure.detail ? `; detail: ${failure.detail}` : ''}${failure.hint ? `; hint: ${failure.hint}` : ''}`;
@@ -90,18 +92,18 @@ async function findingsOf(ctx: CheckContext, failures: readonly RestoreFailure[]
       message:
         `${object} does not restore on green (PostgreSQL ${ctx.green.version}): ${error.replace(/\.$/, '')}.${also} ` +
         `The statement:\n${quoteStatement(failure.entry.sql)}`,
-      remediation: match ? `${match.remediation}\n-- (check ${match.check} reports the same object)` : genericFix(failure),
+      remediation: genericFix(failure),
     };
   });
 }
 
-/** Findings of the pattern checks for this database; a pattern check that fails leaves its patterns out. */
-async function knownFindings(ctx: CheckContext): Promise<(FindingDraft & { check: string })[]> {
+/** The blockers of the pattern checks for this database; a pattern check that fails (and is reported as failed by itself) leaves its patterns out. */
+async function knownFindings(ctx: CheckContext): Promise<FindingDraft[]> {
   const versions = { blueMajor: ctx.blue.major, greenMajor: ctx.green.major };
   const found = await Promise.all(
     KNOWN_PATTERNS.filter((c) => c.appliesTo?.(versions) ?? true).map((c) =>
       c.run(ctx).then(
-        (drafts) => drafts.map((d) => ({ ...d, check: c.id })),
+        (drafts) => drafts.filter((d) => d.severity === 'blocker'),
         () => [],
       ),
     ),
@@ -117,7 +119,16 @@ function sameObject(knownObject: string, failure: RestoreFailure): boolean {
 
 function bareName(name: string): string {
   const withoutArgs = name.split('(')[0]!;
-  return withoutArgs.slice(withoutArgs.lastIndexOf('.') + 1).replace(/"/g, '');
+  return withoutArgs.slice(withoutArgs.lastIndexOf('.') + 1).replace(/"/g, '').trim();
+}
+
+/**
+ * The earlier failure a "does not exist" comes from: the one it names (as the dump
+ * qualifies it, or quoted), else the last extension that failed, whose types, functions
+ * and operators green then lacks under names of their own.
+ */
+function causedBy(failure: RestoreFailure, earlier: readonly RestoreFailure[]): RestoreFailure | undefined {
+  return earlier.find((f) => mentions(failure.message, f)) ?? earlier.findLast((f) => f.entry.kind === 'EXTENSION');
 }
 
 /** Whether green's "does not exist" names the object of an earlier failure (as the dump qualifies it, or quoted). */
