@@ -16,7 +16,11 @@ import * as D from '../src/defaults.js';
 import { Lab } from '../src/local/lab.js';
 import { silentLogger } from '../src/log.js';
 import { runPreflight } from '../src/preflight/run.js';
+import { spawn } from 'node:child_process';
+import { withClient } from '../src/postgres/connect.js';
 import { runTrialRestore } from '../src/preflight/trial-restore.js';
+import { dumpSchema, restoreSchema } from '../src/replication/schema-restore.js';
+import { finished, toolArgs, toolEnv } from '../src/replication/tools.js';
 import { replicateDemo } from '../test/helpers/lab.js';
 import { createGeneratedSchema } from '../test/helpers/schema.js';
 
@@ -62,6 +66,30 @@ try {
   const demoTrial = await trial();
   const objects = await createGeneratedSchema(lab, tables);
   const generatedTrial = await trial();
+
+  // The set-up's restore (one transaction) against psql's of the same script, restore only.
+  const green = lab.target('green', 'admin', D.MAINTENANCE_DATABASE);
+  const blue = lab.target('blue', 'admin', D.LAB_DATABASE);
+  const intoFreshDatabase = async (restore: (target: typeof green) => Promise<void>) => {
+    const database = 'bench_restore';
+    await withClient(green, (c) => c.query(`CREATE DATABASE ${database} TEMPLATE template0`));
+    try {
+      const started = performance.now();
+      await restore({ ...green, database });
+      return Math.round(performance.now() - started);
+    } finally {
+      await withClient(green, (c) => c.query(`DROP DATABASE ${database} WITH (FORCE)`));
+    }
+  };
+  const dump = await dumpSchema(blue, { withoutOwnership: true });
+  const setUpMs = await intoFreshDatabase(async (target) => void (await restoreSchema(dump, target, { mode: 'all' })));
+  const script = [dump.preamble, ...dump.entries.map((e) => `${e.settings}\n${e.sql}`)].join('\n');
+  const psqlMs = await intoFreshDatabase(async (target) => {
+    const child = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', ...toolArgs(target)], { env: toolEnv(target), stdio: ['pipe', 'ignore', 'pipe'] });
+    child.stdin.end(script);
+    const { code, stderr } = await finished(child);
+    if (code !== 0) throw new Error(`psql failed: ${stderr}`);
+  });
   const median = sorted[Math.floor(sorted.length / 2)]!;
   console.log(
     JSON.stringify(
@@ -85,6 +113,7 @@ try {
           note: 'dump of blue + restore into the scratch database, one pg_dump entry at a time + drop',
           demoSchema: demoTrial,
           generatedSchema: { tables, blueObjects: objects, ...generatedTrial },
+          restoreOnlyOfTheGeneratedSchema: { setUpOneTransactionMs: setUpMs, psqlSingleTransactionMs: psqlMs },
         },
       },
       null,
