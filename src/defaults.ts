@@ -205,6 +205,14 @@ export const PREFLIGHT_BEHAVIOUR_PARAMETERS = [
   'random_page_cost',
   'shared_preload_libraries',
 ] as const;
+/** The schema restore (set-up and preflight's trial) reports progress about this many times. */
+export const SCHEMA_RESTORE_PROGRESS_STEPS = 20;
+/** Preflight's trial restore of blue's schema into a scratch database on green stops after this long (issue 18). */
+export const DEFAULT_TRIAL_RESTORE_SECONDS = 300;
+/** Scratch databases of trial restores are named `<prefix><pair>_<random>`, so a later start finds and drops leftovers. */
+export const TRIAL_DATABASE_PREFIX = 'pgshift_trial_';
+/** A trial restore finding shows the failing statement's first lines. */
+export const PREFLIGHT_TRIAL_STATEMENT_LINES = 6;
 /** pg_upgrade's FirstNormalObjectId: objects with smaller OIDs were made by initdb. */
 export const PG_FIRST_USER_OID = 16384;
 

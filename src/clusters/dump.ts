@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as D from '../defaults.js';
 import { PgshiftError } from '../errors.js';
 import { withClient, type ConnectTarget } from '../postgres/connect.js';
-import { toolArgs, toolEnv } from '../replication/setup.js';
+import { toolArgs, toolEnv } from '../replication/tools.js';
 
 export interface DumpRequest {
   /** Databases to dump, each into its own custom-format file. */

@@ -224,6 +224,19 @@ export const CutoverSchema = Type.Object(
 );
 export type CutoverConfig = Type.Static<typeof CutoverSchema>;
 
+/** What preflight does beyond reading catalogs: the trial restore of blue's schema into a scratch database on green. */
+export const PairPreflightSchema = Type.Object(
+  {
+    trialRestoreSeconds: Type.Integer({
+      minimum: 1,
+      maximum: 3600,
+      default: D.DEFAULT_TRIAL_RESTORE_SECONDS,
+      description: "the trial restore stops after this long; what it found until then is reported, with a warning that it did not finish",
+    }),
+  },
+  { ...strict, default: {} },
+);
+
 /** A pair's id: in `pairs[].id`, and the same rule in the API's paths and the CLI's --pair. */
 export const PairIdSchema = Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9-]*$' });
 
@@ -241,6 +254,7 @@ export const PairSchema = Type.Object(
     signals: SignalsSchema,
     replication: ReplicationSchema,
     cutover: CutoverSchema,
+    preflight: PairPreflightSchema,
     snapshotDir: Type.Optional(Name),
   },
   strict,

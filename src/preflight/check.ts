@@ -1,5 +1,8 @@
 import type pg from 'pg';
 import type { RdsClusterFacts } from '../clusters/catalog.js';
+import type { Logger } from '../log.js';
+import type { ConnectTarget } from '../postgres/connect.js';
+import type { RestoreProgress } from '../replication/schema-restore.js';
 import type { Finding, PreflightPhase } from './report.js';
 import type { PreflightLogin, PreflightPair, PreflightSide } from './targets.js';
 
@@ -37,6 +40,11 @@ export interface CheckContext {
     sides: readonly PreflightSide[];
     facts(side: PreflightSide): Promise<RdsClusterFacts>;
   };
+  /** Where `database` on `side` is as `login`, for a check that needs sessions or tools of its own (the trial restore). */
+  target(side: PreflightSide, database: string, login: PreflightLogin): ConnectTarget;
+  /** The trial restore's time budget, and who hears of its progress. */
+  trial: { budgetMs: number; onProgress?: (database: string, progress: RestoreProgress) => void };
+  log: Logger;
 }
 
 export interface Applicability {

@@ -3,6 +3,7 @@ import * as D from '../defaults.js';
 import { describeError, PgshiftError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { RdsClusterFacts } from '../clusters/catalog.js';
+import type { RestoreProgress } from '../replication/schema-restore.js';
 import type { CheckContext, CheckDefinition, FindingDraft, SideInfo } from './check.js';
 import { PREFLIGHT_CHECKS } from './checks/index.js';
 import { countBySeverity, type CheckRun, type Finding, type PreflightPhase, type PreflightReport, type Severity } from './report.js';
@@ -23,6 +24,8 @@ export interface RunPreflightOptions {
   clock?: Clock;
   log?: Logger;
   statementTimeoutMs?: number;
+  /** Told of the trial restore's progress (objects restored of the total) per database. */
+  onTrialProgress?: (database: string, progress: RestoreProgress) => void;
 }
 
 const SIDES: readonly PreflightSide[] = ['blue', 'green'];
@@ -164,6 +167,12 @@ export async function runPreflight(options: RunPreflightOptions): Promise<Prefli
           },
           query: (side, sql, params, login) => sessions.query(side, databaseOn(side, database), sql, params, login),
           aws,
+          target: (side, db, login) => targets.target(side, db, login),
+          trial: {
+            budgetMs: (pair.trialRestoreSeconds ?? D.DEFAULT_TRIAL_RESTORE_SECONDS) * 1000,
+            ...(options.onTrialProgress ? { onProgress: options.onTrialProgress } : {}),
+          },
+          log,
         };
         const began = clock.now();
         const reported = cluster ? null : database;

@@ -4,7 +4,7 @@ import { PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CheckDefinition } from './check.js';
 import type { PreflightPhase, PreflightReport } from './report.js';
-import { runPreflight } from './run.js';
+import { runPreflight, type RunPreflightOptions } from './run.js';
 import type { PreflightReportStore } from './store.js';
 import type { PreflightPair, PreflightTargets } from './targets.js';
 
@@ -24,6 +24,8 @@ export interface PreflightService {
 
 export interface PreflightRunOptions {
   phase?: PreflightPhase;
+  /** Told of the trial restore's progress; a caller that joins a run already going hears nothing. */
+  onTrialProgress?: RunPreflightOptions['onTrialProgress'];
 }
 
 export interface PreflightServiceOptions {
@@ -64,6 +66,7 @@ export function createPreflightService(options: PreflightServiceOptions): Prefli
           log: options.log,
           ...(options.clock ? { clock: options.clock } : {}),
           ...(options.checks ? { checks: options.checks } : {}),
+          ...(runOptions.onTrialProgress ? { onTrialProgress: runOptions.onTrialProgress } : {}),
         });
         await options.store.save(report);
         return report;

@@ -41,6 +41,8 @@ export interface PreflightPair {
   publication: string;
   subscription: string;
   expectedMajor?: { blue?: number; green?: number };
+  /** How long the trial restore of blue's schema on green may take; default D.DEFAULT_TRIAL_RESTORE_SECONDS. */
+  trialRestoreSeconds?: number;
 }
 
 export function preflightPairFromConfig(pair: PairConfig): PreflightPair {
@@ -51,5 +53,6 @@ export function preflightPairFromConfig(pair: PairConfig): PreflightPair {
     publication: pair.replication.publication,
     subscription: pair.replication.subscription,
     expectedMajor: { blue: pair.blue.expectedMajor, green: pair.green.expectedMajor },
+    trialRestoreSeconds: pair.preflight.trialRestoreSeconds,
   };
 }

@@ -7,7 +7,8 @@ import { adminOn, asAdmin, existingDatabases, listIn, mapIn, union, type Prepara
 import { copySchema, hasUserTables } from './setup.js';
 
 /**
- * `schema`: blue's schema (`pg_dump --schema-only`, restored in one transaction) into
+ * `schema`: blue's schema (`pg_dump --schema-only`, restored in one transaction by the
+ * restore preflight's trial runs) into
  * every pair database on green that holds no user table yet; a database that has tables
  * is adopted as it is. A restore that fails on blue's DDL is final (schema drift,
  * an extension green lacks): repeating cannot cure it.
@@ -41,9 +42,9 @@ export function schemaStep(env: PreparationEnv): PreparationStep {
         try {
           await copySchema(adminOn(env, 'blue', database), adminOn(env, 'green', database));
         } catch (err) {
-          const details = isPgshiftError(err, 'PGSHIFT_ERR_SCHEMA_COPY') ? (err.details as { stage?: string; exitCode?: number }) : undefined;
-          // psql exits 3 when a statement of the script failed; 2 is a lost connection (retried).
-          if (details?.stage === 'restore' && details.exitCode === 3) {
+          const details = isPgshiftError(err, 'PGSHIFT_ERR_SCHEMA_COPY') ? (err.details as { stage?: string; refused?: boolean }) : undefined;
+          // Green refusing a statement is final; a lost connection is retried.
+          if (details?.stage === 'restore' && details.refused === true) {
             throw finalError('PGSHIFT_ERR_SCHEMA_COPY', (err as Error).message, { database }, err);
           }
           throw err;

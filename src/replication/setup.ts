@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import type pg from 'pg';
 import * as D from '../defaults.js';
 import { finalError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { conninfo, ident, literal, withClient, type ConnectTarget } from '../postgres/connect.js';
+import { dumpSchema, restoreSchema } from './schema-restore.js';
 
 /**
  * Preparing a receiving side (green, or blue for reverse replication): the roles the
@@ -205,17 +205,24 @@ async function readRoles(client: pg.Client): Promise<RoleRow[]> {
 export async function createDatabaseLike(fromClient: pg.Client, toClient: pg.Client, database: string): Promise<boolean> {
   const exists = await toClient.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
   if (exists.rowCount !== 0) return false;
+  await toClient.query(await createDatabaseStatement(fromClient, database, 'like'));
+  return true;
+}
+
+/**
+ * CREATE DATABASE `name` with the encoding and collation of `from`'s current database,
+ * and its owner unless `owner` is `current` (the login that runs it: preflight's scratch
+ * database, made before blue's roles are on the other side).
+ */
+export async function createDatabaseStatement(fromClient: pg.Client, name: string, owner: 'like' | 'current'): Promise<string> {
   const { rows } = await fromClient.query<{ owner: string; encoding: string; collate: string; ctype: string }>(
     `SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding,
             datcollate AS collate, datctype AS ctype
        FROM pg_database WHERE datname = current_database()`,
   );
   const db = rows[0]!;
-  await toClient.query(
-    `CREATE DATABASE ${ident(database)} OWNER ${ident(db.owner)} TEMPLATE template0
-       ENCODING ${literal(db.encoding)} LC_COLLATE ${literal(db.collate)} LC_CTYPE ${literal(db.ctype)}`,
-  );
-  return true;
+  return `CREATE DATABASE ${ident(name)}${owner === 'like' ? ` OWNER ${ident(db.owner)}` : ''} TEMPLATE template0
+       ENCODING ${literal(db.encoding)} LC_COLLATE ${literal(db.collate)} LC_CTYPE ${literal(db.ctype)}`;
 }
 
 /** Whether the database holds a table outside the system schemas and pgshift's own. */
@@ -421,71 +428,12 @@ export async function waitForInitialSync(toDb: ConnectTarget, options: SetupOpti
 }
 
 /**
- * `pg_dump --schema-only` of the sending side restored into the receiving side in one
- * transaction; passwords go through the environment, never the command line. The dump
- * is read to its end before the restore starts: psql commits at the end of its input,
- * so a dump that broke off half way must never reach it.
- * Throws PGSHIFT_ERR_SCHEMA_COPY with `details.stage` `dump` or `restore` and the
- * tool's exit code (psql exits 3 for an error of the script, 2 for a lost connection).
+ * Blue's schema (`dumpSchema`) restored into the receiving side in one transaction, the
+ * same restore preflight's trial runs (schema-restore.ts). The dump is read to its end
+ * before the restore starts, so a dump that broke off half way never reaches it.
+ * Throws PGSHIFT_ERR_SCHEMA_COPY with `details.stage` `dump` or `restore`, and for the
+ * latter `details.refused` true when the receiving side refused a statement.
  */
 export async function copySchema(from: ConnectTarget, to: ConnectTarget): Promise<void> {
-  const dump = spawn(
-    'pg_dump',
-    [
-      '--schema-only',
-      '--no-publications',
-      '--no-subscriptions',
-      `--exclude-schema=${D.PGSHIFT_SCHEMA}`,
-      ...toolArgs(from),
-    ],
-    { env: toolEnv(from), stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const chunks: Buffer[] = [];
-  dump.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const dumpResult = await finished(dump);
-  if (dumpResult.code !== 0) {
-    throw new PgshiftError('PGSHIFT_ERR_SCHEMA_COPY', `schema dump of ${from.database} failed: ${dumpResult.stderr.trim().slice(0, 2000)}`, {
-      details: { stage: 'dump', exitCode: dumpResult.code },
-    });
-  }
-  const restore = spawn(
-    'psql',
-    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', ...toolArgs(to)],
-    { env: toolEnv(to), stdio: ['pipe', 'ignore', 'pipe'] },
-  );
-  restore.stdin.on('error', () => {}); // psql may exit before reading everything; its exit code says why
-  restore.stdin.end(Buffer.concat(chunks));
-  const restoreResult = await finished(restore);
-  if (restoreResult.code !== 0) {
-    throw new PgshiftError(
-      'PGSHIFT_ERR_SCHEMA_COPY',
-      `schema restore of ${from.database} into ${to.endpoint.host}:${to.endpoint.port} failed: ${restoreResult.stderr.trim().slice(0, 2000)}`,
-      { details: { stage: 'restore', exitCode: restoreResult.code } },
-    );
-  }
-}
-
-export function toolArgs(target: ConnectTarget): string[] {
-  return ['-h', target.endpoint.host, '-p', String(target.endpoint.port), '-U', target.login.user, '-d', target.database];
-}
-
-export function toolEnv(target: ConnectTarget): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    PGPASSWORD: target.login.password,
-    PGCONNECT_TIMEOUT: String(Math.ceil(D.PG_CONNECT_TIMEOUT_MS / 1000)),
-    PGAPPNAME: D.PG_APPLICATION_NAME,
-    PGOPTIONS: '-c default_transaction_read_only=off',
-  };
-  if ((target.ssl ?? 'disable') !== 'disable') env.PGSSLMODE = target.ssl === 'verify-full' ? 'verify-full' : 'require';
-  return env;
-}
-
-export function finished(child: ReturnType<typeof spawn>): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', (err) => resolve({ code: -1, stderr: err.message }));
-    child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
-  });
+  await restoreSchema(await dumpSchema(from), to, { mode: 'all' });
 }

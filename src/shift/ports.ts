@@ -85,7 +85,14 @@ export interface PairPreflight {
    * Runs every check now and stores the report as the pair's last. `prepare`: green is
    * not prepared yet (its databases and schema are what preparing makes). May throw.
    */
-  run(phase: 'prepare' | 'prepared'): Promise<PreflightStatus & { blockerFindings: PreflightBlocker[] }>;
+  run(phase: 'prepare' | 'prepared', onTrialProgress?: (progress: TrialRestoreProgress) => void): Promise<PreflightStatus & { blockerFindings: PreflightBlocker[] }>;
+}
+
+/** The trial restore's progress in one database: pg_dump entries restored of the total. */
+export interface TrialRestoreProgress {
+  database: string;
+  done: number;
+  total: number;
 }
 
 export interface PairSessions {

@@ -43,8 +43,11 @@ function journaled(step: PreparationStep): TransitionStep {
 function preflight(world: PairWorld): TransitionStep {
   return {
     name: 'preflight',
-    async run() {
-      const report = await world.preflight.run('prepare');
+    async run(ctx) {
+      // The trial restore of a large schema takes a while: shown as the step's progress, as the initial copy is.
+      const report = await world.preflight.run('prepare', (objects) =>
+        ctx.progress({ at: ctx.now(), tablesTotal: 0, tablesDone: 0, bytesTotal: 0, bytesDone: 0, bytesPerSecond: null, etaSeconds: null, databases: [], objects }),
+      );
       if (report.blockers > 0) {
         throw finalError('PGSHIFT_ERR_PREFLIGHT_BLOCKED', `preflight found ${report.blockers} blocker(s): ${summarize(report.blockerFindings)}`, { blockers: report.blockerFindings });
       }

@@ -141,6 +141,8 @@ export const PreparationProgressSchema = Type.Object({
   at: Type.Number(),
   ...CopyFigures,
   databases: Type.Array(DatabaseCopyProgressSchema),
+  /** Step `preflight`: its trial restore of blue's schema on green, objects (pg_dump entries) restored of the total; the copy figures are 0 then. */
+  objects: Type.Optional(Type.Object({ database: Type.String(), done: Type.Integer(), total: Type.Integer() })),
 });
 export type PreparationProgress = Type.Static<typeof PreparationProgressSchema>;
 

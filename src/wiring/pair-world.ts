@@ -52,8 +52,11 @@ export function pairWorld(parts: PairWorldParts): PairWorld {
         const report = await parts.preflight.last(pair.id);
         return report ? verdict(report) : null;
       },
-      async run(phase) {
-        const report = await parts.preflight.run(pair.id, { phase });
+      async run(phase, onTrialProgress) {
+        const report = await parts.preflight.run(pair.id, {
+          phase,
+          ...(onTrialProgress ? { onTrialProgress: (database, p) => onTrialProgress({ database, ...p }) } : {}),
+        });
         const blockerFindings = report.findings
           .filter((f) => f.severity === 'blocker')
           .map((f) => ({ check: f.check, database: f.database, object: f.object, message: f.message }));

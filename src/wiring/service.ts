@@ -8,6 +8,8 @@ import type { Logger } from '../log.js';
 import { createPreflightService, type PreflightService } from '../preflight/service.js';
 import { StateStorePreflightReports } from '../preflight/store.js';
 import { preflightPairFromConfig } from '../preflight/targets.js';
+import { dropTrialDatabases } from '../preflight/trial-restore.js';
+import { describeError } from '../errors.js';
 import type { Direction } from '../replication/port.js';
 import type { Side } from '../shift/model.js';
 import { ShiftController } from '../shift/controller.js';
@@ -102,6 +104,8 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
   });
   const registry = new SignalRegistry();
   for (const p of parts) registry.add(p.signals);
+  // A trial restore a crash cut short left its scratch database on green; nothing waits on the clean-up.
+  for (const p of parts) void dropTrialLeftovers(p, log);
 
   const lease = new PgLeaderLease({ connectionString: config.state.url, log, confirmTimeoutMs: D.LEASE_CONFIRM_TIMEOUT_MS });
   controller = new ShiftController({
@@ -159,4 +163,14 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
       await closeParts();
     },
   };
+}
+
+/** Drops the scratch databases of trial restores a crash cut short. Never throws. */
+async function dropTrialLeftovers(parts: PairParts, log: Logger): Promise<void> {
+  try {
+    await dropTrialDatabases(parts.targets.target('green', D.MAINTENANCE_DATABASE, 'admin'), parts.pair.id, log);
+  } catch (err) {
+    // The target throws when green's address is not known yet (a green prepare creates).
+    log.info({ pair: parts.pair.id, err: describeError(err) }, 'leftover trial databases not looked for');
+  }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import type { ConnectTarget } from '../../src/postgres/connect.js';
 import { ident, withClient } from '../../src/postgres/connect.js';
-import { toolEnv } from '../../src/replication/setup.js';
+import { toolEnv } from '../../src/replication/tools.js';
 import { resolveBinaries } from '../../src/local/binaries.js';
 import { ensureLabUser } from '../../src/local/os-user.js';
 import { LabServer } from '../../src/local/pg-server.js';

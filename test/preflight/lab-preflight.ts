@@ -49,6 +49,13 @@ export async function sql(lab: Lab, side: LabSide, text: string, database: strin
   });
 }
 
+/** Green's scratch databases of trial restores. */
+export async function trialDatabases(lab: Lab): Promise<string[]> {
+  return withClient(lab.target('green', 'admin', D.MAINTENANCE_DATABASE), async (c) =>
+    (await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'pgshift\\_trial\\_%' ORDER BY 1`)).rows.map((r) => r.datname as string),
+  );
+}
+
 export function findingsOf(report: PreflightReport, check: string): Finding[] {
   return report.findings.filter((f) => f.check === check);
 }

@@ -63,9 +63,16 @@ export function formatReport(report: PreflightReport, columns = 120): string {
     '',
   ];
   if (report.findings.length === 0) return `${lines.join('\n')}\n`;
-  const rows = report.findings.map((f) => ({
-    cells: [f.severity.toUpperCase(), f.check, f.database ?? '-', f.object, f.message],
-    verbatim: f.remediation.split('\n').map((line, i) => (i === 0 ? `fix: ${line}` : `     ${line}`)),
-  }));
+  const rows = report.findings.map((f) => {
+    // Lines quoted with `| ` are SQL (the statement a trial restore saw fail): kept as they are, not wrapped.
+    const lines = f.message.split('\n');
+    return {
+      cells: [f.severity.toUpperCase(), f.check, f.database ?? '-', f.object, lines.filter((l) => !l.startsWith('| ')).join('\n')],
+      verbatim: [
+        ...lines.filter((l) => l.startsWith('| ')),
+        ...f.remediation.split('\n').map((line, i) => (i === 0 ? `fix: ${line}` : `     ${line}`)),
+      ],
+    };
+  });
   return `${lines.join('\n')}\n${renderTable(['SEVERITY', 'CHECK', 'DATABASE', 'OBJECT', 'MESSAGE AND FIX'], rows, columns)}`;
 }

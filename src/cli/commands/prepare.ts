@@ -64,6 +64,7 @@ export function describePreparation(pair: string, preparation: PreparationView |
   const head = `preparing ${pair}: ${preparation.step} (${preparation.stepsDone}/${preparation.stepsTotal} steps done)`;
   const p = preparation.progress;
   if (!p) return head;
+  if (p.objects) return `${head} · trial restore of ${p.objects.database}: ${p.objects.done}/${p.objects.total} objects`;
   const parts = [`${p.tablesDone}/${p.tablesTotal} tables`, `${bytes(p.bytesDone)} of ${bytes(p.bytesTotal)}`];
   if (p.bytesPerSecond !== null) parts.push(`${bytes(p.bytesPerSecond)}/s`);
   if (p.etaSeconds !== null) parts.push(`about ${duration(p.etaSeconds)} left`);

@@ -21,6 +21,7 @@ import {
   regColumnsCheck,
   systemCompositeColumnsCheck,
 } from './upgrade.js';
+import { trialRestoreCheck } from './trial-restore.js';
 import { serverVersionsCheck } from './versions.js';
 
 /** Every preflight check, in the order a report lists them. */
@@ -33,6 +34,7 @@ export const PREFLIGHT_CHECKS: readonly CheckDefinition[] = [
   encodingConversionsCheck,
   regColumnsCheck,
   systemCompositeColumnsCheck,
+  trialRestoreCheck,
   preparedTransactionsCheck,
   walLevelCheck,
   replicationCapacityCheck,
