@@ -74,6 +74,13 @@ export interface CheckDefinition {
    * reading green's server through its maintenance database in phase `prepare`.
    */
   createdByPrepare?: string;
+  /**
+   * What `prepare` has done that makes the check moot once green is prepared (e.g. the
+   * trial restore: "prepare restored blue's schema on green"). Set: the check runs only
+   * in phase `prepare`, so that a prepared green (under reads, or the cutover's own
+   * preflight) is not made to do it again.
+   */
+  supersededByPrepare?: string;
   /** Which upgrades the check concerns; absent: every one. */
   appliesTo?: (versions: Applicability) => boolean;
   run(ctx: CheckContext): Promise<FindingDraft[]>;

@@ -109,6 +109,11 @@ export async function runPreflight(options: RunPreflightOptions): Promise<Prefli
         runs.push({ check: check.id, title: check.title, database: null, outcome: 'not-applicable', findings: 0, durationMs: 0, reason });
         continue;
       }
+      if (phase !== 'prepare' && check.supersededByPrepare !== undefined) {
+        const reason = `${check.supersededByPrepare}; run preflight with phase prepare to try again`;
+        runs.push({ check: check.id, title: check.title, database: null, outcome: 'not-applicable', findings: 0, durationMs: 0, reason });
+        continue;
+      }
       if (check.appliesTo) {
         if (!blue || !green) {
           // Whether it applies depends on versions preflight could not read.

@@ -26,7 +26,7 @@ t.test('a trial restore cut short by a SIGKILL', async (t) => {
   const config = await labServiceConfig(t, {}, 'info');
 
   const first = await startServiceProcess(t, lab, config, 'killed');
-  void first.api.post('/api/v1/pairs/demo/preflight').catch(() => {});
+  void first.api.post('/api/v1/pairs/demo/preflight?phase=prepare').catch(() => {});
   const progress = await first.process.waitForLog((l) => l.msg === 'trial restore progress' && Number(l.done) > 0, 120_000);
   await kill(first);
   t.ok(Number(progress.done) < Number(progress.total), `killed during the restore (${String(progress.done)} of ${String(progress.total)})`);
@@ -37,7 +37,7 @@ t.test('a trial restore cut short by a SIGKILL', async (t) => {
   await waitFor('the leftover scratch database to be dropped', async () => (await trialDatabases(lab)).length === 0, 60_000, 200);
   t.pass('the next start dropped it');
 
-  const report = (await second.api.post('/api/v1/pairs/demo/preflight')).body;
+  const report = (await second.api.post('/api/v1/pairs/demo/preflight?phase=prepare')).body;
   t.match(report.checks.find((c: { check: string }) => c.check === 'trial-restore'), { outcome: 'passed' }, 'a whole trial of the big schema passes');
   t.same(await trialDatabases(lab), [], 'and leaves nothing');
 });

@@ -19,6 +19,8 @@ export const trialRestoreCheck: CheckDefinition = {
   title: "blue's schema restores on green (a trial in a scratch database)",
   scope: 'database',
   sides: ['blue', 'green'],
+  // Once prepared, green holds the schema the real restore made; a trial then would only load green (the cutover's preflight runs with reads on it).
+  supersededByPrepare: "prepare restored blue's schema on green",
   async run(ctx) {
     const outcome = await runTrialRestore({
       pairId: ctx.pair.id,
