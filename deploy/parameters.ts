@@ -9,6 +9,21 @@ import Value from 'typebox/value';
  */
 const strict = { additionalProperties: false } as const;
 
+/**
+ * The secrets config/aws.example.yaml reads as ${NAME}: ECS puts each into the task's
+ * environment from Secrets Manager, so none is in the template, the image or the file.
+ * test/deploy compares this list with the names the example config uses.
+ */
+export const SECRET_VARIABLES = [
+  'PGSHIFT_STATE_URL',
+  'PGSHIFT_OPERATOR_TOKEN_SHA256',
+  'PGSHIFT_VIEWER_TOKEN_SHA256',
+  'PGSHIFT_BLUE_PASSWORD',
+  'PGSHIFT_BLUE_ADMIN_PASSWORD',
+  'PGSHIFT_GREEN_PASSWORD',
+  'PGSHIFT_GREEN_ADMIN_PASSWORD',
+] as const;
+
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 const Cidr = Type.String({ pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$' });
 const SecurityGroupId = Type.String({ pattern: '^sg-[0-9a-f]{8,17}$' });
@@ -117,6 +132,9 @@ export function parseDeployParameters(raw: unknown, source = 'parameters'): Depl
     rules.push(`subnetIds / availabilityZones: one subnet per zone (${params.subnetIds.length} subnets, ${params.availabilityZones.length} zones)`);
   }
   if (params.clusters.blue.id.toLowerCase() === params.clusters.green.id.toLowerCase()) rules.push('clusters.green.id: is the same cluster as clusters.blue.id');
+  for (const name of Object.keys(params.secretOverrides ?? {})) {
+    if (!(SECRET_VARIABLES as readonly string[]).includes(name)) rules.push(`secretOverrides.${name}: not a variable the configuration reads (${SECRET_VARIABLES.join(', ')})`);
+  }
   if (rules.length > 0) throw new ParameterError(source, rules);
   return params;
 }

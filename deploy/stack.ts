@@ -5,25 +5,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { DeployParameters } from './parameters.js';
+import { SECRET_VARIABLES, type DeployParameters } from './parameters.js';
 import { taskRolePolicy } from './policy.js';
 
-/**
- * The secrets config/aws.example.yaml reads as ${NAME}: ECS puts each into the task's
- * environment from Secrets Manager, so none is in the template, the image or the file.
- * test/deploy compares this list with the names the example config uses.
- */
-export const SECRET_VARIABLES = [
-  'PGSHIFT_STATE_URL',
-  'PGSHIFT_OPERATOR_TOKEN_SHA256',
-  'PGSHIFT_VIEWER_TOKEN_SHA256',
-  'PGSHIFT_BLUE_PASSWORD',
-  'PGSHIFT_BLUE_ADMIN_PASSWORD',
-  'PGSHIFT_GREEN_PASSWORD',
-  'PGSHIFT_GREEN_ADMIN_PASSWORD',
-] as const;
-
-export const DEFAULTS = {
+const DEFAULTS = {
   apiPort: 7070,
   databasePort: 5432,
   cpu: 512,
@@ -35,8 +20,8 @@ export const DEFAULTS = {
 } as const;
 
 /** The image's user `node`: nothing in the task runs as root. */
-export const CONTAINER_USER = '1000:1000';
-export const CONFIG_PATH = '/app/config/pgshift.yaml';
+const CONTAINER_USER = '1000:1000';
+const CONFIG_PATH = '/app/config/pgshift.yaml';
 
 const HEALTH_URL = (port: number) => `http://127.0.0.1:${port}/healthz`;
 

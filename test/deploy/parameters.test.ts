@@ -44,3 +44,9 @@ t.test('exactly one way in for API callers, and one way to each database', async
   sameCluster.clusters.green.id = 'Orders-PG13';
   t.match(problemsOf(sameCluster), [/^clusters\.green\.id: is the same cluster/]);
 });
+
+t.test('a secret override must name a variable the configuration reads', async (t) => {
+  const raw = await example();
+  raw.secretOverrides = { PGSHIFT_BLUE_PASWORD: { secretArn: raw.secretArn, jsonField: 'password' } };
+  t.match(problemsOf(raw), [/^secretOverrides\.PGSHIFT_BLUE_PASWORD: not a variable the configuration reads/]);
+});

@@ -3,9 +3,9 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadDeployParameters } from '../../deploy/parameters.js';
+import { loadDeployParameters, SECRET_VARIABLES } from '../../deploy/parameters.js';
 import { normalizeRecordName } from '../../deploy/policy.js';
-import { PgshiftStack, SECRET_VARIABLES } from '../../deploy/stack.js';
+import { PgshiftStack } from '../../deploy/stack.js';
 import { ROOT } from '../helpers/process.js';
 
 type Json = Record<string, any>;
@@ -125,7 +125,7 @@ t.test('every secret config/aws.example.yaml reads comes from Secrets Manager, u
       .flatMap((line) => [...line.matchAll(/\$\{(PGSHIFT_[A-Z0-9_]+)\}/g)].map((m) => m[1]!)),
   );
   t.ok(used.size >= 7, `${used.size} variables in the example config`);
-  t.same([...SECRET_VARIABLES].sort(), [...used].sort(), 'deploy/stack.ts wires exactly the variables the config reads');
+  t.same([...SECRET_VARIABLES].sort(), [...used].sort(), 'the deploy kit wires exactly the variables the config reads');
   const secrets = container.Secrets as { Name: string; ValueFrom: string }[];
   t.same(secrets.map((s) => s.Name).sort(), [...used].sort());
   for (const s of secrets) t.equal(s.ValueFrom, `${params.secretArn}:${s.Name}::`, `${s.Name} is the field of that name in the secret`);
