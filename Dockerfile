@@ -2,7 +2,7 @@
 # pgshift as a container for ECS (target `service`, the default) and the embedded lab
 # in a container for a first look (target `lab`, used by docker-compose.yml).
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --omit=optional
@@ -12,7 +12,7 @@ COPY src ./src
 # dist-dashboard/: the operator page, bundled and precompressed.
 RUN npm run build && npm run build:lab && npm run build:dashboard
 
-FROM node:20-bookworm-slim AS runtime-base
+FROM node:24-bookworm-slim AS runtime-base
 # pg_dump for snapshots of plain PostgreSQL clusters (Aurora snapshots go through RDS).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends postgresql-client ca-certificates \

@@ -7,7 +7,7 @@ export default tseslint.config(
   // Tests are left out: tap runs the subtests their top-level t.test calls return.
   { ignores: ['dist/**', 'dist-lab/**', 'dist-dashboard/**', 'node_modules/**', '.pgshift/**', 'test/**', '*.js'] },
   {
-    files: ['src/**/*.ts', 'bench/**/*.ts'],
+    files: ['src/**/*.ts', 'bench/**/*.ts', 'deploy/**/*.ts'],
     languageOptions: {
       parser: tseslint.parser,
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },

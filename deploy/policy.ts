@@ -1,0 +1,88 @@
+import { SNAPSHOT_ID_PREFIX } from '../src/defaults.js';
+import type { DeployParameters } from './parameters.js';
+
+/**
+ * The task role's policy, the one source of both the CDK stack's inline policy and
+ * deploy/iam-policy.json (for teams without CDK). Written in the shape CDK
+ * synthesizes (one action or resource as a string, several as a list), so the JSON
+ * file and the template's policy are the same document: test/deploy checks that.
+ */
+export interface PolicyStatement {
+  Sid: string;
+  Effect: 'Allow';
+  Action: string | string[];
+  Resource: string | string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export interface PolicyDocument {
+  Version: '2012-10-17';
+  Statement: PolicyStatement[];
+}
+
+/** pgshift writes weighted CNAMEs (src/traffic/route53-router.ts) and changes them with UPSERT only. */
+export const RECORD_TYPE = 'CNAME';
+export const RECORD_ACTION = 'UPSERT';
+
+/**
+ * A record name as Route 53's condition key `route53:ChangeResourceRecordSetsNormalizedRecordNames`
+ * holds it: lower case, no final dot, and every character but a-z, 0-9, '-' and '_'
+ * within a label written as a backslash and three octal digits (e.g. '*' is \052).
+ */
+export function normalizeRecordName(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/\.$/, '')
+    .split('.')
+    .map((label) => label.replace(/[^a-z0-9_-]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`))
+    .join('.');
+}
+
+function one<T>(values: T[]): T | T[] {
+  return values.length === 1 ? values[0]! : values;
+}
+
+export function taskRolePolicy(params: DeployParameters): PolicyDocument {
+  const zone = `arn:aws:route53:::hostedzone/${params.dns.hostedZoneId}`;
+  const rds = `arn:aws:rds:${params.region}:${params.account}`;
+  const clusters = [params.clusters.blue.id, params.clusters.green.id].map((id) => `${rds}:cluster:${id.toLowerCase()}`);
+  // Every snapshot pgshift names itself: pgshift-<cluster or pair>-<time> (src/clusters/snapshot-id.ts).
+  const snapshots = `${rds}:cluster-snapshot:${SNAPSHOT_ID_PREFIX}-*`;
+  const names = [...new Set(params.dns.recordNames.map(normalizeRecordName))].sort();
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'ShiftWeightsOfThePairsRecords',
+        Effect: 'Allow',
+        Action: 'route53:ChangeResourceRecordSets',
+        Resource: zone,
+        Condition: {
+          'ForAllValues:StringEquals': {
+            'route53:ChangeResourceRecordSetsNormalizedRecordNames': one(names),
+            'route53:ChangeResourceRecordSetsRecordTypes': RECORD_TYPE,
+            'route53:ChangeResourceRecordSetsActions': RECORD_ACTION,
+          },
+        },
+      },
+      { Sid: 'WaitForChangesInsync', Effect: 'Allow', Action: 'route53:GetChange', Resource: 'arn:aws:route53:::change/*' },
+      { Sid: 'ReadTheZonesRecords', Effect: 'Allow', Action: 'route53:ListResourceRecordSets', Resource: zone },
+      { Sid: 'DescribeTheClusters', Effect: 'Allow', Action: 'rds:DescribeDBClusters', Resource: clusters },
+      {
+        // Listing a cluster's snapshots is authorized on the cluster, reading one by id on the snapshot.
+        Sid: 'DescribeTheirSnapshots',
+        Effect: 'Allow',
+        Action: 'rds:DescribeDBClusterSnapshots',
+        Resource: [...clusters, snapshots],
+      },
+      {
+        // CreateDBClusterSnapshot is authorized on both the cluster and the new snapshot; its
+        // Tags (created-by: pgshift) need AddTagsToResource on the snapshot as well.
+        Sid: 'SnapshotBeforeCutover',
+        Effect: 'Allow',
+        Action: ['rds:CreateDBClusterSnapshot', 'rds:AddTagsToResource'],
+        Resource: [...clusters, snapshots],
+      },
+    ],
+  };
+}

@@ -1,0 +1,65 @@
+import t from 'tap';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDeployParameters } from '../../deploy/parameters.js';
+import { PgshiftStack } from '../../deploy/stack.js';
+import { ROOT } from '../helpers/process.js';
+
+type Json = Record<string, any>;
+
+const LB = 'sg-0fedcba9876543210';
+const RDS_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-1234-XyZ123';
+
+// The other branch of every choice the example file makes: a load balancer instead of a
+// CIDR, databases by CIDR, a secret from RDS's own, an image outside ECR, other numbers.
+const example = JSON.parse(readFileSync(join(ROOT, 'deploy', 'parameters.example.json'), 'utf8'));
+delete example.allowedCidr;
+const params = parseDeployParameters({
+  ...example,
+  image: 'ghcr.io/example/pgshift:0.1.0',
+  apiPort: 8080,
+  loadBalancerSecurityGroupId: LB,
+  clusters: { blue: { id: 'orders-pg13', cidr: '10.1.0.0/24' }, green: { id: 'orders-pg14', port: 5433, cidr: '10.1.1.0/24' } },
+  stateDatabase: { cidr: '10.1.2.0/24' },
+  secretOverrides: { PGSHIFT_BLUE_ADMIN_PASSWORD: { secretArn: RDS_SECRET, jsonField: 'password' } },
+  stopTimeoutSeconds: 120,
+});
+const resources = Template.fromStack(new PgshiftStack(new App(), 'Variant', params)).toJSON().Resources as Record<string, { Type: string; Properties: Json }>;
+const of = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const container = of('AWS::ECS::TaskDefinition')[0]![1].Properties.ContainerDefinitions[0] as Json;
+const [sgId, sg] = of('AWS::EC2::SecurityGroup')[0]!;
+
+t.test('behind a load balancer: the API port is open to its security group only', async (t) => {
+  t.equal(sg.Properties.SecurityGroupIngress, undefined, 'no CIDR rule');
+  const ingress = of('AWS::EC2::SecurityGroupIngress').map(([, r]) => r.Properties);
+  t.same(ingress, [
+    { Description: 'the load balancer to the pgshift API', FromPort: 8080, GroupId: { 'Fn::GetAtt': [sgId, 'GroupId'] }, IpProtocol: 'tcp', SourceSecurityGroupId: LB, ToPort: 8080 },
+  ]);
+  t.match(container.HealthCheck.Command[3], /127\.0\.0\.1:8080\/healthz/);
+  t.same(container.Command, ['--host', '0.0.0.0', '--port', '8080']);
+});
+
+t.test('databases given by CIDR: egress to each on its port, nothing else but HTTPS', async (t) => {
+  const rules = (sg.Properties.SecurityGroupEgress as Json[]).map((e) => [e.CidrIp, e.FromPort, e.ToPort]).sort();
+  t.same(rules, [['0.0.0.0/0', 443, 443], ['10.1.0.0/24', 5432, 5432], ['10.1.1.0/24', 5433, 5433], ['10.1.2.0/24', 5432, 5432]]);
+  t.same(of('AWS::EC2::SecurityGroupEgress'), []);
+});
+
+t.test('a variable from another secret, and the execution role may read both secrets', async (t) => {
+  const secrets = Object.fromEntries((container.Secrets as { Name: string; ValueFrom: string }[]).map((s) => [s.Name, s.ValueFrom]));
+  t.equal(secrets.PGSHIFT_BLUE_ADMIN_PASSWORD, `${RDS_SECRET}:password::`);
+  t.equal(secrets.PGSHIFT_GREEN_ADMIN_PASSWORD, `${params.secretArn}:PGSHIFT_GREEN_ADMIN_PASSWORD::`);
+  const statements = of('AWS::IAM::Policy').flatMap(([, r]) => r.Properties.PolicyDocument.Statement as Json[]);
+  const readable = statements.filter((s) => ([] as string[]).concat(s.Action).includes('secretsmanager:GetSecretValue')).flatMap((s) => ([] as unknown[]).concat(s.Resource));
+  t.same(new Set(readable), new Set([params.secretArn, RDS_SECRET]));
+});
+
+t.test('an image outside ECR: no registry permission, and no "*" resource in any policy', async (t) => {
+  t.equal(container.Image, 'ghcr.io/example/pgshift:0.1.0');
+  const text = JSON.stringify(Object.values(resources).filter((r) => r.Type.startsWith('AWS::IAM::')));
+  t.notMatch(text, /"ecr:/);
+  t.notMatch(text, /"Resource":"\*"|"Resource":\[[^\]]*"\*"/);
+  t.equal(container.StopTimeout, 120);
+});
