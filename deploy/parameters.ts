@@ -40,7 +40,17 @@ const access = {
   cidr: Type.Optional(Cidr),
 };
 const DatabaseAccessSchema = Type.Object(access, strict);
-const ClusterSchema = Type.Object({ id: ClusterId, ...access }, strict);
+// A DB cluster parameter group's name: letters, digits, hyphens, starting with a letter.
+const ParameterGroupName = Type.String({ pattern: '^[A-Za-z](?:-?[A-Za-z0-9.])*$', maxLength: 255 });
+const ClusterSchema = Type.Object(
+  {
+    id: ClusterId,
+    ...access,
+    /** Its DB cluster parameter group, which preflight reads; without it the policy allows reading any group of the account and region. */
+    parameterGroup: Type.Optional(ParameterGroupName),
+  },
+  strict,
+);
 
 const SecretRefSchema = Type.Object({ secretArn: SecretArn, jsonField: Type.String({ minLength: 1 }) }, strict);
 

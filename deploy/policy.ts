@@ -49,6 +49,10 @@ export function taskRolePolicy(params: DeployParameters): PolicyDocument {
   // Every snapshot pgshift names itself: pgshift-<cluster or pair>-<time> (src/clusters/snapshot-id.ts).
   const snapshots = `${rds}:cluster-snapshot:${SNAPSHOT_ID_PREFIX}-*`;
   const names = [...new Set(params.dns.recordNames.map(normalizeRecordName))].sort();
+  const groups = [params.clusters.blue.parameterGroup, params.clusters.green.parameterGroup];
+  const parameterGroups = groups.every((g) => g !== undefined)
+    ? [...new Set(groups.map((g) => `${rds}:cluster-pg:${g!.toLowerCase()}`))]
+    : [`${rds}:cluster-pg:*`];
   return {
     Version: '2012-10-17',
     Statement: [
@@ -74,6 +78,22 @@ export function taskRolePolicy(params: DeployParameters): PolicyDocument {
         Effect: 'Allow',
         Action: 'rds:DescribeDBClusterSnapshots',
         Resource: [...clusters, snapshots],
+      },
+      {
+        // Preflight sizes the clusters' instances (classes, readers). DescribeDBInstances with
+        // a db-cluster-id filter is authorized on the instances of the account and region, as
+        // their names are not known in advance: still no bare "*".
+        Sid: 'PreflightSizesTheInstances',
+        Effect: 'Allow',
+        Action: 'rds:DescribeDBInstances',
+        Resource: `${rds}:db:*`,
+      },
+      {
+        // Preflight reads logical replication and behaviour parameters in both clusters' groups.
+        Sid: 'PreflightReadsTheParameterGroups',
+        Effect: 'Allow',
+        Action: 'rds:DescribeDBClusterParameters',
+        Resource: one(parameterGroups),
       },
       {
         // CreateDBClusterSnapshot is authorized on both the cluster and the new snapshot; its

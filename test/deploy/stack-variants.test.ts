@@ -63,3 +63,9 @@ t.test('an image outside ECR: no registry permission, and no "*" resource in any
   t.notMatch(text, /"Resource":"\*"|"Resource":\[[^\]]*"\*"/);
   t.equal(container.StopTimeout, 120);
 });
+
+t.test("clusters given without their parameter groups: preflight may read any group of the account and region, and no other's", async (t) => {
+  const role = of('AWS::IAM::Role').find(([, r]) => JSON.stringify(r.Properties).includes('rds:DescribeDBClusterParameters'))![1];
+  const statement = (role.Properties.Policies[0].PolicyDocument.Statement as Json[]).find((s) => s.Action === 'rds:DescribeDBClusterParameters');
+  t.equal(statement?.Resource, 'arn:aws:rds:eu-west-1:123456789012:cluster-pg:*');
+});

@@ -58,6 +58,13 @@ t.test('the task role may do exactly what pgshift does on Route 53 and RDS, on i
       { Sid: 'ReadTheZonesRecords', Effect: 'Allow', Action: 'route53:ListResourceRecordSets', Resource: zone },
       { Sid: 'DescribeTheClusters', Effect: 'Allow', Action: 'rds:DescribeDBClusters', Resource: clusters },
       { Sid: 'DescribeTheirSnapshots', Effect: 'Allow', Action: 'rds:DescribeDBClusterSnapshots', Resource: [...clusters, `${rds}:cluster-snapshot:pgshift-*`] },
+      { Sid: 'PreflightSizesTheInstances', Effect: 'Allow', Action: 'rds:DescribeDBInstances', Resource: `${rds}:db:*` },
+      {
+        Sid: 'PreflightReadsTheParameterGroups',
+        Effect: 'Allow',
+        Action: 'rds:DescribeDBClusterParameters',
+        Resource: [`${rds}:cluster-pg:orders-pg13-logical`, `${rds}:cluster-pg:orders-pg14-logical`],
+      },
       {
         Sid: 'SnapshotBeforeCutover',
         Effect: 'Allow',
