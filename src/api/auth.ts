@@ -5,7 +5,8 @@ import type { Role, TokenConfig } from '../config/schema.js';
 import { PgshiftError } from '../errors.js';
 import type { ErrorBody } from './schemas.js';
 import type { Session, SessionStore } from '../store/session-store.js';
-import { CSRF_HEADER, hashSessionId, SESSION_COOKIE } from './sessions.js';
+import { hashSessionId, SESSION_COOKIE } from './sessions.js';
+import { CSRF_HEADER } from './wire.js';
 
 /** What a route requires; `none` for health and (optionally) metrics. */
 export type Access = Role | 'none';

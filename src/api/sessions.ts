@@ -4,8 +4,6 @@ import type { Session } from '../store/session-store.js';
 
 /** The dashboard's session cookie: an opaque random id, HttpOnly, SameSite=Strict. */
 export const SESSION_COOKIE = 'pgshift_session';
-/** The header a cookie-authenticated request that changes something must carry. */
-export const CSRF_HEADER = 'x-pgshift-csrf';
 
 export function hashSessionId(id: string): string {
   return createHash('sha256').update(id).digest('hex');

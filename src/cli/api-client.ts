@@ -2,22 +2,11 @@ import type { ErrorBody, EventsPage, IntentAnswer, PairDetail, PairList } from '
 import * as D from '../defaults.js';
 import type { PreflightPhase, PreflightReport } from '../preflight/report.js';
 import type { IntentAction } from '../shift/state.js';
+import { ApiError } from '../api/wire.js';
 import { CliError, EXIT } from './errors.js';
 
 export type { EventsPage, IntentAnswer, PairDetail, PairList, PreflightReport };
-
-/** An answer of the API other than 2xx, with its coded error when the body has one. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
+export { ApiError };
 
 /** Body of prepare, advance, revert, pause, resume and finalize (expectedStage: advance only; confirm, ignoreRollbackWindow: finalize only). */
 export interface IntentBody {

@@ -1,12 +1,14 @@
 import type { Static } from 'typebox';
 import type { SessionViewSchema } from '../../api/schemas.js';
 import type { ErrorBody, EventsPage, IntentAnswer, PairDetail, PairList } from '../../api/schemas.js';
+import { ApiError, CSRF_HEADER } from '../../api/wire.js';
 import type { PreflightReport } from '../../preflight/report.js';
 import type { IntentAction } from '../../shift/state.js';
 import type { Measurement } from '../../signals/port.js';
 import type { PairSignals } from '../../signals/pair-signals.js';
 
 export type { EventsPage, IntentAnswer, PairDetail, PairList, PreflightReport, Measurement };
+export { ApiError };
 
 /** `GET /api/v1/pairs/:pair/signals`: each signal with its id, the key of its history. */
 export type SignalSnapshot = ReturnType<PairSignals['latest']>[number];
@@ -20,21 +22,6 @@ export interface SignalsEvent {
 
 /** `GET|POST /api/v1/session`: who the cookie signs in, and the token mutating calls must echo. */
 export type Session = Static<typeof SessionViewSchema>;
-
-/** An answer other than 2xx, with the API's coded error. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
-
-const CSRF_HEADER = 'x-pgshift-csrf';
 
 /**
  * The REST API as the page uses it, answers typed from the API's own schemas. The
