@@ -42,6 +42,15 @@ export const DEFAULT_MAX_PROBE_P95_MS = 500;
 export const DEFAULT_PROBE_TIMEOUT_MS = 1_000;
 export const DEFAULT_MAX_DB_ERROR_RATE = 0.2;
 export const DEFAULT_MAX_APP_ERROR_RATE = 0.05;
+/** A schema comparison reads the catalogs of both sides: slower than the other signals, still well inside a bake time. */
+export const DEFAULT_SCHEMA_DRIFT_SAMPLE_SECONDS = 30;
+/** The schema drift signal's name (signals/ measures it; shift/ names it as the cause of a revert). */
+export const SCHEMA_DRIFT_SIGNAL = 'schema.drift_objects';
+/** Schema differences named in a reason before the rest are only counted. */
+export const SCHEMA_DRIFT_MAX_NAMED = 5;
+/** watch: schema changes during a shift are reported; block: the application roles' DDL is refused on the writing side. */
+export const DEFAULT_DDL_MODE = 'watch';
+export const DDL_FENCE_FUNCTION = 'pgshift_ddl_fence';
 /** Relative limits (green against blue, the control), when configured without their own figures. */
 export const DEFAULT_RELATIVE_FACTOR = 2;
 export const DEFAULT_RELATIVE_P95_MARGIN_MS = 50;

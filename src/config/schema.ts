@@ -175,6 +175,17 @@ export const SignalsSchema = Type.Object(
       },
       { ...strict, default: {} },
     ),
+    schemaDrift: Type.Object(
+      {
+        sampleSeconds: Type.Number({
+          exclusiveMinimum: 0,
+          maximum: 3600,
+          default: D.DEFAULT_SCHEMA_DRIFT_SAMPLE_SECONDS,
+          description: "both sides' schemas are read and compared this often (a catalog query per database and side); any difference blocks advancing and the cutover",
+        }),
+      },
+      { ...strict, default: {} },
+    ),
     app: Type.Object(
       {
         enabled: Type.Boolean({
@@ -241,6 +252,10 @@ export const PairSchema = Type.Object(
     signals: SignalsSchema,
     replication: ReplicationSchema,
     cutover: CutoverSchema,
+    ddl: Type.Union([Type.Literal('watch'), Type.Literal('block')], {
+      default: D.DEFAULT_DDL_MODE,
+      description: 'watch: schema changes during a shift are reported as drift; block: also refused for the application roles on the writing side while a shift is under way',
+    }),
     snapshotDir: Type.Optional(Name),
   },
   strict,

@@ -326,11 +326,18 @@ export class PairSignals {
   }
 }
 
+function listed(problems: string[]): string {
+  const shown = problems.slice(0, D.SCHEMA_DRIFT_MAX_NAMED);
+  return [...shown, ...(problems.length > shown.length ? [`and ${problems.length - shown.length} more`] : [])].join('; ');
+}
+
 /** What a breached measurement's detail says went wrong (replication problems, a probe's last error), for the halt reason an operator reads. */
 function explain(detail: unknown): string {
   if (!detail || typeof detail !== 'object') return '';
-  const { problems, lastError } = detail as { problems?: unknown; lastError?: unknown };
-  if (Array.isArray(problems) && problems.length > 0) return ` (${problems.join('; ')})`;
+  const { problems, lastError, cause } = detail as { problems?: unknown; lastError?: unknown; cause?: unknown };
+  // The cause found beside the problems (the schema drift a broken apply most often comes from) ends up in the revert's reason.
+  const because = typeof cause === 'string' && cause !== '' ? `; ${cause}` : '';
+  if (Array.isArray(problems) && problems.length > 0) return ` (${listed(problems.map(String))}${because})`;
   if (typeof lastError === 'string' && lastError !== '') return ` (${lastError})`;
   return '';
 }

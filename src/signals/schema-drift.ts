@@ -1,0 +1,80 @@
+import { systemClock, type Clock } from '../clock.js';
+import type { ConnectTarget } from '../postgres/connect.js';
+import type { PoolSet } from '../replication/pool-set.js';
+import type { Direction } from '../replication/port.js';
+import { compareSchemas, describeDifferences, readSchemaFingerprint, type SchemaDifference } from '../replication/schema-fingerprint.js';
+import type { Side } from '../shift/model.js';
+import { measureSafely, SIGNAL_NAMES, signalId, type Measurement, type SignalProvider } from './port.js';
+
+/** Both sides' schemas of every database compared; the differences, each named with its database when the pair has several. */
+export async function readSchemaDifferences(
+  pools: PoolSet,
+  target: (side: Side, database: string) => ConnectTarget,
+  databases: readonly string[],
+): Promise<{ database: string; differences: SchemaDifference[] }[]> {
+  return Promise.all(
+    databases.map(async (database) => {
+      const read = (side: Side) => readSchemaFingerprint((sql, params) => pools.query(target(side, database), sql, params));
+      const [blue, green] = await Promise.all([read('blue'), read('green')]);
+      return { database, differences: compareSchemas(blue, green) };
+    }),
+  );
+}
+
+/**
+ * What differs, as the cause of broken replication names it ("schema drift: column
+ * public.orders.note text: on blue, missing on green"); null when nothing differs or the
+ * schemas cannot be read now (the problems are reported either way).
+ */
+export async function driftCause(pools: PoolSet, target: (side: Side, database: string) => ConnectTarget, databases: readonly string[]): Promise<string | null> {
+  try {
+    const differences = (await readSchemaDifferences(pools, target, databases)).flatMap((db) => db.differences);
+    return differences.length > 0 ? `schema drift: ${describeDifferences(differences)}` : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Schema drift: the number of objects that differ between blue and green. It reads
+ * the catalogs of both sides, so it reads them every `intervalMs` (slower than the
+ * other signals) and hands out that reading in between, with the time it was taken:
+ * an old reading grows stale like any other. No replication at the stage (before
+ * prepare, after finalize): nothing to compare.
+ */
+export function schemaDriftSignal(
+  pools: PoolSet,
+  target: (side: Side, database: string) => ConnectTarget,
+  databases: readonly string[],
+  direction: () => Direction | null,
+  intervalMs: number,
+  clock: Clock = systemClock,
+): SignalProvider {
+  let last: Measurement | null = null;
+  return {
+    id: signalId(SIGNAL_NAMES.schemaDrift, null),
+    name: SIGNAL_NAMES.schemaDrift,
+    side: null,
+    async measure() {
+      const d = direction();
+      if (!d) {
+        last = null;
+        return { value: null, at: clock.now(), error: 'no replication runs at this stage', notApplicable: true };
+      }
+      if (last && clock.now() - last.at < intervalMs) return last;
+      last = await measureSafely(
+        () => clock.now(),
+        async () => {
+          const perDatabase = await readSchemaDifferences(pools, target, databases);
+          const several = databases.length > 1;
+          const problems = perDatabase.flatMap((db) => db.differences.map((d) => (several ? `${db.database}: ${d.message}` : d.message)));
+          return {
+            value: problems.length,
+            detail: { problems, databases: perDatabase.map((db) => ({ database: db.database, differences: db.differences })) },
+          };
+        },
+      );
+      return last;
+    },
+  };
+}
