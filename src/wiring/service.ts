@@ -22,6 +22,9 @@ import { Route53Account } from '../traffic/route53-account.js';
 import { controllerMetrics } from './controller-metrics.js';
 import { buildPairParts, type PairParts } from './pair.js';
 import { pairWorld } from './pair-world.js';
+import { recordSchemaDriftEvents } from './schema-drift-events.js';
+import { PgshiftError } from '../errors.js';
+import type { SchemaSyncService } from '../services.js';
 
 export interface ComposedPairs {
   controller: ShiftController;
@@ -29,6 +32,7 @@ export interface ComposedPairs {
   metrics: MetricsCollector;
   registry: SignalRegistry;
   preflight: PreflightService;
+  schemaSync: SchemaSyncService;
   /** Readiness detail: who leads. Throws when the state store cannot say. */
   leadership(): Promise<string>;
   /** Stops the controller (releasing the lease), the samplers and every connection. */
@@ -137,6 +141,9 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
     await closeParts();
     throw err;
   }
+  const stopDriftEvents = parts.map((p) =>
+    recordSchemaDriftEvents(p.signals, { store, isLeader: async () => (await running.leader()).self, actor: instanceId, log }),
+  );
   registry.startAll();
   log.info({ instanceId, pairs: parts.map((p) => p.pair.id) }, 'controller started');
 
@@ -145,12 +152,20 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
     metrics: controllerMetrics(running, plans),
     registry,
     preflight,
+    schemaSync: {
+      async sync(pairId, options) {
+        const part = byId.get(pairId);
+        if (!part) throw new PgshiftError('PGSHIFT_ERR_PAIR_NOT_FOUND', `no pair "${pairId}"`, { status: 404 });
+        return part.replication.syncSchema(options);
+      },
+    },
     async leadership() {
       const leader = await running.leader();
       if (leader.self) return `leader (${leader.instance})`;
       return leader.holder ? `follower of ${leader.holder}` : 'follower; no leader seen yet';
     },
     async close() {
+      for (const stop of stopDriftEvents) stop();
       await running.stop();
       await closeParts();
     },
