@@ -1,7 +1,7 @@
 import t from 'tap';
 import * as D from '../../src/defaults.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { replicateDemo, startTestLab } from '../helpers/lab.js';
+import { demoReplication, replicateDemo, startTestLab } from '../helpers/lab.js';
 import { CALM_CANARIES, haltedByAutoRevert, labApi, labServiceConfig, startLabService } from '../helpers/lab-service.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -93,5 +93,14 @@ t.test('schema drift on the lab', async (top) => {
     await waitFor('the stopped apply to go on with the new column', async () =>
       withClient(lab.target('green', 'admin', D.LAB_DATABASE), async (c) => (await c.query(`SELECT note FROM t WHERE id = 51`)).rows[0]?.note === 'new'),
     );
+  });
+
+  await t.test("the cutover's checks, which run before any write is frozen, refuse a difference found going to green, never going back", async (t) => {
+    await onBlue('CREATE INDEX t_x ON t (x)');
+    const replication = demoReplication(t, lab);
+    const forward = await replication.parity('blue->green');
+    t.match(forward.problems, [{ kind: 'schema', object: 'index public.t.t_x', message: /index public\.t\.t_x: on blue, missing on green/ }]);
+    const back = await replication.parity('green->blue');
+    t.notOk(back.problems.some((p) => p.kind === 'schema'), 'the way back to blue is not held up by it');
   });
 });
