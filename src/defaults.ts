@@ -48,9 +48,6 @@ export const DEFAULT_SCHEMA_DRIFT_SAMPLE_SECONDS = 30;
 export const SCHEMA_DRIFT_SIGNAL = 'schema.drift_objects';
 /** Schema differences named in a reason before the rest are only counted. */
 export const SCHEMA_DRIFT_MAX_NAMED = 5;
-/** watch: schema changes during a shift are reported; block: the application roles' DDL is refused on the writing side. */
-export const DEFAULT_DDL_MODE = 'watch';
-export const DDL_FENCE_FUNCTION = 'pgshift_ddl_fence';
 /** Relative limits (green against blue, the control), when configured without their own figures. */
 export const DEFAULT_RELATIVE_FACTOR = 2;
 export const DEFAULT_RELATIVE_P95_MARGIN_MS = 50;

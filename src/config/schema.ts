@@ -252,10 +252,6 @@ export const PairSchema = Type.Object(
     signals: SignalsSchema,
     replication: ReplicationSchema,
     cutover: CutoverSchema,
-    ddl: Type.Union([Type.Literal('watch'), Type.Literal('block')], {
-      default: D.DEFAULT_DDL_MODE,
-      description: 'watch: schema changes during a shift are reported as drift; block: also refused for the application roles on the writing side while a shift is under way',
-    }),
     snapshotDir: Type.Optional(Name),
   },
   strict,
