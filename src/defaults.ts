@@ -46,6 +46,12 @@ export const DEFAULT_MAX_APP_ERROR_RATE = 0.05;
 export const DEFAULT_SCHEMA_DRIFT_SAMPLE_SECONDS = 30;
 /** The schema drift signal's name (signals/ measures it; shift/ names it as the cause of a revert). */
 export const SCHEMA_DRIFT_SIGNAL = 'schema.drift_objects';
+/** watch: schema changes during a shift are reported as drift; block: the application roles' DDL is also refused on the writing side. */
+export const DEFAULT_DDL_MODE = 'watch';
+/** The DDL fence's event trigger and function, followed by the pair id. */
+export const DDL_FENCE_PREFIX = 'pgshift_ddl_fence_';
+/** After a failed attempt to put the DDL fence in place, the next one waits this long (the attempt runs at every signal round). */
+export const DDL_FENCE_RETRY_MS = 10_000;
 /** Schema differences named in a reason before the rest are only counted. */
 export const SCHEMA_DRIFT_MAX_NAMED = 5;
 /** Relative limits (green against blue, the control), when configured without their own figures. */

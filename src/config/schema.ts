@@ -252,6 +252,10 @@ export const PairSchema = Type.Object(
     signals: SignalsSchema,
     replication: ReplicationSchema,
     cutover: CutoverSchema,
+    ddl: Type.Union([Type.Literal('watch'), Type.Literal('block')], {
+      default: D.DEFAULT_DDL_MODE,
+      description: "watch: schema changes during a shift are reported as drift; block: while a shift is under way (after baseline, before finalized) an event trigger on the writing side also refuses the application roles' DDL (needs an admin login that may create event triggers)",
+    }),
     snapshotDir: Type.Optional(Name),
   },
   strict,

@@ -32,6 +32,8 @@ export interface PreflightPair {
   publication: string;
   subscription: string;
   expectedMajor?: { blue?: number; green?: number };
+  /** The DDL fence mode (config `ddl`); absent: watch. */
+  ddl?: 'watch' | 'block';
 }
 
 export function preflightPairFromConfig(pair: PairConfig): PreflightPair {
@@ -42,5 +44,6 @@ export function preflightPairFromConfig(pair: PairConfig): PreflightPair {
     publication: pair.replication.publication,
     subscription: pair.replication.subscription,
     expectedMajor: { blue: pair.blue.expectedMajor, green: pair.green.expectedMajor },
+    ddl: pair.ddl,
   };
 }

@@ -12,7 +12,8 @@ import type { Direction } from '../replication/port.js';
 import type { Side } from '../shift/model.js';
 import { ShiftController } from '../shift/controller.js';
 import type { MetricsCollector } from '../metrics/prometheus.js';
-import { findStage, planStages } from '../shift/stages.js';
+import { findStage, planStages, type StagePlanEntry } from '../shift/stages.js';
+import { DdlFenceKeeper } from '../replication/ddl-fence.js';
 import { SignalRegistry } from '../signals/registry.js';
 import { PgLeaderLease } from '../store/lease.js';
 import type { ShiftStore } from '../shift/store.js';
@@ -37,6 +38,29 @@ export interface ComposedPairs {
   leadership(): Promise<string>;
   /** Stops the controller (releasing the lease), the samplers and every connection. */
   close(): Promise<void>;
+}
+
+/**
+ * The DDL fence follows the stage, checked at every signal round: on the writing side
+ * while a shift is under way with `ddl: block`, nowhere otherwise (a pair set back to
+ * `watch` has it removed at the next start). Nothing before green is prepared.
+ */
+function keepDdlFence(part: PairParts, stage: () => StagePlanEntry, log: Logger): () => void {
+  const { pair, targets } = part;
+  const keeper = new DdlFenceKeeper({
+    pairId: pair.id,
+    databases: pair.databases,
+    ...(pair.appRoles ? { appRoles: pair.appRoles } : {}),
+    admin: (side, database) => targets.target(side, database, 'admin'),
+    exempt: (side) => [pair[side].login.user, pair[side].adminLogin.user],
+    log,
+  });
+  return part.signals.onSample(() => {
+    const entry = stage();
+    if (entry.kind === 'unprepared') return;
+    const shifting = pair.ddl === 'block' && entry.kind !== 'baseline' && entry.kind !== 'finalized';
+    void keeper.reconcile(shifting ? (entry.weights.writer.green === 100 ? 'green' : 'blue') : null);
+  });
 }
 
 /** Who this process is in the leader table, the audit log and Route 53 change comments. */
@@ -144,6 +168,7 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
   const stopDriftEvents = parts.map((p) =>
     recordSchemaDriftEvents(p.signals, { store, isLeader: async () => (await running.leader()).self, actor: instanceId, log }),
   );
+  const stopFences = parts.map((p) => keepDdlFence(p, () => stageOf(p.pair.id), log));
   registry.startAll();
   log.info({ instanceId, pairs: parts.map((p) => p.pair.id) }, 'controller started');
 
@@ -165,7 +190,7 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
       return leader.holder ? `follower of ${leader.holder}` : 'follower; no leader seen yet';
     },
     async close() {
-      for (const stop of stopDriftEvents) stop();
+      for (const stop of [...stopDriftEvents, ...stopFences]) stop();
       await running.stop();
       await closeParts();
     },
