@@ -2,7 +2,7 @@ import t from 'tap';
 import * as D from '../../src/defaults.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { demoReplication, replicateDemo, startTestLab } from '../helpers/lab.js';
-import { CALM_CANARIES, haltedByAutoRevert, labApi, labServiceConfig, startLabService } from '../helpers/lab-service.js';
+import { calm, CALM_CANARIES, haltedByAutoRevert, labApi, labServiceConfig, startLabService } from '../helpers/lab-service.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -102,5 +102,39 @@ t.test('schema drift on the lab', async (top) => {
     t.match(forward.problems, [{ kind: 'schema', object: 'index public.t.t_x', message: /index public\.t\.t_x: on blue, missing on green/ }]);
     const back = await replication.parity('green->blue');
     t.notOk(back.problems.some((p) => p.kind === 'schema'), 'the way back to blue is not held up by it');
+  });
+
+  await t.test('with ddl: block, an application role\'s migration is refused while the shift is under way; pgshift\'s own DDL works; at baseline the fence is gone', async (t) => {
+    await api.post('/api/v1/pairs/demo/schema/sync', { apply: true });
+    await service.close();
+    const blocking = await labServiceConfig(t, {
+      bakeSeconds: 0,
+      ddl: 'block',
+      signals: { sampleSeconds: 1, schemaDrift: { sampleSeconds: 2 }, ...CALM_CANARIES },
+    });
+    service = await startLabService(top, lab, blocking);
+    api = labApi(service.url, lab);
+    const resumed = await api.post('/api/v1/pairs/demo/resume', { reason: 'test: green repaired' });
+    t.equal(resumed.status, 200);
+    await calm(api);
+    for (const [from, to] of [['baseline', 'reads-10'], ['reads-10', 'reads-25'], ['reads-25', 'reads-50']]) {
+      const res = await api.post('/api/v1/pairs/demo/advance', { expectedStage: from });
+      t.equal(res.status, 200, `advance to ${to}: ${JSON.stringify(res.body.error ?? '')}`);
+    }
+    const asApp = (sql: string) => withClient(lab.target('blue', 'app', D.LAB_DATABASE), (c) => c.query(sql));
+    const fence = () =>
+      withClient(lab.target('blue', 'admin', D.LAB_DATABASE), async (c) => (await c.query(`SELECT evtname FROM pg_event_trigger WHERE evtname ~ '^pgshift_ddl_fence'`)).rows.length);
+    await waitFor('the fence on blue', async () => (await fence()) === 1);
+    await t.rejects(asApp('CREATE TABLE app_migration (x int)'), { message: /pgshift: DDL is blocked here while pair demo shifts.*set ddl: watch.*revert the shift/ }, 'the migration is refused with the message');
+    t.equal(await withClient(lab.target('green', 'admin', D.LAB_DATABASE), async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_event_trigger`)).rows[0].n), 0, 'green, which takes no writes, is not fenced');
+    await withClient(lab.target('blue', 'pgshift', D.LAB_DATABASE), (c) => c.query('CREATE TABLE IF NOT EXISTS pgshift.heartbeat (source text PRIMARY KEY, token text NOT NULL, written_at timestamptz NOT NULL DEFAULT clock_timestamp())'));
+    t.pass("pgshift's own DDL still works");
+
+    const reverted = await api.post('/api/v1/pairs/demo/revert', { reason: 'test: back to baseline' });
+    t.equal(reverted.body.pair.stage, 'baseline');
+    await waitFor('the fence to go', async () => (await fence()) === 0);
+    await asApp('CREATE TABLE app_migration (x int)');
+    await asApp('DROP TABLE app_migration');
+    t.pass('at baseline the application may change the schema again');
   });
 });
