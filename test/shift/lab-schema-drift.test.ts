@@ -3,6 +3,7 @@ import * as D from '../../src/defaults.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { demoReplication, replicateDemo, startTestLab } from '../helpers/lab.js';
 import { calm, CALM_CANARIES, haltedByAutoRevert, labApi, labServiceConfig, startLabService } from '../helpers/lab-service.js';
+import { guardsHold, startCutoverWorkload } from '../helpers/cutover.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -78,21 +79,35 @@ t.test('schema drift on the lab', async (top) => {
     t.equal(advanced.status, 200, JSON.stringify(advanced.body.error ?? ''));
   });
 
-  await t.test('a column added on blue and written at reads-10: reads revert, the drift named as the cause', async (t) => {
-    await onBlue('ALTER TABLE t ADD COLUMN note text');
-    await onBlue(`INSERT INTO t VALUES (51, 51, 'new')`);
+  await t.test('at reads-50 with the demo application running, its migration adds a column and writes to it: drift reported, reads revert naming it', async (t) => {
+    for (const [from, to] of [['reads-10', 'reads-25'], ['reads-25', 'reads-50']]) {
+      await guardsHold(api);
+      const res = await api.post('/api/v1/pairs/demo/advance', { expectedStage: from });
+      t.equal(res.status, 200, `advance to ${to}: ${JSON.stringify(res.body.error ?? '')}`);
+    }
+    const workload = await startCutoverWorkload(t, lab);
+    await waitFor('the demo application writing', async () => workload.snapshot().totals.writes.blue > 20 || undefined, 30_000);
+    await withClient(lab.target('blue', 'app', D.LAB_DATABASE), async (c) => {
+      await c.query('ALTER TABLE orders ADD COLUMN note text');
+      await c.query(`UPDATE orders SET note = 'migrated' WHERE id = (SELECT max(id) FROM orders)`);
+    });
     const { event } = await haltedByAutoRevert(api);
     t.ok(event, 'the audit log has the auto-revert');
-    t.match(event.reason, /schema drift: column public\.t\.note text: on blue, missing on green/, event.reason);
-    await waitFor('the drift in /metrics within a drift sample', async () =>
+    t.match(event.reason, /schema drift: column public\.orders\.note text: on blue, missing on green/, event.reason);
+    const signal = await waitFor('the drift signal within a drift sample', async () => {
+      const s = await driftSignal(api);
+      return s?.state === 'breached' ? s : undefined;
+    }, 10_000);
+    t.match(signal.summary, /column public\.orders\.note text: on blue, missing on green/);
+    await waitFor('the drift in /metrics', async () =>
       /pgshift_schema_drift_objects\{pair="demo"\} [1-9]/.test(await (await fetch(`${service.url}/metrics`)).text()),
     10_000);
 
     const applied = await api.post('/api/v1/pairs/demo/schema/sync', { apply: true });
-    t.match(applied.body.databases[0].statements, ['ALTER TABLE public.t ADD COLUMN IF NOT EXISTS note text;']);
+    t.match(applied.body.databases[0].statements, ['ALTER TABLE public.orders ADD COLUMN IF NOT EXISTS note text;']);
     await waitFor('the stopped apply to go on with the new column', async () =>
-      withClient(lab.target('green', 'admin', D.LAB_DATABASE), async (c) => (await c.query(`SELECT note FROM t WHERE id = 51`)).rows[0]?.note === 'new'),
-    );
+      withClient(lab.target('green', 'admin', D.LAB_DATABASE), async (c) => (await c.query(`SELECT count(*)::int AS n FROM orders WHERE note = 'migrated'`)).rows[0].n === 1),
+    60_000);
   });
 
   await t.test("the cutover's checks, which run before any write is frozen, refuse a difference found going to green, never going back", async (t) => {
