@@ -52,8 +52,8 @@ export const DEFAULT_DDL_MODE = 'watch';
 export const DDL_FENCE_PREFIX = 'pgshift_ddl_fence_';
 /** After a failed attempt to put the DDL fence in place, the next one waits this long (the attempt runs at every signal round). */
 export const DDL_FENCE_RETRY_MS = 10_000;
-/** Schema differences named in a reason before the rest are only counted. */
-export const SCHEMA_DRIFT_MAX_NAMED = 5;
+/** Problems (schema differences, replication problems) named in a reason before the rest are only counted. */
+export const REASON_MAX_NAMED_PROBLEMS = 5;
 /** Relative limits (green against blue, the control), when configured without their own figures. */
 export const DEFAULT_RELATIVE_FACTOR = 2;
 export const DEFAULT_RELATIVE_P95_MARGIN_MS = 50;

@@ -146,8 +146,13 @@ function difference(kind: SchemaObjectKind, name: string, on: SchemaDifference['
 }
 
 /** The differences as one line for a reason or a log, the first `max` named and the rest counted. */
-export function describeDifferences(differences: readonly SchemaDifference[], max: number = D.SCHEMA_DRIFT_MAX_NAMED): string {
-  const named = differences.slice(0, max).map((d) => d.message);
-  if (differences.length > max) named.push(`and ${differences.length - max} more`);
+export function describeDifferences(differences: readonly SchemaDifference[], max: number = D.REASON_MAX_NAMED_PROBLEMS): string {
+  return listProblems(differences.map((d) => d.message), max);
+}
+
+/** Problems as one line: the first `max` and how many more. */
+export function listProblems(problems: readonly string[], max: number = D.REASON_MAX_NAMED_PROBLEMS): string {
+  const named = problems.slice(0, max);
+  if (problems.length > max) named.push(`and ${problems.length - max} more`);
   return named.join('; ');
 }

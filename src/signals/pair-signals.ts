@@ -9,6 +9,7 @@ import { assessSignal, type AssessedMeasurement, type Assessment, type SignalLim
 import { limitFor } from './limits.js';
 import { SIGNAL_NAMES, SIGNAL_UNITS, type Measurement, type SignalName, type SignalProvider } from './port.js';
 import { RingBuffer } from './ring-buffer.js';
+import { listProblems } from '../replication/schema-fingerprint.js';
 import { type Side } from '../shift/model.js';
 
 export interface SignalSnapshot {
@@ -326,18 +327,13 @@ export class PairSignals {
   }
 }
 
-function listed(problems: string[]): string {
-  const shown = problems.slice(0, D.SCHEMA_DRIFT_MAX_NAMED);
-  return [...shown, ...(problems.length > shown.length ? [`and ${problems.length - shown.length} more`] : [])].join('; ');
-}
-
 /** What a breached measurement's detail says went wrong (replication problems, a probe's last error), for the halt reason an operator reads. */
 function explain(detail: unknown): string {
   if (!detail || typeof detail !== 'object') return '';
   const { problems, lastError, cause } = detail as { problems?: unknown; lastError?: unknown; cause?: unknown };
   // The cause found beside the problems (the schema drift a broken apply most often comes from) ends up in the revert's reason.
   const because = typeof cause === 'string' && cause !== '' ? `; ${cause}` : '';
-  if (Array.isArray(problems) && problems.length > 0) return ` (${listed(problems.map(String))}${because})`;
+  if (Array.isArray(problems) && problems.length > 0) return ` (${listProblems(problems.map(String))}${because})`;
   if (typeof lastError === 'string' && lastError !== '') return ` (${lastError})`;
   return '';
 }
