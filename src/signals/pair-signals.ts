@@ -259,6 +259,11 @@ export class PairSignals {
     return track ? track.history.last(n) : null;
   }
 
+  /** The next sample reads `name` afresh, not a reading its provider keeps between reads (after schema/sync changed green). */
+  expire(name: SignalName): void {
+    for (const t of this.tracks) if (t.provider.name === name) t.provider.expire?.();
+  }
+
   /** Calls `listener` after every sample round; returns the function that unsubscribes. */
   onSample(listener: SampleListener): () => void {
     this.listeners.add(listener);

@@ -61,6 +61,8 @@ export interface SignalProvider {
   start?(): void;
   /** Stops it and releases connections. Idempotent. */
   stop?(): Promise<void>;
+  /** A provider that hands out an older reading between its own reads (schema drift) reads afresh at the next sample. */
+  expire?(): void;
 }
 
 export function signalId(name: SignalName, side: Side | null): string {

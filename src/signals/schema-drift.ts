@@ -55,6 +55,9 @@ export function schemaDriftSignal(
     id: signalId(SIGNAL_NAMES.schemaDrift, null),
     name: SIGNAL_NAMES.schemaDrift,
     side: null,
+    expire() {
+      last = null;
+    },
     async measure() {
       const d = direction();
       if (!d) {

@@ -15,6 +15,7 @@ import type { MetricsCollector } from '../metrics/prometheus.js';
 import { findStage, planStages, type StagePlanEntry } from '../shift/stages.js';
 import { DdlFenceKeeper } from '../replication/ddl-fence.js';
 import { SignalRegistry } from '../signals/registry.js';
+import { SIGNAL_NAMES } from '../signals/port.js';
 import { PgLeaderLease } from '../store/lease.js';
 import type { ShiftStore } from '../shift/store.js';
 import type { Transition } from '../shift/state.js';
@@ -181,7 +182,10 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
       async sync(pairId, options) {
         const part = byId.get(pairId);
         if (!part) throw new PgshiftError('PGSHIFT_ERR_PAIR_NOT_FOUND', `no pair "${pairId}"`, { status: 404 });
-        return part.replication.syncSchema(options);
+        const report = await part.replication.syncSchema(options);
+        // Green changed: the drift is read again at the next sample, not up to an interval later.
+        if (options.apply) part.signals.expire(SIGNAL_NAMES.schemaDrift);
+        return report;
       },
     },
     async leadership() {

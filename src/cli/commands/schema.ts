@@ -15,8 +15,9 @@ export const schemaCommand: CliCommand = {
 ${PAIR_USAGE}
   --apply   run the DDL on green and refresh the subscription (default: only show it)`,
   options: { ...PAIR_OPTION, apply: { type: 'boolean', default: false } },
+  subcommands: ['sync'],
   async run(ctx) {
-    if (ctx.args[0] !== 'sync' || ctx.args.length !== 1) throw new CliError('usage: pgshift schema sync [--apply]', EXIT.usage);
+    if (ctx.args[0] !== 'sync') throw new CliError('usage: pgshift schema sync [--pair P] [--apply] [--json]', EXIT.usage);
     const pair = await choosePair(ctx);
     const apply = ctx.options.apply === true;
     const report = await ctx.api.syncSchema(pair, apply);
