@@ -12,8 +12,8 @@ export function replicationSignals(
   direction: () => Direction | null,
   clock: Clock = systemClock,
   sharedForMs = 250,
-  /** Looked for when replication has problems, to name their likely cause (schema drift); null when none is found. Must not throw. */
-  causeOfProblems: () => Promise<string | null> = async () => null,
+  /** Told every reading's problems, to name their likely cause (schema drift); null when there is none or none is found. Must not throw. */
+  causeOfProblems: (problems: readonly string[]) => Promise<string | null> = async () => null,
 ): SignalProvider[] {
   const lag = shareReading((d: Direction) => replication.lag(d), sharedForMs, clock);
   const noReplication = (): Measurement => ({ value: null, at: clock.now(), error: 'no replication runs at this stage', notApplicable: true });
@@ -52,7 +52,7 @@ export function replicationSignals(
         () => clock.now(),
         async () => {
           const state = await replication.state(d);
-          const cause = state.problems.length > 0 ? await causeOfProblems() : null;
+          const cause = await causeOfProblems(state.problems);
           return { value: state.problems.length, detail: { direction: d, problems: state.problems, ...(cause ? { cause } : {}) } };
         },
       );

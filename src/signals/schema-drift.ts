@@ -24,15 +24,29 @@ export async function readSchemaDifferences(
 /**
  * What differs, as the cause of broken replication names it ("schema drift: column
  * public.orders.note text: on blue, missing on green"); null when nothing differs or the
- * schemas cannot be read now (the problems are reported either way).
+ * schemas cannot be read now (the problems are reported either way). The schemas are
+ * read when problems appear or change, not at every sample while they last.
  */
-export async function driftCause(pools: PoolSet, target: (side: Side, database: string) => ConnectTarget, databases: readonly string[]): Promise<string | null> {
-  try {
-    const differences = (await readSchemaDifferences(pools, target, databases)).flatMap((db) => db.differences);
-    return differences.length > 0 ? `schema drift: ${describeDifferences(differences)}` : null;
-  } catch {
-    return null;
-  }
+export function driftCause(pools: PoolSet, target: (side: Side, database: string) => ConnectTarget, databases: readonly string[]): (problems: readonly string[]) => Promise<string | null> {
+  let last: { problems: string; cause: Promise<string | null> } | null = null;
+  return (problems) => {
+    if (problems.length === 0) {
+      last = null;
+      return Promise.resolve(null);
+    }
+    const key = problems.join('\n');
+    if (last?.problems !== key) {
+      const cause = readSchemaDifferences(pools, target, databases).then(
+        (perDatabase) => {
+          const differences = perDatabase.flatMap((db) => db.differences);
+          return differences.length > 0 ? `schema drift: ${describeDifferences(differences)}` : null;
+        },
+        () => null,
+      );
+      last = { problems: key, cause };
+    }
+    return last.cause;
+  };
 }
 
 /**
