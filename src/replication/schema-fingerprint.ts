@@ -29,8 +29,10 @@ export type SchemaFingerprint = readonly SchemaObject[];
  * information_schema, not pgshift's own), and nothing an extension owns (the
  * extension's own version decides those, and the extension checks compare it).
  * Definitions are what pg_dump restores verbatim on the other major: type names,
- * index and constraint definitions, function sources; a view by its columns, since
- * its deparsed text differs between majors.
+ * constraint definitions, function sources; a view by its columns, since its deparsed
+ * text differs between majors; an index by its method, uniqueness and columns, read
+ * from the catalogs alone (pg_get_indexdef waits for a lock on the table, and the
+ * cutover's checks must not wait behind a migration).
  */
 const FINGERPRINT_SQL = `
 WITH user_ns AS (
@@ -63,8 +65,13 @@ SELECT 'sequence', name, format_type(s.seqtypid, NULL) FROM rel JOIN pg_sequence
 UNION ALL
 SELECT 'view', name, CASE relkind WHEN 'm' THEN 'materialized' ELSE '' END FROM rel WHERE relkind IN ('v', 'm')
 UNION ALL
-SELECT 'index', t.name || '.' || quote_ident(c.relname), pg_get_indexdef(i.indexrelid)
-  FROM pg_index i JOIN rel t ON t.oid = i.indrelid JOIN pg_class c ON c.oid = i.indexrelid
+SELECT 'index', t.name || '.' || quote_ident(c.relname),
+       concat_ws(' ', CASE WHEN i.indisunique THEN 'UNIQUE' END, am.amname,
+                 '(' || (SELECT string_agg(CASE WHEN k.attnum = 0 THEN '(expression)' ELSE quote_ident(a.attname) END, ', ' ORDER BY k.n)
+                           FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+                           LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) || ')',
+                 CASE WHEN i.indpred IS NOT NULL THEN 'WHERE (predicate)' END)
+  FROM pg_index i JOIN rel t ON t.oid = i.indrelid JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
 UNION ALL
 SELECT 'function', format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
        pg_get_function_result(p.oid) || ' ' || md5(COALESCE(p.prosrc, ''))

@@ -76,9 +76,12 @@ function columnDefinition(c: ColumnRow): string {
   return `${c.name} ${c.type}${c.default !== null ? ` DEFAULT ${c.default}` : ''}${c.notnull ? ' NOT NULL' : ''}`;
 }
 
+/** The dot-separated parts of a name as quote_ident writes each (a quoted part may hold dots). */
+const NAME_PARTS = /"(?:[^"]|"")*"|[^.]+/g;
+
 /** Splits `schema.table.column` (each part as quote_ident gives it) after the table. */
 function splitMember(name: string): { table: string; member: string } {
-  const parts = name.match(/"(?:[^"]|"")*"|[^.]+/g) ?? [name];
+  const parts = name.match(NAME_PARTS) ?? [name];
   return { table: parts.slice(0, 2).join('.'), member: parts.slice(2).join('.') };
 }
 
@@ -86,14 +89,26 @@ function splitMember(name: string): { table: string; member: string } {
 export async function planSchemaSync(blue: pg.Client, green: pg.Client, database: string): Promise<SchemaSyncPlan> {
   const query = (client: pg.Client) => async (sql: string, params: unknown[]) => (await client.query(sql, params)).rows;
   const [blueSchema, greenSchema] = await Promise.all([readSchemaFingerprint(query(blue)), readSchemaFingerprint(query(green))]);
-  return planFromDifferences(compareSchemas(blueSchema, greenSchema), database, (table) => readTableDefinition(blue, table));
+  return planFromDifferences(
+    compareSchemas(blueSchema, greenSchema),
+    database,
+    (table) => readTableDefinition(blue, table),
+    async (index) => (await blue.query<{ def: string | null }>('SELECT pg_get_indexdef(to_regclass($1)) AS def', [index])).rows[0]?.def ?? null,
+  );
 }
 
-/** The plan from the differences; `definitionOf` reads a table's definition on blue. */
+/** `schema.index` of an index difference's `schema.table.index`. */
+function indexName(name: string): string {
+  const parts = name.match(NAME_PARTS) ?? [name];
+  return `${parts[0]}.${parts.slice(2).join('.')}`;
+}
+
+/** The plan from the differences; `definitionOf` reads a table's definition on blue, `indexDefinitionOf` an index's CREATE INDEX (null: gone). */
 export async function planFromDifferences(
   differences: readonly SchemaDifference[],
   database: string,
   definitionOf: (table: string) => Promise<TableDefinition>,
+  indexDefinitionOf: (index: string) => Promise<string | null> = async () => null,
 ): Promise<SchemaSyncPlan> {
   const plan: SchemaSyncPlan = { database, statements: [], newTables: [], manual: [] };
   const sequences: string[] = [];
@@ -116,8 +131,9 @@ export async function planFromDifferences(
       const definition = columnDefinition(column.default === null && column.identity === '' ? { ...column, notnull: false } : column);
       columns.push(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS ${definition};`);
       if (definition !== columnDefinition(column)) plan.manual.push({ difference: `${d.message} (NOT NULL without a default)`, sql: `ALTER TABLE ${table} ALTER COLUMN ${member} SET NOT NULL;  -- on green, once every row has a value` });
-    } else if (d.on === 'blue' && d.kind === 'index' && d.blue) {
-      indexes.push(ifNotExists(d.blue));
+    } else if (d.on === 'blue' && d.kind === 'index') {
+      const definition = await indexDefinitionOf(indexName(d.name));
+      if (definition) indexes.push(ifNotExists(definition));
     } else {
       plan.manual.push({ difference: d.message, sql: manualSql(d) });
     }
@@ -134,7 +150,7 @@ function manualSql(d: SchemaDifference): string {
       const { table, member } = splitMember(d.name);
       return `ALTER TABLE ${table} DROP ${d.kind === 'column' ? 'COLUMN' : 'CONSTRAINT'} ${member};  -- on green, if it was dropped or renamed on blue`;
     }
-    if (d.kind === 'index') return `DROP INDEX ${splitMember(d.name).table.split('.')[0]}.${splitMember(d.name).member};  -- on green, if it was dropped on blue`;
+    if (d.kind === 'index') return `DROP INDEX ${indexName(d.name)};  -- on green, if it was dropped on blue`;
     return `DROP ${kind} ${d.name};  -- on green, if it was dropped or renamed on blue`;
   }
   if (d.kind === 'column' && d.on === 'both') {

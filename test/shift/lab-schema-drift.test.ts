@@ -115,6 +115,8 @@ t.test('schema drift on the lab', async (top) => {
     const replication = demoReplication(t, lab);
     const forward = await replication.parity('blue->green');
     t.match(forward.problems, [{ kind: 'schema', object: 'index public.t.t_x', message: /index public\.t\.t_x: on blue, missing on green/ }]);
+    const plan = await api.post('/api/v1/pairs/demo/schema/sync', {});
+    t.same(plan.body.databases[0].statements, ['CREATE INDEX IF NOT EXISTS t_x ON public.t USING btree (x);'], 'schema/sync would make the index');
     const back = await replication.parity('green->blue');
     t.notOk(back.problems.some((p) => p.kind === 'schema'), 'the way back to blue is not held up by it');
   });
