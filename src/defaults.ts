@@ -52,6 +52,12 @@ export const DEFAULT_DDL_MODE = 'watch';
 export const DDL_FENCE_PREFIX = 'pgshift_ddl_fence_';
 /** After a failed attempt to put the DDL fence in place, the next one waits this long (the attempt runs at every signal round). */
 export const DDL_FENCE_RETRY_MS = 10_000;
+/**
+ * How long broken replication's reading waits for the schema comparison that names its
+ * cause: the reading decides a revert, which must not wait long for its explanation
+ * (a later reading carries the cause when this one did not).
+ */
+export const DRIFT_CAUSE_WAIT_MS = 300;
 /** Problems (schema differences, replication problems) named in a reason before the rest are only counted. */
 export const REASON_MAX_NAMED_PROBLEMS = 5;
 /** Relative limits (green against blue, the control), when configured without their own figures. */

@@ -1,3 +1,4 @@
+import * as D from '../defaults.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { ConnectTarget } from '../postgres/connect.js';
 import type { PoolSet } from '../replication/pool-set.js';
@@ -25,7 +26,8 @@ export async function readSchemaDifferences(
  * What differs, as the cause of broken replication names it ("schema drift: column
  * public.orders.note text: on blue, missing on green"); null when nothing differs or the
  * schemas cannot be read now (the problems are reported either way). The schemas are
- * read when problems appear or change, not at every sample while they last.
+ * read when problems appear or change, not at every sample while they last, and waited
+ * for at most DRIFT_CAUSE_WAIT_MS.
  */
 export function driftCause(pools: PoolSet, target: (side: Side, database: string) => ConnectTarget, databases: readonly string[]): (problems: readonly string[]) => Promise<string | null> {
   let last: { problems: string; cause: Promise<string | null> } | null = null;
@@ -45,7 +47,9 @@ export function driftCause(pools: PoolSet, target: (side: Side, database: string
       );
       last = { problems: key, cause };
     }
-    return last.cause;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), D.DRIFT_CAUSE_WAIT_MS)));
+    return Promise.race([last.cause, late]).finally(() => clearTimeout(timer));
   };
 }
 
