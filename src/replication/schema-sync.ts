@@ -126,7 +126,11 @@ export async function planFromDifferences(
     } else if (d.on === 'blue' && d.kind === 'column') {
       const { table, member } = splitMember(d.name);
       const column = (await definitionOf(table)).columns.find((c) => c.name === member);
-      if (!column) continue;
+      if (!column) {
+        // A generated column (or one gone from blue meanwhile): its expression is for a person to carry over.
+        plan.manual.push({ difference: d.message, sql: `pg_dump --schema-only --table=${table} <blue>: add ${member} to green's ${table} as blue defines it` });
+        continue;
+      }
       // NOT NULL only with a default: green's existing rows need a value, and blue's got the same one.
       const definition = columnDefinition(column.default === null && column.identity === '' ? { ...column, notnull: false } : column);
       columns.push(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS ${definition};`);
