@@ -47,6 +47,24 @@ export const DEFAULT_MAX_PROBE_P95_MS = 500;
 export const DEFAULT_PROBE_TIMEOUT_MS = 1_000;
 export const DEFAULT_MAX_DB_ERROR_RATE = 0.2;
 export const DEFAULT_MAX_APP_ERROR_RATE = 0.05;
+/** A schema comparison reads the catalogs of both sides: slower than the other signals, still well inside a bake time. */
+export const DEFAULT_SCHEMA_DRIFT_SAMPLE_SECONDS = 30;
+/** The schema drift signal's name (signals/ measures it; shift/ names it as the cause of a revert). */
+export const SCHEMA_DRIFT_SIGNAL = 'schema.drift_objects';
+/** watch: schema changes during a shift are reported as drift; block: the application roles' DDL is also refused on the writing side. */
+export const DEFAULT_DDL_MODE = 'watch';
+/** The DDL fence's event trigger and function, followed by the pair id. */
+export const DDL_FENCE_PREFIX = 'pgshift_ddl_fence_';
+/** After a failed attempt to put the DDL fence in place, the next one waits this long (the attempt runs at every signal round). */
+export const DDL_FENCE_RETRY_MS = 10_000;
+/**
+ * How long broken replication's reading waits for the schema comparison that names its
+ * cause: the reading decides a revert, which must not wait long for its explanation
+ * (a later reading carries the cause when this one did not).
+ */
+export const DRIFT_CAUSE_WAIT_MS = 300;
+/** Problems (schema differences, replication problems) named in a reason before the rest are only counted. */
+export const REASON_MAX_NAMED_PROBLEMS = 5;
 /** Relative limits (green against blue, the control), when configured without their own figures. */
 export const DEFAULT_RELATIVE_FACTOR = 2;
 export const DEFAULT_RELATIVE_P95_MARGIN_MS = 50;

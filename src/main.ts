@@ -91,6 +91,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
       ],
       shift: { controller: composed.controller, store, signals: (pair) => composed.registry.get(pair)! },
       preflight: composed.preflight,
+      schemaSync: composed.schemaSync,
       signals: composed.registry,
       metrics: [composed.metrics],
       sessions: new PgSessionStore(statePool),

@@ -4,9 +4,15 @@ import type { Logger } from './log.js';
 import type { MetricsCollector } from './metrics/prometheus.js';
 import type { SignalRegistry } from './signals/registry.js';
 import type { PreflightService } from './preflight/service.js';
+import type { SchemaSyncReport } from './replication/schema-sync.js';
 import type { ShiftController } from './shift/controller.js';
 import type { PairSignals } from './shift/ports.js';
 import type { ShiftStore } from './shift/store.js';
+
+/** Repairs a pair's schema drift on green (see replication/schema-sync.ts); throws PGSHIFT_ERR_PAIR_NOT_FOUND (404) for an unknown pair. */
+export interface SchemaSyncService {
+  sync(pair: string, options: { apply: boolean }): Promise<SchemaSyncReport>;
+}
 
 /** One named readiness condition; resolves (optionally with a detail) or throws why not. */
 export interface ReadinessCheck {
@@ -37,6 +43,8 @@ export interface Services {
   signals?: SignalRegistry;
   /** Dashboard sign-ins; without them the session routes are not served and only bearer tokens authenticate. */
   sessions?: SessionStore;
+  /** Schema drift repair; without it the schema route is not served. */
+  schemaSync?: SchemaSyncService;
   /** Further contributors to /metrics. */
   metrics?: MetricsCollector[];
 }

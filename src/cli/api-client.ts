@@ -1,3 +1,4 @@
+import type { SchemaSyncReport } from '../replication/schema-sync.js';
 import type { ErrorBody, EventsPage, IntentAnswer, PairDetail, PairList } from '../api/schemas.js';
 import * as D from '../defaults.js';
 import type { PreflightPhase, PreflightReport } from '../preflight/report.js';
@@ -42,6 +43,11 @@ export class ApiClient {
   /** `POST /api/v1/pairs/:pair/preflight[?phase=]`: runs every check (the service's default phase without `phase`). */
   runPreflight(pair: string, phase?: PreflightPhase): Promise<PreflightReport> {
     return this.request('POST', pairPath(pair, `/preflight${phase === undefined ? '' : `?phase=${phase}`}`));
+  }
+
+  /** `POST /api/v1/pairs/:pair/schema/sync`: green's missing DDL, shown (a dry run) or applied with `apply`. */
+  syncSchema(pair: string, apply: boolean): Promise<SchemaSyncReport> {
+    return this.request('POST', pairPath(pair, '/schema/sync'), { apply });
   }
 
   /** `GET /api/v1/pairs/:pair/preflight`: the last report (ApiError PGSHIFT_ERR_PREFLIGHT_NOT_RUN without one). */

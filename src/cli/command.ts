@@ -28,6 +28,8 @@ export interface CliCommand {
   /** Usage lines after `pgshift <name>`, e.g. `[--pair P] [--last]`, and option help. */
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
+  /** The words it takes after its name, one of them (`schema sync`); absent: none. */
+  subcommands?: readonly string[];
   /** Answers the exit code; throws CliError for usage or service problems. */
   run(ctx: CommandContext): Promise<ExitCode>;
 }

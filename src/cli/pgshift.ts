@@ -64,7 +64,8 @@ async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
       return EXIT.ok;
     }
     const args = positionals.slice(positionals.indexOf(command.name) + 1);
-    if (args.length > 0) throw new CliError(`unexpected argument "${args[0]}"\n${usage(command)}`, EXIT.usage);
+    const extra = command.subcommands?.includes(args[0] ?? '') ? args.slice(1) : args;
+    if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"\n${usage(command)}`, EXIT.usage);
     const api = new ApiClient(parseUrl(values.url ?? (io.env.PGSHIFT_URL || D.DEFAULT_CLI_URL)), tokenFrom(values.token, io.env));
     return await command.run({ api, options: values, args, json, env: io.env, out: io.out, columns: io.columns });
   } catch (err) {

@@ -175,6 +175,17 @@ export const SignalsSchema = Type.Object(
       },
       { ...strict, default: {} },
     ),
+    schemaDrift: Type.Object(
+      {
+        sampleSeconds: Type.Number({
+          exclusiveMinimum: 0,
+          maximum: 3600,
+          default: D.DEFAULT_SCHEMA_DRIFT_SAMPLE_SECONDS,
+          description: "both sides' schemas are read and compared this often (a catalog query per database and side); any difference blocks advancing and the cutover",
+        }),
+      },
+      { ...strict, default: {} },
+    ),
     app: Type.Object(
       {
         enabled: Type.Boolean({
@@ -255,6 +266,10 @@ export const PairSchema = Type.Object(
     replication: ReplicationSchema,
     cutover: CutoverSchema,
     preflight: PairPreflightSchema,
+    ddl: Type.Union([Type.Literal('watch'), Type.Literal('block')], {
+      default: D.DEFAULT_DDL_MODE,
+      description: "watch: schema changes during a shift are reported as drift; block: while a shift is under way (after baseline, before finalized) an event trigger on the writing side also refuses the application roles' DDL (needs an admin login that may create event triggers)",
+    }),
     snapshotDir: Type.Optional(Name),
   },
   strict,

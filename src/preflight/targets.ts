@@ -43,6 +43,8 @@ export interface PreflightPair {
   expectedMajor?: { blue?: number; green?: number };
   /** How long the trial restore of blue's schema on green may take; default D.DEFAULT_TRIAL_RESTORE_SECONDS. */
   trialRestoreSeconds?: number;
+  /** The DDL fence mode (config `ddl`); absent: watch. */
+  ddl?: 'watch' | 'block';
 }
 
 export function preflightPairFromConfig(pair: PairConfig): PreflightPair {
@@ -54,5 +56,6 @@ export function preflightPairFromConfig(pair: PairConfig): PreflightPair {
     subscription: pair.replication.subscription,
     expectedMajor: { blue: pair.blue.expectedMajor, green: pair.green.expectedMajor },
     trialRestoreSeconds: pair.preflight.trialRestoreSeconds,
+    ddl: pair.ddl,
   };
 }

@@ -4,6 +4,7 @@ import type { Side } from '../shift/model.js';
 import { PLATFORM_ROLES } from './app-roles.js';
 import type { PoolSet } from './pool-set.js';
 import { endsOf, type Direction, type ParityProblem, type ParityReport } from './port.js';
+import { compareSchemas, readSchemaFingerprint } from './schema-fingerprint.js';
 import { listPublishedTables } from './validate.js';
 
 /**
@@ -69,7 +70,10 @@ export async function checkParity(pools: PoolSet, request: ParityRequest): Promi
         listPublishedTables((sql, params) => pools.query(sender, sql, params), request.publication),
       ]);
       return {
-        problems: findDatabaseGaps(database, { from, to }, sent, received, published.map((t) => `${t.schema}.${t.name}`)),
+        problems: [
+          ...findDatabaseGaps(database, { from, to }, sent, received, published.map((t) => `${t.schema}.${t.name}`)),
+          ...(from === 'blue' ? await schemaDrift(pools, request, database) : []),
+        ],
         holders: sent.holders.map((role) => ({ role, database })),
       };
     }),
@@ -85,6 +89,24 @@ export async function checkParity(pools: PoolSet, request: ParityRequest): Promi
       ...findRoleGaps({ from, to }, request.applicationRoles, perDatabase.flatMap((d) => d.holders), rolesOnTo),
     ],
   };
+}
+
+/**
+ * Going to green, any schema difference refuses the cutover before a write is frozen
+ * (the drift signal's definition, schema-fingerprint.ts); tables and sequences are
+ * named above already. The way back is never refused for it: blue is where it returns.
+ */
+async function schemaDrift(pools: PoolSet, request: ParityRequest, database: string): Promise<ParityProblem[]> {
+  const read = (side: Side) => readSchemaFingerprint((sql, params) => pools.query(request.target(side, database), sql, params));
+  const [blue, green] = await Promise.all([read('blue'), read('green')]);
+  return compareSchemas(blue, green)
+    .filter((d) => !(d.on === 'blue' && (d.kind === 'table' || d.kind === 'sequence')))
+    .map((d) => ({
+      kind: 'schema',
+      database,
+      object: `${d.kind} ${d.name}`,
+      message: `schema drift in ${database}: ${d.message}: repair green first (POST /api/v1/pairs/:pair/schema/sync, or the SQL it lists)`,
+    }));
 }
 
 export function findDatabaseGaps(

@@ -184,7 +184,7 @@ export interface ValidationReport {
 
 /** Something the receiving side lacks that the cutover would only discover after the freeze. */
 export interface ParityProblem {
-  kind: 'extension' | 'role' | 'sequence' | 'table';
+  kind: 'extension' | 'role' | 'sequence' | 'table' | 'schema';
   /** null for cluster-wide objects (roles). */
   database: string | null;
   object: string;

@@ -14,6 +14,7 @@ import { endsOf, reverseOf, type Direction, type DrainOptions, type DrainReport,
 import { applySequenceValues, planSequenceCopy, readSequences } from './sequences.js';
 import { endSessions, terminateSessions } from './sessions.js';
 import { setUpReplication, slotName } from './setup.js';
+import { applySchemaSync, planSchemaSync, refreshSubscription, type SchemaSyncReport } from './schema-sync.js';
 import { removeReplicationSupport } from './teardown.js';
 import { dropSlotsWhenReleased } from './slots.js';
 import { readDatabaseState, readSubscriber } from './subscription.js';
@@ -74,6 +75,33 @@ export class PostgresReplication implements Replication {
     }
     this.log.info({ direction, copyData: options.copyData }, 'replication set up');
     return report;
+  }
+
+  /**
+   * Repairs schema drift on green (see schema-sync.ts): the plan per database, and with
+   * `apply` its DDL run on green as the admin and the subscription refreshed, so new
+   * tables get their initial copy and a stopped apply picks up the new columns. Safe to
+   * repeat: planned afresh from what still differs. Throws PGSHIFT_ERR_SCHEMA_SYNC (502)
+   * with PostgreSQL's reason when a statement fails (nothing of that database applied).
+   */
+  async syncSchema(options: { apply: boolean }): Promise<SchemaSyncReport> {
+    const databases: SchemaSyncReport['databases'] = [];
+    for (const database of this.options.databases) {
+      const result = await explainPgError('PGSHIFT_ERR_SCHEMA_SYNC', `schema sync of ${database}`, () =>
+        withClient(this.target('blue', database, 'admin'), (blue) =>
+          withClient(this.target('green', database, 'admin'), async (green) => {
+            const plan = await planSchemaSync(blue, green, database);
+            if (!options.apply) return { ...plan, applied: false, refreshed: false };
+            await applySchemaSync(green, plan);
+            const refreshed = await refreshSubscription(green, this.options.subscription);
+            return { ...plan, applied: plan.statements.length > 0, refreshed };
+          }),
+        ),
+      );
+      if (result.applied) this.log.info({ database, statements: result.statements, refreshed: result.refreshed }, 'schema sync applied to green');
+      databases.push(result);
+    }
+    return { applied: options.apply, databases };
   }
 
   async setEnabled(direction: Direction, enabled: boolean): Promise<void> {

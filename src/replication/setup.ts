@@ -377,12 +377,28 @@ async function reportSlotWait(fromDb: ConnectTarget, pid: number, slot: string, 
 /**
  * Tables created on the publisher after the subscription (pgshift's own included) are
  * published but not applied until the subscription is refreshed; new tables get
- * their initial copy then.
+ * their initial copy then. A refresh fails as a whole when the subscriber lacks one of
+ * them (someone created it on the publisher only): then nothing is refreshed, the
+ * tables are logged and set-up goes on; the schema drift signal reports them and
+ * schema/sync creates them and refreshes.
  */
 async function refreshIfTablesMissing(options: SetupOptions, fromDb: ConnectTarget, toDb: ConnectTarget): Promise<void> {
-  const published = await withClient(fromDb, (c) =>
-    c.query<{ n: string }>('SELECT count(*) AS n FROM pg_publication_tables WHERE pubname = $1', [options.publication]),
+  const publishedNames = await withClient(fromDb, (c) =>
+    c.query<{ name: string }>(`SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_publication_tables WHERE pubname = $1`, [options.publication]),
   );
+  const present = await withClient(toDb, (c) =>
+    c.query<{ name: string }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND format('%I.%I', n.nspname, c.relname) = ANY ($1::text[])`,
+      [publishedNames.rows.map((r) => r.name)],
+    ),
+  );
+  const have = new Set(present.rows.map((r) => r.name));
+  const lacking = publishedNames.rows.map((r) => r.name).filter((name) => !have.has(name));
+  if (lacking.length > 0) {
+    options.log.warn({ subscription: options.subscription, database: options.database, tables: lacking }, 'published tables missing on the subscriber: subscription not refreshed (schema drift; repair with schema/sync)');
+    return;
+  }
   const subscribed = await withClient(toDb, (c) =>
     c.query<{ n: string }>(
       `SELECT count(*) AS n FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
@@ -390,7 +406,7 @@ async function refreshIfTablesMissing(options: SetupOptions, fromDb: ConnectTarg
       [options.subscription],
     ),
   );
-  if (Number(published.rows[0]?.n ?? 0) <= Number(subscribed.rows[0]?.n ?? 0)) return;
+  if (publishedNames.rows.length <= Number(subscribed.rows[0]?.n ?? 0)) return;
   await withClient(toDb, (c) => c.query(`ALTER SUBSCRIPTION ${ident(options.subscription)} REFRESH PUBLICATION`));
   options.log.info({ subscription: options.subscription }, 'subscription refreshed: new published tables');
 }

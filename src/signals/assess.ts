@@ -40,6 +40,8 @@ export interface SignalLimit {
   consecutiveErrors: number;
   /** A latest reading older than this is stale. */
   maxAgeMs: number;
+  /** A breach of this signal never reverts, for the reason given (it only blocks advancing). */
+  neverReverts?: string;
 }
 
 /**
@@ -123,7 +125,7 @@ export function assessSignal(window: readonly AssessedMeasurement[], limit: Sign
     return { status: 'unknown', reverts: false, ...counts, reason: `latest reading is stale (${formatNumber(ageMs / 1000)} s old)` };
   }
   const breached = (reason: string): Assessment => {
-    const verdict = revertVerdict(exposure);
+    const verdict = limit.neverReverts ? { reverts: false as const, why: limit.neverReverts } : revertVerdict(exposure);
     return { status: 'breached', reverts: verdict.reverts, ...counts, reason: verdict.reverts ? reason : `${reason}; ${verdict.why}` };
   };
   if (newest && consecutiveBreaches >= limit.consecutiveBreaches) {

@@ -10,6 +10,7 @@ import { dbErrorSignal } from './db-errors.js';
 import { PairSignals } from './pair-signals.js';
 import { Prober, probeSignals, type ProbeEndpoint } from './probe.js';
 import { replicationSignals } from './replication-signals.js';
+import { driftCause, schemaDriftSignal } from './schema-drift.js';
 import { SIDES, type Side } from '../shift/model.js';
 
 export interface PairSignalsWiring {
@@ -40,6 +41,9 @@ export function createPairSignals(w: PairSignalsWiring): PairSignals {
   const clock = w.clock ?? systemClock;
   const database = w.databases[0]!;
   const pools = new PoolSet({ sessionsPerTarget: 1 });
+  // Catalog reads of their own: a long one must not hold up the error-rate readings.
+  const schemaPools = new PoolSet({ sessionsPerTarget: 1 });
+  const schemaTarget = (side: Side, database: string) => w.targets.target(side, database, 'pgshift');
 
   const endpoints = (): ProbeEndpoint[] =>
     SIDES.flatMap((side) => {
@@ -73,11 +77,12 @@ export function createPairSignals(w: PairSignalsWiring): PairSignals {
     log: w.log,
     clock,
     providers: [
-      ...replicationSignals(w.replication, w.direction, clock, (w.config.sampleSeconds * 1000) / 2),
+      ...replicationSignals(w.replication, w.direction, clock, (w.config.sampleSeconds * 1000) / 2, driftCause(schemaPools, schemaTarget, w.databases)),
       ...SIDES.flatMap((side) => probeSignals(prober, side, clock)),
       ...SIDES.map((side) => dbErrorSignal(pools, side, () => w.targets.target(side, database, 'pgshift'), w.databases, clock)),
       ...(inbox ? [appErrorSignal(inbox, clock)] : []),
+      schemaDriftSignal(schemaPools, schemaTarget, w.databases, w.direction, w.config.schemaDrift.sampleSeconds * 1000, clock),
     ],
-    resources: [{ start: () => prober.start(), close: () => prober.stop() }, pools],
+    resources: [{ start: () => prober.start(), close: () => prober.stop() }, pools, schemaPools],
   });
 }

@@ -38,5 +38,15 @@ export function limitFor(name: SignalName, config: SignalsConfig): SignalLimit {
     }
     case SIGNAL_NAMES.appErrorRate:
       return { ...base, max: config.app.maxErrorRate };
+    case SIGNAL_NAMES.schemaDrift:
+      // A difference alone breaks nothing yet (replication breaking on it reverts through
+      // replication.problems); it must be repaired before the pair moves on.
+      return {
+        ...base,
+        max: 0,
+        consecutiveBreaches: 1,
+        maxAgeMs: config.schemaDrift.sampleSeconds * 1000 * D.SIGNAL_STALE_INTERVALS,
+        neverReverts: 'blocks advancing and the cutover, no revert: repair green (POST /api/v1/pairs/:pair/schema/sync)',
+      };
   }
 }

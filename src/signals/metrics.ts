@@ -1,4 +1,5 @@
 import { SIGNAL_STATUSES } from './assess.js';
+import { SIGNAL_NAMES } from './port.js';
 import { metricFamily as family, type MetricFamily, type MetricsCollector } from '../metrics/prometheus.js';
 import type { SignalRegistry } from './registry.js';
 
@@ -20,6 +21,7 @@ export function signalMetrics(registry: SignalRegistry): MetricsCollector {
         at: family('pgshift_signal_last_sample_timestamp_seconds', 'When the newest reading was taken (Unix time).', 'gauge'),
         samples: family('pgshift_signal_samples_total', 'Readings taken since the service started.', 'counter'),
         failed: family('pgshift_signal_failed_samples_total', 'Readings without a value since the service started.', 'counter'),
+        drift: family('pgshift_schema_drift_objects', 'Objects that differ between blue\'s and green\'s schemas at the newest comparison (absent before one).', 'gauge'),
       };
       for (const pair of registry.all()) {
         for (const s of pair.latest()) {
@@ -37,6 +39,9 @@ export function signalMetrics(registry: SignalRegistry): MetricsCollector {
           if (s.measurement) families.at.samples.push({ labels, value: s.measurement.at / 1000 });
           families.samples.samples.push({ labels, value: s.samples });
           families.failed.samples.push({ labels, value: s.failedSamples });
+          if (s.name === SIGNAL_NAMES.schemaDrift && typeof s.measurement?.value === 'number') {
+            families.drift.samples.push({ labels: { pair: pair.pairId }, value: s.measurement.value });
+          }
         }
       }
       return Object.values(families);

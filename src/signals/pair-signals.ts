@@ -9,6 +9,7 @@ import { assessSignal, type AssessedMeasurement, type Assessment, type SignalLim
 import { limitFor } from './limits.js';
 import { SIGNAL_NAMES, SIGNAL_UNITS, type Measurement, type SignalName, type SignalProvider } from './port.js';
 import { RingBuffer } from './ring-buffer.js';
+import { listProblems } from '../replication/schema-fingerprint.js';
 import { type Side } from '../shift/model.js';
 
 export interface SignalSnapshot {
@@ -259,6 +260,11 @@ export class PairSignals {
     return track ? track.history.last(n) : null;
   }
 
+  /** The next sample reads `name` afresh, not a reading its provider keeps between reads (after schema/sync changed green). */
+  expire(name: SignalName): void {
+    for (const t of this.tracks) if (t.provider.name === name) t.provider.expire?.();
+  }
+
   /** Calls `listener` after every sample round; returns the function that unsubscribes. */
   onSample(listener: SampleListener): () => void {
     this.listeners.add(listener);
@@ -330,8 +336,10 @@ export class PairSignals {
 /** What a breached measurement's detail says went wrong (replication problems, a probe's last error), for the halt reason an operator reads. */
 function explain(detail: unknown): string {
   if (!detail || typeof detail !== 'object') return '';
-  const { problems, lastError } = detail as { problems?: unknown; lastError?: unknown };
-  if (Array.isArray(problems) && problems.length > 0) return ` (${problems.join('; ')})`;
+  const { problems, lastError, cause } = detail as { problems?: unknown; lastError?: unknown; cause?: unknown };
+  // The cause found beside the problems (the schema drift a broken apply most often comes from) ends up in the revert's reason.
+  const because = typeof cause === 'string' && cause !== '' ? `; ${cause}` : '';
+  if (Array.isArray(problems) && problems.length > 0) return ` (${listProblems(problems.map(String))}${because})`;
   if (typeof lastError === 'string' && lastError !== '') return ` (${lastError})`;
   return '';
 }

@@ -1,3 +1,4 @@
+import * as D from '../defaults.js';
 import { type Side } from '../shift/model.js';
 
 /**
@@ -28,6 +29,8 @@ export const SIGNAL_NAMES = {
   probeP95Ms: 'probe.p95_ms',
   dbErrorRate: 'db.error_rate',
   appErrorRate: 'app.error_rate',
+  /** Objects that differ between blue's and green's schemas; anything above 0 blocks advancing and the cutover. */
+  schemaDrift: D.SCHEMA_DRIFT_SIGNAL,
 } as const;
 export type SignalName = (typeof SIGNAL_NAMES)[keyof typeof SIGNAL_NAMES];
 
@@ -39,6 +42,7 @@ export const SIGNAL_UNITS: Record<SignalName, string> = {
   'probe.p95_ms': 'ms',
   'db.error_rate': 'ratio',
   'app.error_rate': 'ratio',
+  [D.SCHEMA_DRIFT_SIGNAL]: 'objects',
 };
 
 /**
@@ -57,6 +61,8 @@ export interface SignalProvider {
   start?(): void;
   /** Stops it and releases connections. Idempotent. */
   stop?(): Promise<void>;
+  /** A provider that hands out an older reading between its own reads (schema drift) reads afresh at the next sample. */
+  expire?(): void;
 }
 
 export function signalId(name: SignalName, side: Side | null): string {

@@ -12,6 +12,8 @@ export function replicationSignals(
   direction: () => Direction | null,
   clock: Clock = systemClock,
   sharedForMs = 250,
+  /** Told every reading's problems, to name their likely cause (schema drift); null when there is none or none is found. Must not throw. */
+  causeOfProblems: (problems: readonly string[]) => Promise<string | null> = async () => null,
 ): SignalProvider[] {
   const lag = shareReading((d: Direction) => replication.lag(d), sharedForMs, clock);
   const noReplication = (): Measurement => ({ value: null, at: clock.now(), error: 'no replication runs at this stage', notApplicable: true });
@@ -50,7 +52,8 @@ export function replicationSignals(
         () => clock.now(),
         async () => {
           const state = await replication.state(d);
-          return { value: state.problems.length, detail: { direction: d, problems: state.problems } };
+          const cause = await causeOfProblems(state.problems);
+          return { value: state.problems.length, detail: { direction: d, problems: state.problems, ...(cause ? { cause } : {}) } };
         },
       );
     },

@@ -14,8 +14,10 @@ import type { Direction } from '../replication/port.js';
 import type { Side } from '../shift/model.js';
 import { ShiftController } from '../shift/controller.js';
 import type { MetricsCollector } from '../metrics/prometheus.js';
-import { findStage, planStages } from '../shift/stages.js';
+import { findStage, planStages, type StagePlanEntry } from '../shift/stages.js';
+import { DdlFenceKeeper } from '../replication/ddl-fence.js';
 import { SignalRegistry } from '../signals/registry.js';
+import { SIGNAL_NAMES } from '../signals/port.js';
 import { PgLeaderLease } from '../store/lease.js';
 import type { ShiftStore } from '../shift/store.js';
 import type { Transition } from '../shift/state.js';
@@ -24,6 +26,9 @@ import { Route53Account } from '../traffic/route53-account.js';
 import { controllerMetrics } from './controller-metrics.js';
 import { buildPairParts, type PairParts } from './pair.js';
 import { pairWorld } from './pair-world.js';
+import { recordSchemaDriftEvents } from './schema-drift-events.js';
+import { PgshiftError } from '../errors.js';
+import type { SchemaSyncService } from '../services.js';
 
 export interface ComposedPairs {
   controller: ShiftController;
@@ -31,12 +36,36 @@ export interface ComposedPairs {
   metrics: MetricsCollector;
   registry: SignalRegistry;
   preflight: PreflightService;
+  schemaSync: SchemaSyncService;
   /** Readiness detail: who leads. Throws when the state store cannot say. */
   leadership(): Promise<string>;
   /** Stops the controller, giving the step in flight up to `handOverMs`, and releases the lease (see ShiftController.stop). */
   stopController(handOverMs: number): Promise<void>;
   /** Stops the controller (at once, if stopController did not), the samplers and every connection. */
   close(): Promise<void>;
+}
+
+/**
+ * The DDL fence follows the stage, checked at every signal round: on the writing side
+ * while a shift is under way with `ddl: block`, nowhere otherwise (a pair set back to
+ * `watch` has it removed at the next start). Nothing before green is prepared.
+ */
+function keepDdlFence(part: PairParts, stage: () => StagePlanEntry, log: Logger): () => void {
+  const { pair, targets } = part;
+  const keeper = new DdlFenceKeeper({
+    pairId: pair.id,
+    databases: pair.databases,
+    ...(pair.appRoles ? { appRoles: pair.appRoles } : {}),
+    admin: (side, database) => targets.target(side, database, 'admin'),
+    exempt: (side) => [pair[side].login.user, pair[side].adminLogin.user],
+    log,
+  });
+  return part.signals.onSample(() => {
+    const entry = stage();
+    if (entry.kind === 'unprepared') return;
+    const shifting = pair.ddl === 'block' && entry.kind !== 'baseline' && entry.kind !== 'finalized';
+    void keeper.reconcile(shifting ? (entry.weights.writer.green === 100 ? 'green' : 'blue') : null);
+  });
 }
 
 /** Who this process is in the leader table, the audit log and Route 53 change comments. */
@@ -144,6 +173,10 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
     await closeParts();
     throw err;
   }
+  const stopDriftEvents = parts.map((p) =>
+    recordSchemaDriftEvents(p.signals, { store, isLeader: async () => (await running.leader()).self, actor: instanceId, log }),
+  );
+  const stopFences = parts.map((p) => keepDdlFence(p, () => stageOf(p.pair.id), log));
   registry.startAll();
   log.info({ instanceId, pairs: parts.map((p) => p.pair.id) }, 'controller started');
 
@@ -152,6 +185,16 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
     metrics: controllerMetrics(running, plans),
     registry,
     preflight,
+    schemaSync: {
+      async sync(pairId, options) {
+        const part = byId.get(pairId);
+        if (!part) throw new PgshiftError('PGSHIFT_ERR_PAIR_NOT_FOUND', `no pair "${pairId}"`, { status: 404 });
+        const report = await part.replication.syncSchema(options);
+        // Green changed: the drift is read again at the next sample, not up to an interval later.
+        if (options.apply) part.signals.expire(SIGNAL_NAMES.schemaDrift);
+        return report;
+      },
+    },
     async leadership() {
       const leader = await running.leader();
       if (leader.self) return `leader (${leader.instance})`;
@@ -159,6 +202,7 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
     },
     stopController: (handOverMs) => (stopped ??= running.stop(handOverMs)),
     async close() {
+      for (const stop of [...stopDriftEvents, ...stopFences]) stop();
       await (stopped ??= running.stop());
       await closeParts();
     },

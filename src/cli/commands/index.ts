@@ -4,6 +4,7 @@ import { finalizeCommand } from './finalize.js';
 import { advanceCommand, pauseCommand, resumeCommand, revertCommand } from './intents.js';
 import { preflightCommand } from './preflight.js';
 import { prepareCommand } from './prepare.js';
+import { schemaCommand } from './schema.js';
 import { statusCommand } from './status.js';
 
 /** Every subcommand of `pgshift`, in the order `pgshift --help` lists them. */
@@ -16,5 +17,6 @@ export const COMMANDS: readonly CliCommand[] = [
   pauseCommand,
   resumeCommand,
   finalizeCommand,
+  schemaCommand,
   eventsCommand,
 ];

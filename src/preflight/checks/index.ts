@@ -1,7 +1,8 @@
 import type { CheckDefinition } from '../check.js';
 import { appRolesCheck } from './app-roles.js';
 import { extensionParityCheck, extensionsCheck } from './extensions.js';
-import { databaseCompatibilityCheck, roleParityCheck, tableParityCheck } from './parity.js';
+import { databaseCompatibilityCheck, roleParityCheck, schemaParityCheck, tableParityCheck } from './parity.js';
+import { ddlFenceCheck } from './ddl-fence.js';
 import {
   foreignTablesCheck,
   largeObjectsCheck,
@@ -50,6 +51,8 @@ export const PREFLIGHT_CHECKS: readonly CheckDefinition[] = [
   sequencesCheck,
   databaseCompatibilityCheck,
   tableParityCheck,
+  schemaParityCheck,
   roleParityCheck,
   appRolesCheck,
+  ddlFenceCheck,
 ];

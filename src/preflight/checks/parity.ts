@@ -1,4 +1,5 @@
 import * as D from '../../defaults.js';
+import { compareSchemas, readSchemaFingerprint } from '../../replication/schema-fingerprint.js';
 import { listNames, type CheckDefinition, type FindingDraft } from '../check.js';
 import { onGreen, sqlLiteral } from '../sql-text.js';
 import { PUBLISHED_CTE, qualifiedName, userSchema } from './published.js';
@@ -119,6 +120,33 @@ function compareColumns(blue: TableShape, green: TableShape): FindingDraft[] {
   }
   return findings;
 }
+
+/**
+ * Everything else that makes green's schema differ from blue's (keys, replica identity,
+ * sequences, views, functions, types, indexes), by the definition the schema drift
+ * signal and the cutover's checks use (schema-fingerprint.ts); tables and columns are
+ * table-parity's, with what replication makes of each. The drift signal blocks on
+ * every difference, so this does too.
+ */
+export const schemaParityCheck: CheckDefinition = {
+  id: 'schema-parity',
+  title: "green's schema matches blue's (keys, sequences, views, functions, types, indexes)",
+  scope: 'database',
+  sides: ['blue', 'green'],
+  createdByPrepare: "green's schema from blue's",
+  async run(ctx) {
+    const read = (side: 'blue' | 'green') => readSchemaFingerprint((sql, params) => ctx.query(side, sql, params));
+    const [blue, green] = await Promise.all([read('blue'), read('green')]);
+    return compareSchemas(blue, green)
+      .filter((d) => d.kind !== 'table' && d.kind !== 'column')
+      .map((d): FindingDraft => ({
+        severity: 'blocker',
+        object: `${d.kind} ${d.name}`,
+        message: `${d.message}: reads on green ${d.kind === 'index' ? 'are slower' : 'may fail'} once they shift, and pgshift refuses to advance until the schemas match`,
+        remediation: `POST /api/v1/pairs/${ctx.pair.id}/schema/sync (a dry run shows the DDL; {"apply": true} runs it), or pgshift schema sync --apply; what it does not repair it lists with the SQL`,
+      }));
+  },
+};
 
 interface RoleRef {
   name: string;
