@@ -1,9 +1,9 @@
 import type { SchemaSyncReport } from '../replication/schema-sync.js';
-import type { ErrorBody, EventsPage, IntentAnswer, PairDetail, PairList } from '../api/schemas.js';
+import type { EventsPage, IntentAnswer, PairDetail, PairList } from '../api/schemas.js';
 import * as D from '../defaults.js';
 import type { PreflightPhase, PreflightReport } from '../preflight/report.js';
 import type { IntentAction } from '../shift/state.js';
-import { ApiError } from '../api/wire.js';
+import { ApiError, pairPath, readAnswer } from '../api/wire.js';
 import { CliError, EXIT } from './errors.js';
 
 export type { EventsPage, IntentAnswer, PairDetail, PairList, PreflightReport };
@@ -86,26 +86,12 @@ export class ApiClient {
     } catch (err) {
       throw new CliError(`cannot reach pgshift at ${this.baseUrl.origin}: ${reason(err)} (set --url or PGSHIFT_URL)`, EXIT.service);
     }
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    if (!res.ok) {
-      const error = (parsed as Partial<ErrorBody> | undefined)?.error;
-      throw new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? (text.slice(0, 200) || res.statusText), error?.details);
-    }
+    const parsed = await readAnswer(res);
     if (parsed === undefined) {
       throw new CliError(`pgshift at ${this.baseUrl.origin} answered ${method} ${url.pathname} with something that is not JSON`, EXIT.service);
     }
     return parsed as T;
   }
-}
-
-function pairPath(pair: string, rest = ''): string {
-  return `/api/v1/pairs/${encodeURIComponent(pair)}${rest}`;
 }
 
 function reason(err: unknown): string {

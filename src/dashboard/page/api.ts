@@ -1,7 +1,7 @@
 import type { Static } from 'typebox';
 import type { SessionViewSchema } from '../../api/schemas.js';
-import type { ErrorBody, EventsPage, IntentAnswer, PairDetail, PairList } from '../../api/schemas.js';
-import { ApiError, CSRF_HEADER } from '../../api/wire.js';
+import type { EventsPage, IntentAnswer, PairDetail, PairList } from '../../api/schemas.js';
+import { ApiError, CSRF_HEADER, pairPath, readAnswer } from '../../api/wire.js';
 import type { PreflightReport } from '../../preflight/report.js';
 import type { IntentAction } from '../../shift/state.js';
 import type { Measurement } from '../../signals/port.js';
@@ -97,23 +97,12 @@ export class Api {
       credentials: 'same-origin',
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    const text = await res.text();
-    let parsed: unknown;
     try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
+      return (await readAnswer(res)) as T;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401 && !path.startsWith('/api/v1/session')) this.onSignedOut();
+      throw err;
     }
-    if (!res.ok) {
-      if (res.status === 401 && !path.startsWith('/api/v1/session')) this.onSignedOut();
-      const error = (parsed as Partial<ErrorBody> | undefined)?.error;
-      throw new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? res.statusText, error?.details);
-    }
-    return parsed as T;
   }
-}
-
-export function pairPath(pair: string, rest = ''): string {
-  return `/api/v1/pairs/${encodeURIComponent(pair)}${rest}`;
 }
 

@@ -1,5 +1,5 @@
 import type { EventsPage, SignalsEvent } from './api.js';
-import { pairPath } from './api.js';
+import { pairPath } from '../../api/wire.js';
 
 export type LiveStatus = 'connecting' | 'live' | 'disconnected';
 
