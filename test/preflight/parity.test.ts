@@ -56,6 +56,16 @@ t.test('parity of green with blue', async (t) => {
     t.same(findingsOf(await preflightOf(lab), 'table-parity'), []);
   });
 
+  await t.test('a difference replication survives (a nullable column only green has) is still a blocker, as the drift signal counts it', async (t) => {
+    // The remediation above made green's extra products.shelf nullable: replication is fine with it, the drift signal is not.
+    t.same(findingsOf(await preflightOf(lab), 'table-parity'), []);
+    t.match(findingsOf(await preflightOf(lab), 'schema-parity'), [
+      { severity: 'blocker', object: 'column public.products.shelf', message: /on green, missing on blue.*pgshift refuses to advance until the schemas match/ },
+    ]);
+    await sql(lab, 'green', 'ALTER TABLE products DROP COLUMN shelf');
+    t.same(findingsOf(await preflightOf(lab), 'schema-parity'), [], 'the schemas match again');
+  });
+
   await t.test('a published table that green lacks', async (t) => {
     await sql(lab, 'blue', 'CREATE TABLE audit_log (id integer PRIMARY KEY, entry text)');
     t.teardown(() => sql(lab, 'blue', 'DROP TABLE IF EXISTS audit_log'));

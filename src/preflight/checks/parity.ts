@@ -1,5 +1,5 @@
 import * as D from '../../defaults.js';
-import { compareSchemas, readSchemaFingerprint } from '../../replication/schema-fingerprint.js';
+import { compareSchemas, readSchemaFingerprint, type SchemaObjectKind } from '../../replication/schema-fingerprint.js';
 import { listNames, type CheckDefinition, type FindingDraft } from '../check.js';
 import { onGreen, sqlLiteral } from '../sql-text.js';
 import { PUBLISHED_CTE, qualifiedName, userSchema } from './published.js';
@@ -122,30 +122,40 @@ function compareColumns(blue: TableShape, green: TableShape): FindingDraft[] {
 }
 
 /**
- * Everything else that makes green's schema differ from blue's (keys, replica identity,
- * sequences, views, functions, types, indexes), by the definition the schema drift
- * signal and the cutover's checks use (schema-fingerprint.ts); tables and columns are
- * table-parity's, with what replication makes of each. The drift signal blocks on
- * every difference, so this does too.
+ * Every other way green's schema differs from blue's, by the one definition the schema
+ * drift signal and the cutover's checks use (schema-fingerprint.ts), so that preflight
+ * passes exactly when the drift signal would let the pair advance. What table-parity
+ * reports (a published table's differences, graded by what replication makes of them,
+ * with their own fix) is left to it; the rest (keys, replica identity, sequences, views,
+ * functions, types, indexes, and table or column differences replication survives,
+ * such as an extra nullable column on green) is reported here.
  */
 export const schemaParityCheck: CheckDefinition = {
   id: 'schema-parity',
-  title: "green's schema matches blue's (keys, sequences, views, functions, types, indexes)",
+  title: "green's schema matches blue's, as the schema drift signal compares them",
   scope: 'database',
   sides: ['blue', 'green'],
   createdByPrepare: "green's schema from blue's",
   async run(ctx) {
     const read = (side: 'blue' | 'green') => readSchemaFingerprint((sql, params) => ctx.query(side, sql, params));
-    const [blue, green] = await Promise.all([read('blue'), read('green')]);
+    const [blue, green, replicated] = await Promise.all([read('blue'), read('green'), tableParityCheck.run(ctx)]);
+    const reported = new Set(replicated.map((f) => f.object));
     return compareSchemas(blue, green)
-      .filter((d) => d.kind !== 'table' && d.kind !== 'column')
+      .filter((d) => !reported.has(`${d.kind} ${d.name}`))
       .map((d): FindingDraft => ({
         severity: 'blocker',
         object: `${d.kind} ${d.name}`,
-        message: `${d.message}: reads on green ${d.kind === 'index' ? 'are slower' : 'may fail'} once they shift, and pgshift refuses to advance until the schemas match`,
+        message: `${d.message}: ${CONSEQUENCE[d.kind] ?? 'reads on green may fail once they shift'}, and pgshift refuses to advance until the schemas match`,
         remediation: `POST /api/v1/pairs/${ctx.pair.id}/schema/sync (a dry run shows the DDL; {"apply": true} runs it), or pgshift schema sync --apply; what it does not repair it lists with the SQL`,
       }));
   },
+};
+
+/** What a difference of each kind does, where it is not that reads may fail. */
+const CONSEQUENCE: Partial<Record<SchemaObjectKind, string>> = {
+  index: 'reads on green are slower once they shift',
+  table: 'the application sees another schema on green after the cutover',
+  column: 'the application sees another schema on green after the cutover',
 };
 
 interface RoleRef {
