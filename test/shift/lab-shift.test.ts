@@ -3,6 +3,7 @@ import pg from 'pg';
 import * as D from '../../src/defaults.js';
 import { clientConfig, withClient } from '../../src/postgres/connect.js';
 import { startTestLab } from '../helpers/lab.js';
+import { guardsHold } from '../helpers/cutover.js';
 import { calm, haltedByAutoRevert, labApi, labServiceConfig, operatorHeaders, startLabService, standInWeights, type LabApi as Api } from '../helpers/lab-service.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -132,7 +133,8 @@ t.test('the shift controller on the lab', async (t) => {
     await lab.servers.green.start();
     greenUp = true;
     await resume(t, client);
-    await calm(client);
+    // The clusters guard reads RDS on its own schedule (CLUSTERS_CHECK_MS): green is back once it says so, not when its signals are.
+    await guardsHold(client);
     await advanceTo(t, client, 'baseline', 'reads-10');
     await client.post('/api/v1/pairs/demo/revert', { reason: 'test: reset' });
     t.same(standInWeights(lab), ALL_BLUE);
