@@ -102,6 +102,8 @@ export const SNAPSHOT_TIMEOUT_MS = 60 * 60_000;
 export const SNAPSHOT_ID_PREFIX = 'pgshift';
 export const PG_DUMP_COMMAND = 'pg_dump';
 export const PG_DUMPALL_COMMAND = 'pg_dumpall';
+export const PSQL_COMMAND = 'psql';
+export const PG_RESTORE_COMMAND = 'pg_restore';
 export const SNAPSHOT_MANIFEST_FILE = 'manifest.json';
 
 // embedded lab: RDS stand-in (issue 4)
