@@ -333,3 +333,15 @@ export const TRANSITION_RETRY_MIN_MS = 1_000;
 export const TRANSITION_RETRY_MAX_MS = 60_000;
 /** Making a replication slot that waits this long for open transactions says which. */
 export const SLOT_CREATE_REPORT_MS = 5_000;
+
+// rehearsals (issue 17)
+/** Runs of each validation query per side; the median is compared. */
+export const REHEARSAL_QUERY_RUNS = 5;
+/** A validation query slower on green than blue's median x this + REHEARSAL_SLOWER_MARGIN_MS is a warning. */
+export const REHEARSAL_SLOWER_FACTOR = 2;
+/** Keeps sub-millisecond noise on a busy machine from counting as slower. */
+export const REHEARSAL_SLOWER_MARGIN_MS = 2;
+export const REHEARSAL_QUERY_TIMEOUT_MS = 30_000;
+/** Polls of staging cluster creation and deletion. */
+export const REHEARSAL_POLL_MIN_MS = 200;
+export const REHEARSAL_POLL_MAX_MS = 10_000;
