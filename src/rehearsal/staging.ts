@@ -139,7 +139,12 @@ export async function findStagingClusters(client: RDSClient): Promise<Map<string
 }
 
 /** Removes the staging clusters of every rehearsal `owned` does not claim (a crash left them). Never throws. */
-export async function sweepStagingClusters(options: { client: RDSClient; owned: (rehearsalId: string) => boolean; log: Logger; clock?: Clock }): Promise<string[]> {
+export async function sweepStagingClusters(options: {
+  client: RDSClient;
+  owned: (rehearsalId: string) => boolean | Promise<boolean>;
+  log: Logger;
+  clock?: Clock;
+}): Promise<string[]> {
   let found: Map<string, string[]>;
   try {
     found = await findStagingClusters(options.client);
@@ -149,7 +154,12 @@ export async function sweepStagingClusters(options: { client: RDSClient; owned: 
   }
   const removed: string[] = [];
   for (const rehearsalId of found.keys()) {
-    if (options.owned(rehearsalId)) continue;
+    try {
+      if (await options.owned(rehearsalId)) continue;
+    } catch (err) {
+      options.log.warn({ rehearsal: rehearsalId, err: describeError(err) }, 'rehearsal: owner not known; its staging clusters are left');
+      continue;
+    }
     options.log.warn({ rehearsal: rehearsalId, clusters: found.get(rehearsalId) }, 'rehearsal: removing staging clusters no running rehearsal owns');
     const result = await removeStagingClusters({ client: options.client, rehearsalId, log: options.log, ...(options.clock ? { clock: options.clock } : {}) });
     removed.push(...result.removed);
