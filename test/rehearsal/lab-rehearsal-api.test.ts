@@ -6,6 +6,8 @@ import { stagingIds } from '../../src/rehearsal/staging.js';
 import { startTestLab } from '../helpers/lab.js';
 import { labServiceConfig } from '../helpers/lab-service.js';
 import { startServiceProcess, type ServiceProcess } from '../helpers/prepare.js';
+import { writeConfigFile } from '../helpers/config.js';
+import { runCli } from '../helpers/process.js';
 import { waitFor } from '../helpers/wait.js';
 
 function rdsOf(lab: Lab): RDSClient {
@@ -65,6 +67,26 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
     const events = (await service.api.get('/api/v1/pairs/demo/events')).body.events.filter((e: any) => e.action === 'rehearsal');
     t.ok(events.some((e: any) => /initial copy 100 %/.test(e.reason)), 'the copy progress is in the audit log (and so on the event stream)');
     t.equal((await service.api.get('/api/v1/pairs/demo')).body.stage, stageBefore, "the real pair's stage is untouched");
+  });
+
+  await t.test('pgshift rehearse --follow: the steps, then the report; exit 1 on a blocker', async (t) => {
+    const env = { PGSHIFT_URL: service.url, PGSHIFT_TOKEN: lab.state.secrets.operatorToken };
+    const bad = await writeConfigFile(t, '- name: no sql here\n', 'bad-queries.yaml');
+    const refused = await runCli(['rehearse', '--queries', bad], env);
+    t.equal(refused.code, 2, refused.stderr);
+    t.match(refused.stderr, /--queries .*bad-queries\.yaml: not a list/);
+    // PostgreSQL 14's EXTRACT returns numeric, 13's double precision.
+    const queries = await writeConfigFile(t, `- name: order age\n  sql: SELECT extract(epoch FROM timestamp '2021-06-01 12:00:00.25')\n`, 'queries.yaml');
+    const run = await runCli(['rehearse', '--queries', queries, '--follow'], env);
+    t.equal(run.code, 1, run.stderr);
+    t.match(run.stdout, /rehearsal r[0-9a-f]+ of demo started/);
+    t.match(run.stdout, /· prepare · initial copy \d+ %/);
+    t.match(run.stdout, /outcome: BLOCKED/);
+    t.match(run.stdout, /BLOCKER \(queries\): query "order age" returns different rows on green/);
+    t.match(run.stdout, /staging clusters removed: pgshift-rehearsal-/);
+    const last = await runCli(['rehearse', '--last'], env);
+    t.equal(last.code, 1);
+    t.match(last.stdout, /outcome: BLOCKED/);
   });
 
   await t.test('a cancelled rehearsal still tears down', async (t) => {
