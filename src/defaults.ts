@@ -335,6 +335,8 @@ export const TRANSITION_RETRY_MAX_MS = 60_000;
 export const SLOT_CREATE_REPORT_MS = 5_000;
 
 // rehearsals (issue 17)
+/** Staging cluster identifiers start with it; the optional IAM statement set (deploy `rehearsals: true`) is scoped to `cluster:pgshift-rehearsal-*`. */
+export const REHEARSAL_CLUSTER_PREFIX = 'pgshift-rehearsal-';
 /** Runs of each validation query per side; the median is compared. */
 export const REHEARSAL_QUERY_RUNS = 5;
 /** A validation query slower on green than blue's median x this + REHEARSAL_SLOWER_MARGIN_MS is a warning. */

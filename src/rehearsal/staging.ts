@@ -1,5 +1,6 @@
 import { paginateDescribeDBClusters, RestoreDBClusterFromSnapshotCommand, type RDSClient, type Tag } from '@aws-sdk/client-rds';
 import type { Clock } from '../clock.js';
+import * as D from '../defaults.js';
 import type { CreateGreenConfig, Login } from '../config/schema.js';
 import { describeError, isPgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -9,8 +10,6 @@ import { wrapRdsError } from '../clusters/rds-errors.js';
 /** Every staging cluster carries it, valued with its rehearsal's id: how a later start finds what a crash left. */
 export const REHEARSAL_TAG = 'pgshift-rehearsal';
 export const CREATED_BY_TAG = 'created-by';
-/** Staging cluster identifiers start with it; the optional IAM statement set is scoped to `cluster:pgshift-rehearsal-*`. */
-export const STAGING_PREFIX = 'pgshift-rehearsal-';
 
 export interface StagingIds {
   blue: string;
@@ -18,7 +17,7 @@ export interface StagingIds {
 }
 
 export function stagingIds(rehearsalId: string): StagingIds {
-  return { blue: `${STAGING_PREFIX}${rehearsalId}-blue`, green: `${STAGING_PREFIX}${rehearsalId}-green` };
+  return { blue: `${D.REHEARSAL_CLUSTER_PREFIX}${rehearsalId}-blue`, green: `${D.REHEARSAL_CLUSTER_PREFIX}${rehearsalId}-green` };
 }
 
 /**
