@@ -14,12 +14,16 @@ import { FindingSchema } from '../preflight/report.js';
 import { runPreflight } from '../preflight/run.js';
 import { preflightPairFromConfig } from '../preflight/targets.js';
 import { greenPreparation } from '../replication/prepare.js';
+import { PostgresReplication } from '../replication/postgres-replication.js';
+import type { Side } from '../shift/model.js';
+import type { PairCutover } from '../shift/ports.js';
+import { pairCutover } from '../wiring/pair-cutover.js';
 import type { PreparationProgress, PreparationStep, StepDetail } from '../shift/ports.js';
 import { compareQueries, QueryComparisonSchema, type RehearsalQuery } from './queries.js';
 import { createStagingBlue, createStagingGreen, removeStagingClusters, stagingIds } from './staging.js';
 
 /** The steps of a rehearsal, in order; `teardown` runs whatever happened before it. */
-export const REHEARSAL_STEPS = ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'teardown'] as const;
+export const REHEARSAL_STEPS = ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'cutover', 'teardown'] as const;
 export type RehearsalStep = (typeof REHEARSAL_STEPS)[number];
 
 export const RehearsalFindingSchema = Type.Object({
@@ -47,6 +51,16 @@ const CopySchema = Type.Object({
   databases: Type.Array(Type.Object({ database: Type.String(), tables: Type.Integer(), bytes: Type.Integer() })),
 });
 
+const WriteWindowSchema = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  /** From the freeze of `from` to writes open on `to`: pgshift's part, without Route 53's propagation or clients' DNS caches. */
+  windowMs: Type.Number(),
+  catchUpMs: Type.Number(),
+  sequencesCopied: Type.Integer(),
+  tablesValidated: Type.Integer(),
+});
+
 /** What a finished rehearsal found; stored, served by the API and printed by the CLI. */
 export const RehearsalReportSchema = Type.Object({
   /** `passed`: no blocker; `blocked`: a blocker found (by preflight or the queries); `failed`: a step broke; `cancelled`. */
@@ -65,14 +79,15 @@ export const RehearsalReportSchema = Type.Object({
   prepareSteps: Type.Array(StepTimingSchema),
   copy: Type.Union([CopySchema, Type.Null()]),
   queries: Type.Array(QueryComparisonSchema),
-  /** Not measured by this version: the stage plan and the cutover are not rehearsed yet. */
-  writeWindows: Type.Null(),
+  /** The write cutover to green and the way back on the staging pair; null when it did not get there. */
+  writeWindows: Type.Union([Type.Object({ forward: WriteWindowSchema, back: WriteWindowSchema }), Type.Null()]),
   estimate: Type.Object({
     /** The real blue's databases now. */
     productionBytes: Type.Union([Type.Integer(), Type.Null()]),
     /** productionBytes at the copy rate measured on staging. */
     initialCopySeconds: Type.Union([Type.Number(), Type.Null()]),
-    writeWindowSeconds: Type.Null(),
+    /** The forward window measured plus the writer record's TTL, which clients keep the old answer for. */
+    writeWindowSeconds: Type.Union([Type.Number(), Type.Null()]),
   }),
 });
 export type RehearsalReport = Type.Static<typeof RehearsalReportSchema>;
@@ -136,7 +151,8 @@ export function stagingPair(pair: PairConfig, rehearsalId: string): PairConfig {
  * One rehearsal of `pair`: staging blue restored from a snapshot of blue, staging green
  * created at green's version with green's settings, then on that staging pair preflight,
  * the preparation (roles, schema, publication, subscription, the initial copy, timed),
- * and the query comparison; the staging clusters are always removed at the end (unless
+ * the query comparison, and the write cutover and the way back with their windows; the
+ * read stages are not rehearsed (the staging pair has no DNS names). The staging clusters are always removed at the end (unless
  * `keep`), on failure and cancellation too. Never throws: a broken step is the report's
  * `failed` outcome with the error as a finding.
  */
@@ -185,6 +201,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
   const signal = deps.signal;
 
   let targets: CatalogTargets | null = null;
+  let stagingCatalog: ClusterCatalog | null = null;
   try {
     enter('snapshot');
     const snapshot = await timed(report.steps, 'snapshot', () => pickSnapshot(request, deps, clock, signal));
@@ -210,8 +227,8 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
         createStagingBlue({ ...poll, signal, snapshotId: snapshot.id, engineVersion: snapshot.engineVersion, instance: instanceOf(blueFacts), adminLogin: deps.pair.blue.adminLogin }),
         createStagingGreen({ ...poll, signal, spec: greenSpec, adminLogin: deps.pair.green.adminLogin }),
       ]);
-      const catalog = createClusterCatalog(staging, deps.config, { rds: deps.rds, clock, log });
-      targets = new CatalogTargets(catalog, staging, deps.config.hostOverrides);
+      stagingCatalog = createClusterCatalog(staging, deps.config, { rds: deps.rds, clock, log });
+      targets = new CatalogTargets(stagingCatalog, staging, deps.config.hostOverrides);
       await targets.refresh();
       await detachSubscriptions(targets, log);
     });
@@ -305,6 +322,35 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
         ...(q.verdict === 'slower' ? { remediation: `plan on blue:\n${q.blue.plan}\nplan on green:\n${q.green.plan}` } : {}),
       });
     }
+
+    enter('cutover');
+    const replication = new PostgresReplication({
+      pairId: staging.id,
+      databases: staging.databases,
+      ...(staging.appRoles ? { appRoles: staging.appRoles } : {}),
+      publication: staging.replication.publication,
+      subscription: staging.replication.subscription,
+      targets: stagingTargets,
+      log,
+      clock,
+    });
+    try {
+      const cutover = pairCutover({ pairId: staging.id, config: staging.cutover, replication, catalog: stagingCatalog!, clock });
+      await timed(report.steps, 'cutover', async () => {
+        const parity = await cutover.parity('blue');
+        if (parity.length > 0) {
+          for (const p of parity) report.findings.push({ severity: 'blocker', source: 'cutover', message: `green lacks what blue has: ${p.message}` });
+          return;
+        }
+        const forward = await moveWrites(cutover, 'blue', clock);
+        const back = await moveWrites(cutover, 'green', clock);
+        report.writeWindows = { forward, back };
+        const ttl = Math.max(deps.pair.dns.writer.ttl, deps.pair.dns.reader.ttl);
+        report.estimate.writeWindowSeconds = Math.round((forward.windowMs / 1000 + ttl) * 10) / 10;
+      });
+    } finally {
+      await replication.close();
+    }
     if (report.findings.some((f) => f.severity === 'blocker')) report.outcome = 'blocked';
     return report;
   } catch (err) {
@@ -322,6 +368,40 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
       report.staging.notRemoved = removed.failed;
     }
   }
+}
+
+/**
+ * The write cutover's own steps through the pair's cutover port (src/wiring/pair-cutover.ts,
+ * the same calls src/shift/cutover-steps.ts journals), from `from` to the other side, on
+ * the staging pair: freeze, catch up, sequences, validate, replication turned round,
+ * writes opened. There is no writer record to flip: the staging pair has no DNS names,
+ * so the window is pgshift's part. Going back, the old side opens for reads first and
+ * the side given up opens again for reads afterwards, as in a revert.
+ */
+async function moveWrites(cutover: PairCutover, from: Side, clock: Clock): Promise<NonNullable<RehearsalReport['writeWindows']>['forward']> {
+  const to: Side = from === 'blue' ? 'green' : 'blue';
+  const { settings } = cutover;
+  if (from === 'green') await cutover.unfreeze('blue');
+  const frozenAt = clock.now();
+  await cutover.freeze(from);
+  let catchUpMs: number;
+  let sequencesCopied: number;
+  let tablesValidated: number;
+  try {
+    catchUpMs = (await cutover.catchUp(from, settings.maxFreezeMs)).waitedMs;
+    sequencesCopied = (await cutover.copySequences(from, settings.sequenceMargin)).copied;
+    const validated = await cutover.validate(from, settings.validateBudgetMs, settings.exactCountMaxRows);
+    if (!validated.ok) throw new PgshiftError('PGSHIFT_ERR_CUTOVER_MISMATCH', `${to} does not hold the rows ${from} holds: ${validated.mismatches.slice(0, 5).join('; ')}`, { status: 409 });
+    tablesValidated = validated.tables;
+  } catch (err) {
+    await cutover.unfreeze(from);
+    throw err;
+  }
+  await cutover.replicateFrom(to);
+  await cutover.openWrites(to);
+  const windowMs = clock.now() - frozenAt;
+  if (from === 'green') await cutover.unfreeze('green');
+  return { from, to, windowMs, catchUpMs, sequencesCopied, tablesValidated };
 }
 
 /** Blue's snapshot to restore: the one named, else blue's newest pgshift snapshot, else one taken now. */

@@ -79,14 +79,21 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
     });
     t.equal(report.outcome, 'blocked', JSON.stringify(report.findings));
     t.match(report.snapshot, /^pgshift-rehearsal-r1-/);
-    t.same([...new Set(seen.map((p) => p.step))], ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'teardown']);
+    t.same([...new Set(seen.map((p) => p.step))], ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'cutover', 'teardown']);
     t.ok(seen.some((p) => p.copyPercent === 100), 'the copy percentage reached 100');
-    t.same(report.steps.map((s) => s.step), ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'teardown']);
+    t.same(report.steps.map((s) => s.step), ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'cutover', 'teardown']);
     t.ok(report.steps.every((s) => s.ok && s.seconds > 0), 'every step ok and timed');
     t.ok(report.prepareSteps.some((s) => s.step === 'initial-copy'), 'the initial copy is timed');
     t.ok(report.copy && report.copy.bytes > 0 && report.copy.tables > 0 && report.copy.seconds > 0, JSON.stringify(report.copy));
     t.ok(report.estimate.productionBytes! > 0);
     t.ok(report.estimate.initialCopySeconds !== null, 'an estimate of the production copy');
+    t.match(report.writeWindows, {
+      forward: { from: 'blue', to: 'green', windowMs: Number, tablesValidated: Number },
+      back: { from: 'green', to: 'blue', windowMs: Number },
+    });
+    t.ok(report.writeWindows!.forward.windowMs > 0 && report.writeWindows!.back.windowMs > 0, 'both windows measured');
+    t.ok(report.writeWindows!.forward.tablesValidated > 0, 'rows validated');
+    t.ok(report.estimate.writeWindowSeconds! >= pair.dns.writer.ttl, 'the estimate adds the writer record\'s TTL');
     const [recent, age] = report.queries;
     t.equal(recent!.verdict, 'same', recent!.message);
     t.equal(age!.verdict, 'rows-differ');
