@@ -458,9 +458,15 @@ async function blueSize(deps: RehearsalDeps, clock: Clock, log: Logger): Promise
   }
 }
 
+/** Why the pair cannot be rehearsed (409), or null. */
 export function rehearsalNotPossible(pair: PairConfig): PgshiftError | null {
   if (pair.blue.rdsClusterId === undefined) {
     return new PgshiftError('PGSHIFT_ERR_REHEARSAL_NOT_RDS', `pair ${pair.id}: blue is no RDS cluster; a rehearsal restores blue's cluster snapshot through RDS`, { status: 409 });
+  }
+  // The teardown deletes clusters by that prefix and tag: a real cluster named so is too close to risk.
+  const clash = [pair.blue.rdsClusterId, pair.green.rdsClusterId].find((id) => id?.toLowerCase().startsWith(D.REHEARSAL_CLUSTER_PREFIX));
+  if (clash) {
+    return new PgshiftError('PGSHIFT_ERR_REHEARSAL_NAME_CLASH', `pair ${pair.id}: cluster ${clash} is named like a rehearsal's staging cluster (${D.REHEARSAL_CLUSTER_PREFIX}*); rehearsals are refused for it`, { status: 409 });
   }
   return null;
 }
