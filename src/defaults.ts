@@ -350,3 +350,9 @@ export const REHEARSAL_POLL_MAX_MS = 10_000;
 /** A running rehearsal's heartbeat in the state store; one not beaten for REHEARSAL_STALE_MS is taken as ended by a crash. */
 export const REHEARSAL_HEARTBEAT_MS = 5_000;
 export const REHEARSAL_STALE_MS = 30_000;
+/** Write transactions per second of a rehearsal's load during its cutover (the API's `writeRate`; 0: no load). */
+export const REHEARSAL_WRITE_RATE = 10;
+export const REHEARSAL_MIN_WRITE_RATE = 0.1;
+/** How long a rehearsal waits beyond the freeze limit for its load's next acknowledged write, and how often it looks. */
+export const REHEARSAL_LOAD_SETTLE_MS = 10_000;
+export const REHEARSAL_LOAD_POLL_MS = 20;

@@ -19,6 +19,7 @@ import type { Side } from '../shift/model.js';
 import type { PairCutover } from '../shift/ports.js';
 import { pairCutover } from '../wiring/pair-cutover.js';
 import type { PreparationProgress, PreparationStep, StepDetail } from '../shift/ports.js';
+import { grantWriteLoad, insertLoad, LOAD_ROLE, prepareWriteLoad, waitForWrites, WriteLoadResultSchema, type RehearsalLoad, type WriteLoadHandle } from './load.js';
 import { compareQueries, QueryComparisonSchema, type RehearsalQuery } from './queries.js';
 import { createStagingBlue, createStagingGreen, removeStagingClusters, stagingIds } from './staging.js';
 
@@ -81,6 +82,8 @@ export const RehearsalReportSchema = Type.Object({
   queries: Type.Array(QueryComparisonSchema),
   /** The write cutover to green and the way back on the staging pair; null when it did not get there. */
   writeWindows: Type.Union([Type.Object({ forward: WriteWindowSchema, back: WriteWindowSchema }), Type.Null()]),
+  /** The write load during both cutovers: writes acknowledged and refused, the longest gap; null without a load. */
+  writeLoad: Type.Union([WriteLoadResultSchema, Type.Null()]),
   estimate: Type.Object({
     /** The real blue's databases now. */
     productionBytes: Type.Union([Type.Integer(), Type.Null()]),
@@ -98,6 +101,8 @@ export interface RehearsalRequest {
   /** Leave the staging clusters in place (the operator deletes them). */
   keep?: boolean;
   queries?: RehearsalQuery[];
+  /** Writes per second during the cutover and the way back; default REHEARSAL_WRITE_RATE, 0: none. */
+  writeRate?: number;
 }
 
 export interface RehearsalProgress {
@@ -117,6 +122,8 @@ export interface RehearsalDeps {
   clock?: Clock;
   signal: AbortSignal;
   onProgress(progress: RehearsalProgress): void;
+  /** Default insertLoad. */
+  load?: RehearsalLoad;
   pollMinMs?: number;
   pollMaxMs?: number;
 }
@@ -142,6 +149,8 @@ export function stagingPair(pair: PairConfig, rehearsalId: string): PairConfig {
   return {
     ...pair,
     id: `${pair.id}-rehearsal-${rehearsalId}`.slice(0, 63),
+    // The load's login is an application role too: the freeze must stop it (without a list, every login role is one).
+    ...(pair.appRoles ? { appRoles: [...pair.appRoles, LOAD_ROLE] } : {}),
     blue: side(pair.blue, ids.blue, pair.blue.adminLogin),
     green: side(pair.green, ids.green, pair.green.login),
   };
@@ -180,6 +189,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
     copy: null,
     queries: [],
     writeWindows: null,
+    writeLoad: null,
     estimate: { productionBytes: null, initialCopySeconds: null, writeWindowSeconds: null },
   };
   let copyPercent: number | null = null;
@@ -232,6 +242,8 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
       await targets.refresh();
       await detachSubscriptions(targets, log);
     });
+    const writeRate = request.writeRate ?? D.REHEARSAL_WRITE_RATE;
+    const loadLogin = writeRate > 0 ? await prepareWriteLoad((side, database) => targets!.target(side, database, 'admin'), staging.databases[0]!) : null;
     const stagingTargets = targets!;
 
     enter('preflight');
@@ -342,11 +354,35 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
           for (const p of parity) report.findings.push({ severity: 'blocker', source: 'cutover', message: `green lacks what blue has: ${p.message}` });
           return;
         }
-        const forward = await moveWrites(cutover, 'blue', clock);
-        const back = await moveWrites(cutover, 'green', clock);
-        report.writeWindows = { forward, back };
+        let writer: Side = 'blue';
+        if (loadLogin) await grantWriteLoad(stagingTargets.target('green', staging.databases[0]!, 'admin'));
+        const load: WriteLoadHandle | null = loadLogin
+          ? (deps.load ?? insertLoad).start({
+              target: (side) => ({ ...stagingTargets.target(side, staging.databases[0]!, 'admin'), login: loadLogin }),
+              writer: () => writer,
+              ratePerSecond: writeRate,
+              clock,
+              log,
+            })
+          : null;
+        // Each move starts once the load writes where it should, so its longest gap is the window as clients see it.
+        const settled = async () => {
+          if (load) await waitForWrites(load, load.acknowledged(), cutover.settings.maxFreezeMs + D.REHEARSAL_LOAD_SETTLE_MS, clock);
+        };
+        try {
+          await settled();
+          const forward = await moveWrites(cutover, 'blue', clock);
+          writer = 'green';
+          await settled();
+          const back = await moveWrites(cutover, 'green', clock);
+          writer = 'blue';
+          await settled();
+          report.writeWindows = { forward, back };
+        } finally {
+          report.writeLoad = (await load?.stop()) ?? null;
+        }
         const ttl = Math.max(deps.pair.dns.writer.ttl, deps.pair.dns.reader.ttl);
-        report.estimate.writeWindowSeconds = Math.round((forward.windowMs / 1000 + ttl) * 10) / 10;
+        report.estimate.writeWindowSeconds = Math.round((report.writeWindows!.forward.windowMs / 1000 + ttl) * 10) / 10;
       });
     } finally {
       await replication.close();

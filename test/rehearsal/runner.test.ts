@@ -94,6 +94,12 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
     t.ok(report.writeWindows!.forward.windowMs > 0 && report.writeWindows!.back.windowMs > 0, 'both windows measured');
     t.ok(report.writeWindows!.forward.tablesValidated > 0, 'rows validated');
     t.ok(report.estimate.writeWindowSeconds! >= pair.dns.writer.ttl, 'the estimate adds the writer record\'s TTL');
+    // The load wrote before, between and after the two cutovers, and was refused while frozen.
+    t.ok(report.writeLoad && report.writeLoad.writes >= 3, JSON.stringify(report.writeLoad));
+    t.ok(report.writeLoad!.errors >= 1, 'writes refused during a window');
+    t.match(report.writeLoad!.firstError, /not permitted to log in/, 'by the freeze');
+    t.ok(report.writeLoad!.longestGapMs > 0);
+    t.comment(`write windows ${JSON.stringify(report.writeWindows)}; load ${JSON.stringify(report.writeLoad)}`);
     const [recent, age] = report.queries;
     t.equal(recent!.verdict, 'same', recent!.message);
     t.equal(age!.verdict, 'rows-differ');

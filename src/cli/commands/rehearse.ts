@@ -117,9 +117,13 @@ export function formatRehearsal(r: RehearsalRecord): string {
   const windows = report.writeWindows;
   lines.push(
     windows
-      ? `write windows (pgshift's part, no load): to green ${windows.forward.windowMs} ms, back to blue ${windows.back.windowMs} ms; production estimate ${report.estimate.writeWindowSeconds ?? '?'} s with the writer record's TTL`
+      ? `write windows (pgshift's part): to green ${windows.forward.windowMs} ms, back to blue ${windows.back.windowMs} ms; production estimate ${report.estimate.writeWindowSeconds ?? '?'} s with the writer record's TTL`
       : 'write windows: not measured (the rehearsal stopped before the cutover)',
   );
+  if (report.writeLoad) {
+    const load = report.writeLoad;
+    lines.push(`write load: ${load.ratePerSecond}/s, ${load.writes} writes acknowledged, ${load.errors} refused, longest gap ${load.longestGapMs} ms`);
+  }
   for (const q of report.queries) lines.push(`query ${q.verdict.toUpperCase()}: ${q.message}`);
   for (const f of report.findings) lines.push(`${f.severity.toUpperCase()} (${f.source}): ${f.message}${f.remediation ? `\n  fix: ${f.remediation.split('\n').join('\n       ')}` : ''}`);
   lines.push(report.staging.kept ? `staging clusters kept: ${report.staging.blue}, ${report.staging.green}` : `staging clusters removed: ${report.staging.removed.join(', ') || 'none'}`);
