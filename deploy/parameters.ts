@@ -88,6 +88,9 @@ export const DeployParametersSchema = Type.Object(
     // Fargate stops a task with SIGTERM, then SIGKILL after this; it allows at most 120 s.
     stopTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 2, maximum: 120 })),
     logRetentionDays: Type.Optional(Type.Integer({ minimum: 1 })),
+    // Rehearsals (pgshift rehearse): the task may restore blue's snapshots and create and
+    // delete staging clusters named pgshift-rehearsal-*; off unless asked for.
+    rehearsals: Type.Optional(Type.Boolean()),
   },
   strict,
 );

@@ -1,4 +1,4 @@
-import { SNAPSHOT_ID_PREFIX } from '../src/defaults.js';
+import { REHEARSAL_CLUSTER_PREFIX, SNAPSHOT_ID_PREFIX } from '../src/defaults.js';
 import type { DeployParameters } from './parameters.js';
 
 /**
@@ -103,6 +103,48 @@ export function taskRolePolicy(params: DeployParameters): PolicyDocument {
         Action: ['rds:CreateDBClusterSnapshot', 'rds:AddTagsToResource'],
         Resource: [...clusters, snapshots],
       },
+      ...(params.rehearsals ? rehearsalStatements(rds) : []),
     ],
   };
+}
+
+/**
+ * What a rehearsal needs beyond the above (deploy parameter `rehearsals: true`): every
+ * write and delete is on the staging clusters and their writers only, named
+ * `pgshift-rehearsal-*` (src/rehearsal/staging.ts), never on the pair's clusters. The
+ * snapshot restored may be one the operator names, so it is any of the account's; a
+ * restore only reads it.
+ */
+function rehearsalStatements(rds: string): PolicyStatement[] {
+  const stagingClusters = `${rds}:cluster:${REHEARSAL_CLUSTER_PREFIX}*`;
+  const stagingInstances = `${rds}:db:${REHEARSAL_CLUSTER_PREFIX}*`;
+  // Creating a cluster or instance is also authorized on the groups it is placed in.
+  const groups = [`${rds}:cluster-pg:*`, `${rds}:subgrp:*`, `${rds}:pg:*`];
+  return [
+    {
+      // The start of every process looks for staging clusters a crash left: a listing.
+      Sid: 'RehearsalFindsStagingClusters',
+      Effect: 'Allow',
+      Action: ['rds:DescribeDBClusters', 'rds:ListTagsForResource'],
+      Resource: [`${rds}:cluster:*`, stagingInstances],
+    },
+    {
+      Sid: 'RehearsalRestoresBlueAsStagingBlue',
+      Effect: 'Allow',
+      Action: 'rds:RestoreDBClusterFromSnapshot',
+      Resource: [stagingClusters, `${rds}:cluster-snapshot:*`, ...groups],
+    },
+    {
+      Sid: 'RehearsalCreatesStagingClusters',
+      Effect: 'Allow',
+      Action: ['rds:CreateDBCluster', 'rds:CreateDBInstance', 'rds:AddTagsToResource'],
+      Resource: [stagingClusters, stagingInstances, ...groups],
+    },
+    {
+      Sid: 'RehearsalDeletesStagingClusters',
+      Effect: 'Allow',
+      Action: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
+      Resource: [stagingClusters, stagingInstances],
+    },
+  ];
 }

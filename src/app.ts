@@ -10,6 +10,7 @@ import type { ErrorBody } from './api/schemas.js';
 import { healthRoutes } from './api/health.js';
 import { pairRoutes } from './api/routes/pairs.js';
 import { preflightRoutes } from './api/routes/preflight.js';
+import { rehearsalRoutes } from './api/routes/rehearsals.js';
 import { schemaRoutes } from './api/routes/schema.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { signalRoutes } from './api/routes/signals.js';
@@ -64,6 +65,7 @@ export async function buildApp(services: Services): Promise<App> {
     await app.register(streamRoutes, services.shift);
   }
   if (services.preflight) await app.register(preflightRoutes, { service: services.preflight });
+  if (services.rehearsals) await app.register(rehearsalRoutes, { service: services.rehearsals });
   if (services.schemaSync && services.shift) await app.register(schemaRoutes, { service: services.schemaSync, store: services.shift.store });
   if (services.signals) await app.register(signalRoutes, { registry: services.signals });
   await app.register(metricsRoutes, {

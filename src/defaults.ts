@@ -102,6 +102,8 @@ export const SNAPSHOT_TIMEOUT_MS = 60 * 60_000;
 export const SNAPSHOT_ID_PREFIX = 'pgshift';
 export const PG_DUMP_COMMAND = 'pg_dump';
 export const PG_DUMPALL_COMMAND = 'pg_dumpall';
+export const PSQL_COMMAND = 'psql';
+export const PG_RESTORE_COMMAND = 'pg_restore';
 export const SNAPSHOT_MANIFEST_FILE = 'manifest.json';
 
 // embedded lab: RDS stand-in (issue 4)
@@ -331,3 +333,26 @@ export const TRANSITION_RETRY_MIN_MS = 1_000;
 export const TRANSITION_RETRY_MAX_MS = 60_000;
 /** Making a replication slot that waits this long for open transactions says which. */
 export const SLOT_CREATE_REPORT_MS = 5_000;
+
+// rehearsals (issue 17)
+/** Staging cluster identifiers start with it; the optional IAM statement set (deploy `rehearsals: true`) is scoped to `cluster:pgshift-rehearsal-*`. */
+export const REHEARSAL_CLUSTER_PREFIX = 'pgshift-rehearsal-';
+/** Runs of each validation query per side; the median is compared. */
+export const REHEARSAL_QUERY_RUNS = 5;
+/** A validation query slower on green than blue's median x this + REHEARSAL_SLOWER_MARGIN_MS is a warning. */
+export const REHEARSAL_SLOWER_FACTOR = 2;
+/** Keeps sub-millisecond noise on a busy machine from counting as slower. */
+export const REHEARSAL_SLOWER_MARGIN_MS = 2;
+export const REHEARSAL_QUERY_TIMEOUT_MS = 30_000;
+/** Polls of staging cluster creation and deletion. */
+export const REHEARSAL_POLL_MIN_MS = 200;
+export const REHEARSAL_POLL_MAX_MS = 10_000;
+/** A running rehearsal's heartbeat in the state store; one not beaten for REHEARSAL_STALE_MS is taken as ended by a crash. */
+export const REHEARSAL_HEARTBEAT_MS = 5_000;
+export const REHEARSAL_STALE_MS = 30_000;
+/** Write transactions per second of a rehearsal's load during its cutover (the API's `writeRate`; 0: no load). */
+export const REHEARSAL_WRITE_RATE = 10;
+export const REHEARSAL_MIN_WRITE_RATE = 0.1;
+/** How long a rehearsal waits beyond the freeze limit for its load's next acknowledged write, and how often it looks. */
+export const REHEARSAL_LOAD_SETTLE_MS = 10_000;
+export const REHEARSAL_LOAD_POLL_MS = 20;

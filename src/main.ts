@@ -7,6 +7,8 @@ import { createLogger, type Logger } from './log.js';
 import type { Services } from './services.js';
 import { PgShiftStore } from './store/pg-store.js';
 import { PgSessionStore } from './store/pg-sessions.js';
+import { PgRehearsalStore } from './store/pg-rehearsals.js';
+import { createRehearsals } from './wiring/rehearsals.js';
 import { createStatePool, migrateState, pingState } from './store/state-db.js';
 import { composePairs, instanceIdOf } from './wiring/service.js';
 import { crashHook } from './wiring/crash-hook.js';
@@ -74,6 +76,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
     const afterJournal = crashHook(options.env.PGSHIFT_TEST_CRASH_FILE);
     const composed = await composePairs(config, log, store, instanceIdOf(options.env), undefined, afterJournal ? { afterJournal } : {});
     closers.push(() => composed.close());
+    const rehearsals = await createRehearsals(config, { store: new PgRehearsalStore(statePool), events: store, log, instanceId: instanceIdOf(options.env) });
+    if (rehearsals) closers.push(() => rehearsals.close());
 
     const services: Services = {
       config,
@@ -92,6 +96,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
       shift: { controller: composed.controller, store, signals: (pair) => composed.registry.get(pair)! },
       preflight: composed.preflight,
       schemaSync: composed.schemaSync,
+      ...(rehearsals ? { rehearsals: rehearsals.service } : {}),
       signals: composed.registry,
       metrics: [composed.metrics],
       sessions: new PgSessionStore(statePool),

@@ -4,6 +4,7 @@ import type { Logger } from './log.js';
 import type { MetricsCollector } from './metrics/prometheus.js';
 import type { SignalRegistry } from './signals/registry.js';
 import type { PreflightService } from './preflight/service.js';
+import type { RehearsalService } from './rehearsal/service.js';
 import type { SchemaSyncReport } from './replication/schema-sync.js';
 import type { ShiftController } from './shift/controller.js';
 import type { PairSignals } from './shift/ports.js';
@@ -43,6 +44,8 @@ export interface Services {
   signals?: SignalRegistry;
   /** Dashboard sign-ins; without them the session routes are not served and only bearer tokens authenticate. */
   sessions?: SessionStore;
+  /** Rehearsals on staging copies; without it the rehearsal routes are not served. */
+  rehearsals?: RehearsalService;
   /** Schema drift repair; without it the schema route is not served. */
   schemaSync?: SchemaSyncService;
   /** Further contributors to /metrics. */

@@ -2,6 +2,8 @@ import type { SchemaSyncReport } from '../replication/schema-sync.js';
 import type { EventsPage, IntentAnswer, PairDetail, PairList } from '../api/schemas.js';
 import * as D from '../defaults.js';
 import type { PreflightPhase, PreflightReport } from '../preflight/report.js';
+import type { RehearsalRecord } from '../rehearsal/store.js';
+import type { RehearsalQuery } from '../rehearsal/queries.js';
 import type { IntentAction } from '../shift/state.js';
 import { ApiError, pairPath, readAnswer } from '../api/wire.js';
 import { CliError, EXIT } from './errors.js';
@@ -68,6 +70,21 @@ export class ApiClient {
   /** `GET /api/v1/pairs/:pair/events`: a page of the audit log, newest first. */
   events(pair: string, page: { limit: number; before?: number | undefined }): Promise<EventsPage> {
     return this.request('GET', pairPath(pair, `/events?limit=${page.limit}${page.before === undefined ? '' : `&before=${page.before}`}`));
+  }
+
+  /** `POST /api/v1/pairs/:pair/rehearsals`: starts a rehearsal in the background. */
+  startRehearsal(pair: string, body: { snapshot?: string; keep?: boolean; queries?: RehearsalQuery[] }): Promise<RehearsalRecord> {
+    return this.request('POST', pairPath(pair, '/rehearsals'), body);
+  }
+
+  /** `GET /api/v1/pairs/:pair/rehearsals/:id` (`latest`: the newest). */
+  rehearsal(pair: string, id: string): Promise<RehearsalRecord> {
+    return this.request('GET', pairPath(pair, `/rehearsals/${encodeURIComponent(id)}`));
+  }
+
+  /** `POST /api/v1/pairs/:pair/rehearsals/:id/cancel` */
+  cancelRehearsal(pair: string, id: string): Promise<RehearsalRecord> {
+    return this.request('POST', pairPath(pair, `/rehearsals/${encodeURIComponent(id)}/cancel`), {});
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as D from '../defaults.js';
 import { PgshiftError } from '../errors.js';
-import { withClient, type ConnectTarget } from '../postgres/connect.js';
+import { ident, withClient, type ConnectTarget } from '../postgres/connect.js';
 import { toolArgs, toolEnv } from '../replication/tools.js';
 
 export interface DumpRequest {
@@ -93,6 +93,35 @@ export async function dumpDatabases(request: DumpRequest): Promise<DumpResult> {
   }
   const globalsBytes = (await stat(join(request.dir, GLOBALS_FILE))).size;
   return { databases, globalsFile: GLOBALS_FILE, bytes: databases.reduce((sum, d) => sum + d.bytes, globalsBytes) };
+}
+
+export interface RestoreRequest {
+  /** The folder dumpDatabases wrote. */
+  dir: string;
+  globalsFile: string;
+  databases: readonly Pick<DumpedDatabase, 'name' | 'file'>[];
+  /** How to reach each database of the empty server, as its superuser. */
+  targetFor(database: string): ConnectTarget;
+  signal?: AbortSignal;
+}
+
+/**
+ * Restores what dumpDatabases wrote into an empty server, as an operator would: the
+ * roles first (`psql` without ON_ERROR_STOP, so a role the server already has, such as
+ * its superuser, is no failure), then each database created empty and filled with
+ * `pg_restore --exit-on-error`. Throws PGSHIFT_ERR_PG_DUMP with the tool's own message.
+ */
+export async function restoreDatabases(request: RestoreRequest): Promise<void> {
+  const first = request.targetFor('postgres');
+  await runTool(D.PSQL_COMMAND, ['-X', '-q', '-w', '-f', join(request.dir, request.globalsFile), ...toolArgs(first)], first, request.signal);
+  for (const database of request.databases) {
+    await withClient(first, async (c) => {
+      const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [database.name]);
+      if (exists.rowCount === 0) await c.query(`CREATE DATABASE ${ident(database.name)}`);
+    });
+    const target = request.targetFor(database.name);
+    await runTool(D.PG_RESTORE_COMMAND, ['--exit-on-error', '-w', ...toolArgs(target), join(request.dir, database.file)], target, request.signal);
+  }
 }
 
 /** Tables whose data pg_dump writes: ordinary tables outside the system schemas, not owned by an extension. */

@@ -62,6 +62,8 @@ export interface EnsureGreenOptions extends GreenClusterTarget {
   adminLogin: Login;
   /** Awaited just before CreateDBCluster goes out (a step journals there that it is creating). */
   beforeCreate?: () => Promise<void>;
+  /** The `pgshift:role` tag of what is created; default `green` (a rehearsal's staging clusters say which side they stand for). */
+  role?: string;
 }
 
 export interface GreenClusterResult {
@@ -85,10 +87,10 @@ export function greenWriterId(clusterId: string): string {
 }
 
 /** The tags pgshift puts on green and its writer: the pair's marks, then the configured ones. */
-export function greenTags(pairId: string, spec: CreateGreenConfig): Tag[] {
+export function greenTags(pairId: string, spec: CreateGreenConfig, role = 'green'): Tag[] {
   return [
     { Key: PAIR_TAG, Value: pairId },
-    { Key: ROLE_TAG, Value: 'green' },
+    { Key: ROLE_TAG, Value: role },
     ...Object.entries(spec.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
   ];
 }
@@ -133,7 +135,7 @@ export async function ensureGreenCluster(options: EnsureGreenOptions): Promise<G
               ? {}
               : { ServerlessV2ScalingConfiguration: { MinCapacity: spec.serverless.minCapacity, MaxCapacity: spec.serverless.maxCapacity } }),
             CopyTagsToSnapshot: true,
-            Tags: greenTags(options.pairId, spec),
+            Tags: greenTags(options.pairId, spec, options.role),
           }),
         ),
       );
@@ -161,7 +163,7 @@ export async function ensureGreenCluster(options: EnsureGreenOptions): Promise<G
             DBClusterIdentifier: clusterId,
             Engine: AURORA_POSTGRESQL,
             DBInstanceClass: spec.serverless === undefined ? spec.instanceClass : 'db.serverless',
-            Tags: greenTags(options.pairId, spec),
+            Tags: greenTags(options.pairId, spec, options.role),
           }),
         ),
       );

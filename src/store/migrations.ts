@@ -90,6 +90,27 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX sessions_expiry ON ${STATE_SCHEMA}.sessions (expires_at);
     `,
   },
+  {
+    version: 5,
+    name: 'rehearsals',
+    sql: `
+      CREATE TABLE ${STATE_SCHEMA}.rehearsals (
+        id text PRIMARY KEY,
+        pair text NOT NULL,
+        status text NOT NULL,
+        step text,
+        copy_percent integer,
+        request jsonb NOT NULL,
+        report jsonb,
+        actor text NOT NULL,
+        owner text NOT NULL,
+        started_at timestamptz NOT NULL,
+        heartbeat_at timestamptz NOT NULL,
+        finished_at timestamptz
+      );
+      CREATE INDEX rehearsals_pair ON ${STATE_SCHEMA}.rehearsals (pair, started_at DESC);
+    `,
+  },
 ];
 
 /** A fixed advisory lock key so that concurrent starts migrate one at a time. */

@@ -25,6 +25,7 @@ const params = parseDeployParameters({
   stateDatabase: { cidr: '10.1.2.0/24' },
   secretOverrides: { PGSHIFT_BLUE_ADMIN_PASSWORD: { secretArn: RDS_SECRET, jsonField: 'password' } },
   stopTimeoutSeconds: 120,
+  rehearsals: true,
 });
 const resources = Template.fromStack(new PgshiftStack(new App(), 'Variant', params)).toJSON().Resources as Record<string, { Type: string; Properties: Json }>;
 const of = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -68,4 +69,27 @@ t.test("clusters given without their parameter groups: preflight may read any gr
   const role = of('AWS::IAM::Role').find(([, r]) => JSON.stringify(r.Properties).includes('rds:DescribeDBClusterParameters'))![1];
   const statement = (role.Properties.Policies[0].PolicyDocument.Statement as Json[]).find((s) => s.Action === 'rds:DescribeDBClusterParameters');
   t.equal(statement?.Resource, 'arn:aws:rds:eu-west-1:123456789012:cluster-pg:*');
+});
+
+t.test('rehearsals: true adds their statements, every write and delete on the staging clusters pgshift-rehearsal-* only', async (t) => {
+  const role = of('AWS::IAM::Role').find(([, r]) => JSON.stringify(r.Properties).includes('rds:DescribeDBClusterParameters'))![1];
+  const statements = role.Properties.Policies[0].PolicyDocument.Statement as Json[];
+  const rehearsal = statements.filter((s) => String(s.Sid).startsWith('Rehearsal'));
+  t.same(rehearsal.map((s) => s.Sid), ['RehearsalFindsStagingClusters', 'RehearsalRestoresBlueAsStagingBlue', 'RehearsalCreatesStagingClusters', 'RehearsalDeletesStagingClusters']);
+  const rds = 'arn:aws:rds:eu-west-1:123456789012';
+  const actions = (s: Json) => ([] as string[]).concat(s.Action);
+  const resourcesOf = (s: Json) => ([] as string[]).concat(s.Resource);
+  for (const s of rehearsal) {
+    const clusterOrDb = resourcesOf(s).filter((r) => /:(cluster|db):/.test(r));
+    if (actions(s).some((a) => /Create|Delete|Restore|AddTags/.test(a))) {
+      t.same(clusterOrDb.sort(), [`${rds}:cluster:pgshift-rehearsal-*`, `${rds}:db:pgshift-rehearsal-*`].filter((r) => s.Sid !== 'RehearsalRestoresBlueAsStagingBlue' || r.includes(':cluster:')), `${s.Sid}: staging clusters only`);
+      t.notOk(resourcesOf(s).some((r) => r.includes('orders-pg1')), `${s.Sid}: never the pair's clusters`);
+    }
+  }
+  t.same(actions(rehearsal[3]!), ['rds:DeleteDBInstance', 'rds:DeleteDBCluster']);
+});
+
+t.test('without rehearsals: true, none of their permissions', async (t) => {
+  const plain = Template.fromStack(new PgshiftStack(new App(), 'Plain', parseDeployParameters(JSON.parse(readFileSync(join(ROOT, 'deploy', 'parameters.example.json'), 'utf8'))))).toJSON();
+  t.notMatch(JSON.stringify(plain), /RestoreDBClusterFromSnapshot|DeleteDBCluster|pgshift-rehearsal/);
 });

@@ -4,6 +4,7 @@ import { finalizeCommand } from './finalize.js';
 import { advanceCommand, pauseCommand, resumeCommand, revertCommand } from './intents.js';
 import { preflightCommand } from './preflight.js';
 import { prepareCommand } from './prepare.js';
+import { rehearseCommand } from './rehearse.js';
 import { schemaCommand } from './schema.js';
 import { statusCommand } from './status.js';
 
@@ -18,5 +19,6 @@ export const COMMANDS: readonly CliCommand[] = [
   resumeCommand,
   finalizeCommand,
   schemaCommand,
+  rehearseCommand,
   eventsCommand,
 ];

@@ -32,6 +32,7 @@ export const ACTIONS: Record<string, ActionHandler> = {
   CreateDBClusterSnapshot: createDBClusterSnapshot,
   DescribeDBClusterSnapshots: describeDBClusterSnapshots,
   CreateDBCluster: createDBCluster,
+  RestoreDBClusterFromSnapshot: restoreDBClusterFromSnapshot,
   CreateDBInstance: createDBInstance,
   DeleteDBInstance: deleteDBInstance,
   DeleteDBCluster: deleteDBCluster,
@@ -153,6 +154,28 @@ async function createDBCluster(state: RdsState, params: QueryParams): Promise<Xm
     major: Number(versionMatch[1]),
     masterUsername,
     masterPassword,
+    ...(parameterGroup === undefined ? {} : { parameterGroup }),
+    ...(serverless === undefined ? {} : { serverless }),
+    ...(subnetGroup === undefined ? {} : { subnetGroup }),
+    vpcSecurityGroupIds: readStringList(params, 'VpcSecurityGroupIds.VpcSecurityGroupId'),
+    tags: checkTags(readTags(params)),
+  });
+  return { DBCluster: renderCluster(cluster) };
+}
+
+/** SnapshotIdentifier takes a cluster snapshot's identifier or ARN; the cluster keeps the snapshot's master user. */
+async function restoreDBClusterFromSnapshot(state: RdsState, params: QueryParams): Promise<XmlObject> {
+  const id = readNewIdentifier(params, 'DBClusterIdentifier');
+  requireEngine(params);
+  const snapshotId = readIdentifier(requireString(params, 'SnapshotIdentifier'), 'SnapshotIdentifier', 'cluster-snapshot');
+  const engineVersion = readString(params, 'EngineVersion');
+  const serverless = readServerless(params);
+  const parameterGroup = readString(params, 'DBClusterParameterGroupName');
+  const subnetGroup = readString(params, 'DBSubnetGroupName');
+  const cluster = await state.restoreCluster({
+    id,
+    snapshotId,
+    ...(engineVersion === undefined ? {} : { engineVersion: engineVersion.trim() }),
     ...(parameterGroup === undefined ? {} : { parameterGroup }),
     ...(serverless === undefined ? {} : { serverless }),
     ...(subnetGroup === undefined ? {} : { subnetGroup }),

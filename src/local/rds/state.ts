@@ -9,6 +9,7 @@ import { describeError, isPgshiftError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { withClient, type ConnectTarget } from '../../postgres/connect.js';
 import { SnapshotStore, type SnapshotManifest } from '../../clusters/snapshot-store.js';
+import { GLOBALS_FILE, restoreDatabases } from '../../clusters/dump.js';
 import { LAB_DOMAIN, labEndpoint } from '../lab-endpoints.js';
 import { RdsApiError, clusterNotFound, instanceNotFound } from './errors.js';
 import type { LabClusterSource, LabClusterView, LabServerFactory, LabServerHandle } from './lab-view.js';
@@ -114,6 +115,19 @@ export interface CreateClusterInput {
   tags: Tag[];
 }
 
+/** RestoreDBClusterFromSnapshot: the new cluster runs the snapshot's major with its master user. */
+export interface RestoreClusterInput {
+  id: string;
+  snapshotId: string;
+  /** Must be of the snapshot's major when given: the stand-in restores, it does not upgrade. */
+  engineVersion?: string;
+  parameterGroup?: string;
+  serverless?: { minCapacity: number; maxCapacity: number };
+  subnetGroup?: string;
+  vpcSecurityGroupIds: string[];
+  tags: Tag[];
+}
+
 export interface CreateInstanceInput {
   id: string;
   clusterId: string;
@@ -158,6 +172,8 @@ const CreatedSchema = Type.Object({
   subnetGroup: Type.Optional(Type.String()),
   vpcSecurityGroupIds: Type.Array(Type.String()),
   port: Type.Optional(Type.Integer()),
+  /** RestoreDBClusterFromSnapshot: the snapshot whose dump fills the new server before it is `available`. */
+  restoredFrom: Type.Optional(Type.String()),
   phase: Type.Union([Type.Literal('creating'), Type.Literal('available'), Type.Literal('deleting'), Type.Literal('failed')]),
 });
 type Created = Type.Static<typeof CreatedSchema>;
@@ -320,6 +336,56 @@ export class RdsState {
     this.bookChanged = true;
     await this.saveBook();
     this.options.log.info({ cluster: input.id, major: input.major }, 'rds stand-in: creating cluster');
+    this.startServer(input.id, 'creating');
+    return this.cluster(input.id);
+  }
+
+  /**
+   * Records a cluster restored from an available snapshot as `creating`; the lab starts
+   * a server of the snapshot's major and restores the snapshot's dump into it before the
+   * cluster is `available` (`failed` when the restore fails). The master password is the
+   * source cluster's (RDS keeps the one of the snapshot's time; the stand-in keeps no
+   * password with a snapshot), so the source cluster must still exist.
+   */
+  async restoreCluster(input: RestoreClusterInput): Promise<ClusterRecord> {
+    const servers = this.options.servers;
+    if (!servers) throw new RdsApiError('InvalidParameterCombination', 400, 'This RDS stand-in was started without servers for new clusters.');
+    if (this.view(input.id)) throw new RdsApiError('DBClusterAlreadyExistsFault', 400, 'DB Cluster already exists');
+    const snapshot = await this.snapshot(input.snapshotId);
+    if (!snapshot) throw new RdsApiError('DBClusterSnapshotNotFoundFault', 404, `DBClusterSnapshot ${input.snapshotId} not found.`);
+    if (snapshot.manifest.status !== 'available') {
+      throw new RdsApiError('InvalidDBClusterSnapshotStateFault', 400, `DBClusterSnapshot ${snapshot.manifest.id} is not available (status ${snapshot.manifest.status}).`);
+    }
+    const snapshotVersion = snapshot.engineVersion;
+    const major = Number(/^(\d+)/.exec(snapshotVersion)?.[1] ?? NaN);
+    if (!Number.isInteger(major) || !servers.majors().includes(major)) {
+      throw new RdsApiError('InvalidParameterCombination', 400, `Cannot restore a snapshot of ${ENGINE} ${snapshotVersion}: the lab runs majors ${servers.majors().join(', ')}.`);
+    }
+    const engineVersion = input.engineVersion ?? snapshotVersion;
+    if (Number(/^(\d+)/.exec(engineVersion)?.[1]) !== major) {
+      throw new RdsApiError('InvalidParameterCombination', 400, `This RDS stand-in restores a snapshot at its own major (${major}), not at ${engineVersion}.`);
+    }
+    const source = this.view(snapshot.manifest.clusterId);
+    if (!source) {
+      throw new RdsApiError('InvalidParameterCombination', 400, `The stand-in takes the master password of the snapshot's cluster ${snapshot.manifest.clusterId}, which no longer exists.`);
+    }
+    const created: Created = {
+      major,
+      engineVersion,
+      masterUsername: snapshot.masterUsername || source.admin.user,
+      ...(input.parameterGroup === undefined ? {} : { parameterGroup: input.parameterGroup }),
+      ...(input.serverless === undefined ? {} : { serverless: input.serverless }),
+      ...(input.subnetGroup === undefined ? {} : { subnetGroup: input.subnetGroup }),
+      vpcSecurityGroupIds: input.vpcSecurityGroupIds,
+      restoredFrom: snapshot.manifest.id,
+      phase: 'creating',
+    };
+    this.book.clusters[input.id] = { createdAt: new Date(this.options.clock.now()).toISOString(), tags: input.tags, created };
+    this.passwords[input.id] = source.admin.password;
+    await this.savePasswords();
+    this.bookChanged = true;
+    await this.saveBook();
+    this.options.log.info({ cluster: input.id, snapshot: snapshot.manifest.id, major }, 'rds stand-in: restoring cluster from snapshot');
     this.startServer(input.id, 'creating');
     return this.cluster(input.id);
   }
@@ -713,7 +779,7 @@ export class RdsState {
     const created = entry?.created;
     if (!servers || !created) return;
     if (from === 'available') this.resuming.add(id);
-    this.track(async () => {
+    this.track(async (signal) => {
       try {
         const handle = await servers.start({
           clusterId: id,
@@ -728,6 +794,7 @@ export class RdsState {
         }
         this.handles.set(id, handle);
         created.port = handle.port;
+        if (created.phase === 'creating' && created.restoredFrom !== undefined) await this.restoreInto(id, handle, created.restoredFrom, signal);
         if (created.phase === 'creating') created.phase = 'available';
         this.options.log.info({ cluster: id, port: handle.port }, 'rds stand-in: cluster server up');
       } catch (err) {
@@ -739,6 +806,21 @@ export class RdsState {
         await this.saveBook();
       }
     });
+  }
+
+  /** Fills a restored cluster's new server from the snapshot's dump, as its master user. */
+  private async restoreInto(id: string, handle: LabServerHandle, snapshotId: string, signal: AbortSignal): Promise<void> {
+    const manifest = await this.store.get(snapshotId);
+    if (!manifest || manifest.status !== 'available') throw new Error(`snapshot ${snapshotId} is no longer available`);
+    const login = { user: this.book.clusters[id]!.created!.masterUsername, password: this.passwords[id] ?? '' };
+    await restoreDatabases({
+      dir: this.store.folder(snapshotId),
+      globalsFile: manifest.globalsFile ?? GLOBALS_FILE,
+      databases: manifest.databases,
+      targetFor: (database) => ({ endpoint: { host: '127.0.0.1', port: handle.port }, database, login }),
+      signal,
+    });
+    this.options.log.info({ cluster: id, snapshot: snapshotId }, 'rds stand-in: snapshot restored');
   }
 
   /** Stops a deleted cluster's server, removes its data, then forgets it. */

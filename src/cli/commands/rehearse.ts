@@ -1,0 +1,132 @@
+import { readFile } from 'node:fs/promises';
+import Value from 'typebox/value';
+import Type from 'typebox';
+import YAML from 'yaml';
+import * as D from '../../defaults.js';
+import { RehearsalQuerySchema, type RehearsalQuery } from '../../rehearsal/queries.js';
+import type { RehearsalRecord } from '../../rehearsal/store.js';
+import type { CliCommand } from '../command.js';
+import { CliError, EXIT, type ExitCode } from '../errors.js';
+import { choosePair, PAIR_OPTION, PAIR_USAGE } from '../pair.js';
+import { refused } from './intents.js';
+
+const QueryFileSchema = Type.Array(RehearsalQuerySchema);
+
+/**
+ * `pgshift rehearse`: starts a rehearsal of the pair on staging copies (or shows the
+ * last, or cancels one) and, with --follow, prints its steps until it ends, then the
+ * report. Exit 0 when it passed, 1 when it found a blocker, failed or was cancelled.
+ */
+export const rehearseCommand: CliCommand = {
+  name: 'rehearse',
+  summary: 'rehearse the upgrade on staging copies from a snapshot: preflight, the initial copy, your queries compared',
+  usage: `[--pair P] [--queries FILE] [--snapshot ID] [--keep] [--follow] [--json]
+       [--pair P] --last [--json]
+       [--pair P] --cancel ID
+
+${PAIR_USAGE}
+  --queries FILE  a YAML or JSON list of { name, sql, params?, database? }: read-only
+                  statements run on staging blue and green and compared
+  --snapshot ID   blue's cluster snapshot to restore (default: blue's newest pgshift
+                  snapshot, taken now when there is none)
+  --keep          leave the staging clusters in place afterwards
+  --follow        print the steps until the rehearsal ends, then its report
+  --last          show the pair's newest rehearsal
+  --cancel ID     cancel a running rehearsal (its staging clusters are still removed)`,
+  options: {
+    ...PAIR_OPTION,
+    queries: { type: 'string' },
+    snapshot: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    follow: { type: 'boolean', default: false },
+    last: { type: 'boolean', default: false },
+    cancel: { type: 'string' },
+  },
+  async run(ctx): Promise<ExitCode> {
+    const pair = await choosePair(ctx);
+    let record: RehearsalRecord;
+    try {
+      if (typeof ctx.options.cancel === 'string') {
+        record = await ctx.api.cancelRehearsal(pair, ctx.options.cancel);
+        ctx.out(ctx.json ? `${JSON.stringify(record, null, 2)}\n` : `cancel of rehearsal ${record.id} asked; its staging clusters are removed\n`);
+        return EXIT.ok;
+      }
+      if (ctx.options.last === true) {
+        record = await ctx.api.rehearsal(pair, 'latest');
+      } else {
+        const queries = typeof ctx.options.queries === 'string' ? await readQueries(ctx.options.queries) : undefined;
+        record = await ctx.api.startRehearsal(pair, {
+          ...(typeof ctx.options.snapshot === 'string' ? { snapshot: ctx.options.snapshot } : {}),
+          ...(ctx.options.keep === true ? { keep: true } : {}),
+          ...(queries ? { queries } : {}),
+        });
+        if (!ctx.json) ctx.out(`rehearsal ${record.id} of ${pair} started\n`);
+      }
+    } catch (err) {
+      return refused(ctx, err);
+    }
+    if (ctx.options.follow === true) {
+      let shown = '';
+      while (record.status === 'running') {
+        await new Promise((resolve) => setTimeout(resolve, D.CLI_PROGRESS_POLL_MS));
+        record = await ctx.api.rehearsal(pair, record.id);
+        const line = describeRehearsal(record);
+        if (!ctx.json && line !== shown) ctx.out(`${line}\n`);
+        shown = line;
+      }
+    }
+    ctx.out(ctx.json ? `${JSON.stringify(record, null, 2)}\n` : formatRehearsal(record));
+    if (record.status === 'running') return EXIT.ok;
+    return record.report?.outcome === 'passed' ? EXIT.ok : EXIT.notOk;
+  },
+};
+
+async function readQueries(path: string): Promise<RehearsalQuery[]> {
+  let parsed: unknown;
+  try {
+    parsed = YAML.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new CliError(`--queries ${path}: ${(err as Error).message}`, EXIT.usage);
+  }
+  if (!Value.Check(QueryFileSchema, parsed)) {
+    const first = [...Value.Errors(QueryFileSchema, parsed)][0];
+    throw new CliError(`--queries ${path}: not a list of { name, sql, params?, database? }${first ? ` (${first.instancePath || '/'}: ${first.message})` : ''}`, EXIT.usage);
+  }
+  return parsed;
+}
+
+export function describeRehearsal(r: RehearsalRecord): string {
+  const elapsed = Math.round(((r.finishedAt ?? r.heartbeatAt) - r.startedAt) / 1000);
+  const copy = r.copyPercent === null ? '' : ` · initial copy ${r.copyPercent} %`;
+  return `rehearsal ${r.id} of ${r.pair}: ${r.status}${r.step ? ` · ${r.step}` : ''}${copy} · ${elapsed} s`;
+}
+
+export function formatRehearsal(r: RehearsalRecord): string {
+  const lines = [describeRehearsal(r)];
+  const report = r.report;
+  if (r.status === 'interrupted') lines.push('interrupted: the pgshift process running it ended; its staging clusters are removed at the next start');
+  if (!report) return `${lines.join('\n')}\n`;
+  lines.push(`outcome: ${report.outcome.toUpperCase()} (snapshot ${report.snapshot ?? 'none'})`);
+  lines.push(`steps: ${report.steps.map((s) => `${s.step} ${s.seconds.toFixed(1)} s${s.ok ? '' : ' FAILED'}`).join(', ')}`);
+  if (report.copy) {
+    lines.push(`initial copy: ${report.copy.tables} tables, ${report.copy.bytes} bytes in ${report.copy.seconds.toFixed(1)} s (${report.copy.bytesPerSecond ?? '?'} B/s)`);
+  }
+  if (report.estimate.productionBytes !== null) {
+    lines.push(`estimate for production: ${report.estimate.productionBytes} bytes, initial copy about ${report.estimate.initialCopySeconds ?? '?'} s`);
+  }
+  const windows = report.writeWindows;
+  lines.push(
+    windows
+      ? `write windows (pgshift's part): to green ${windows.forward.windowMs} ms, back to blue ${windows.back.windowMs} ms; production estimate ${report.estimate.writeWindowSeconds ?? '?'} s with the writer record's TTL`
+      : 'write windows: not measured (the rehearsal stopped before the cutover)',
+  );
+  if (report.writeLoad) {
+    const load = report.writeLoad;
+    lines.push(`write load: ${load.ratePerSecond}/s, ${load.writes} writes acknowledged, ${load.errors} refused, longest gap ${load.longestGapMs} ms`);
+  }
+  for (const q of report.queries) lines.push(`query ${q.verdict.toUpperCase()}: ${q.message}`);
+  for (const f of report.findings) lines.push(`${f.severity.toUpperCase()} (${f.source}): ${f.message}${f.remediation ? `\n  fix: ${f.remediation.split('\n').join('\n       ')}` : ''}`);
+  lines.push(report.staging.kept ? `staging clusters kept: ${report.staging.blue}, ${report.staging.green}` : `staging clusters removed: ${report.staging.removed.join(', ') || 'none'}`);
+  for (const n of report.staging.notRemoved) lines.push(`NOT REMOVED: ${n.clusterId}: ${n.error} (the next start's sweep tries again)`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,508 @@
+import type { RDSClient } from '@aws-sdk/client-rds';
+import Type from 'typebox';
+import { systemClock, type Clock } from '../clock.js';
+import { CatalogTargets } from '../clusters/catalog-targets.js';
+import type { ClusterCatalog } from '../clusters/catalog.js';
+import { createClusterCatalog } from '../clusters/factory.js';
+import { createSnapshotId } from '../clusters/snapshot-id.js';
+import type { Config, CreateGreenConfig, PairConfig } from '../config/schema.js';
+import * as D from '../defaults.js';
+import { describeError, PgshiftError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { ident, withClient } from '../postgres/connect.js';
+import { FindingSchema } from '../preflight/report.js';
+import { runPreflight } from '../preflight/run.js';
+import { preflightPairFromConfig } from '../preflight/targets.js';
+import { greenPreparation } from '../replication/prepare.js';
+import { PostgresReplication } from '../replication/postgres-replication.js';
+import type { Side } from '../shift/model.js';
+import type { PairCutover } from '../shift/ports.js';
+import { pairCutover } from '../wiring/pair-cutover.js';
+import type { PreparationProgress, PreparationStep, StepDetail } from '../shift/ports.js';
+import { grantWriteLoad, insertLoad, LOAD_ROLE, prepareWriteLoad, waitForWrites, WriteLoadResultSchema, type RehearsalLoad, type WriteLoadHandle } from './load.js';
+import { compareQueries, QueryComparisonSchema, type RehearsalQuery } from './queries.js';
+import { createStagingBlue, createStagingGreen, removeStagingClusters, stagingIds } from './staging.js';
+
+/** The steps of a rehearsal, in order; `teardown` runs whatever happened before it. */
+export const REHEARSAL_STEPS = ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'cutover', 'teardown'] as const;
+export type RehearsalStep = (typeof REHEARSAL_STEPS)[number];
+
+export const RehearsalFindingSchema = Type.Object({
+  severity: Type.Union([Type.Literal('blocker'), Type.Literal('warning'), Type.Literal('info')]),
+  /** Where it comes from: `preflight`, `queries`, or the rehearsal's own steps. */
+  source: Type.String(),
+  message: Type.String(),
+  remediation: Type.Optional(Type.String()),
+});
+export type RehearsalFinding = Type.Static<typeof RehearsalFindingSchema>;
+
+const StepTimingSchema = Type.Object({
+  step: Type.String(),
+  startedAt: Type.String(),
+  seconds: Type.Number(),
+  ok: Type.Boolean(),
+  error: Type.Optional(Type.String()),
+});
+
+const CopySchema = Type.Object({
+  tables: Type.Integer(),
+  bytes: Type.Integer(),
+  seconds: Type.Number(),
+  bytesPerSecond: Type.Union([Type.Number(), Type.Null()]),
+  databases: Type.Array(Type.Object({ database: Type.String(), tables: Type.Integer(), bytes: Type.Integer() })),
+});
+
+const WriteWindowSchema = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  /** From the freeze of `from` to writes open on `to`: pgshift's part, without Route 53's propagation or clients' DNS caches. */
+  windowMs: Type.Number(),
+  catchUpMs: Type.Number(),
+  sequencesCopied: Type.Integer(),
+  tablesValidated: Type.Integer(),
+});
+
+/** What a finished rehearsal found; stored, served by the API and printed by the CLI. */
+export const RehearsalReportSchema = Type.Object({
+  /** `passed`: no blocker; `blocked`: a blocker found (by preflight or the queries); `failed`: a step broke; `cancelled`. */
+  outcome: Type.Union([Type.Literal('passed'), Type.Literal('blocked'), Type.Literal('failed'), Type.Literal('cancelled')]),
+  snapshot: Type.Union([Type.String(), Type.Null()]),
+  staging: Type.Object({
+    blue: Type.String(),
+    green: Type.String(),
+    kept: Type.Boolean(),
+    removed: Type.Array(Type.String()),
+    notRemoved: Type.Array(Type.Object({ clusterId: Type.String(), error: Type.String() })),
+  }),
+  findings: Type.Array(RehearsalFindingSchema),
+  preflight: Type.Union([Type.Array(FindingSchema), Type.Null()]),
+  steps: Type.Array(StepTimingSchema),
+  prepareSteps: Type.Array(StepTimingSchema),
+  copy: Type.Union([CopySchema, Type.Null()]),
+  queries: Type.Array(QueryComparisonSchema),
+  /** The write cutover to green and the way back on the staging pair; null when it did not get there. */
+  writeWindows: Type.Union([Type.Object({ forward: WriteWindowSchema, back: WriteWindowSchema }), Type.Null()]),
+  /** The write load during both cutovers: writes acknowledged and refused, the longest gap; null without a load. */
+  writeLoad: Type.Union([WriteLoadResultSchema, Type.Null()]),
+  estimate: Type.Object({
+    /** The real blue's databases now. */
+    productionBytes: Type.Union([Type.Integer(), Type.Null()]),
+    /** productionBytes at the copy rate measured on staging. */
+    initialCopySeconds: Type.Union([Type.Number(), Type.Null()]),
+    /** The forward window measured plus the writer record's TTL, which clients keep the old answer for. */
+    writeWindowSeconds: Type.Union([Type.Number(), Type.Null()]),
+  }),
+});
+export type RehearsalReport = Type.Static<typeof RehearsalReportSchema>;
+
+export interface RehearsalRequest {
+  /** A cluster snapshot of blue to restore; default blue's newest pgshift snapshot, taken now when it has none. */
+  snapshot?: string;
+  /** Leave the staging clusters in place (the operator deletes them). */
+  keep?: boolean;
+  queries?: RehearsalQuery[];
+  /** Writes per second during the cutover and the way back; default REHEARSAL_WRITE_RATE, 0: none. */
+  writeRate?: number;
+}
+
+export interface RehearsalProgress {
+  step: RehearsalStep;
+  /** The initial copy's percentage of bytes, while it runs. */
+  copyPercent: number | null;
+}
+
+export interface RehearsalDeps {
+  id: string;
+  pair: PairConfig;
+  config: Pick<Config, 'aws' | 'hostOverrides'>;
+  rds: RDSClient;
+  /** The real pair's catalog: blue is read and snapshotted, green read; nothing else. */
+  catalog: ClusterCatalog;
+  log: Logger;
+  clock?: Clock;
+  signal: AbortSignal;
+  onProgress(progress: RehearsalProgress): void;
+  /** Default insertLoad. */
+  load?: RehearsalLoad;
+  pollMinMs?: number;
+  pollMaxMs?: number;
+}
+
+/**
+ * The pair as the rehearsal sees it: the same settings on the staging clusters. Its DNS
+ * section is the real pair's, but nothing here builds a router: no Route 53 record of the
+ * real pair (or any other) is read or written by a rehearsal. pgshift's login on staging
+ * blue is blue's admin login: a restore carries the roles without their passwords
+ * (the lab's snapshot is a pg_dump with --no-role-passwords), so the admin login is the
+ * one that surely logs in.
+ */
+export function stagingPair(pair: PairConfig, rehearsalId: string): PairConfig {
+  const ids = stagingIds(rehearsalId);
+  const side = (config: PairConfig['blue'], clusterId: string, login: PairConfig['blue']['login']): PairConfig['blue'] => ({
+    rdsClusterId: clusterId,
+    ...(config.subscriptionHost === undefined ? {} : { subscriptionHost: config.subscriptionHost }),
+    expectedMajor: config.expectedMajor,
+    ssl: config.ssl,
+    login,
+    adminLogin: config.adminLogin,
+  });
+  return {
+    ...pair,
+    id: `${pair.id}-rehearsal-${rehearsalId}`.slice(0, 63),
+    // The load's login is an application role too: the freeze must stop it (without a list, every login role is one).
+    ...(pair.appRoles ? { appRoles: [...pair.appRoles, LOAD_ROLE] } : {}),
+    blue: side(pair.blue, ids.blue, pair.blue.adminLogin),
+    green: side(pair.green, ids.green, pair.green.login),
+  };
+}
+
+/**
+ * One rehearsal of `pair`: staging blue restored from a snapshot of blue, staging green
+ * created at green's version with green's settings, then on that staging pair preflight,
+ * the preparation (roles, schema, publication, subscription, the initial copy, timed),
+ * the query comparison, and the write cutover and the way back with their windows; the
+ * read stages are not rehearsed (the staging pair has no DNS names). The staging clusters are always removed at the end (unless
+ * `keep`), on failure and cancellation too. Never throws: a broken step is the report's
+ * `failed` outcome with the error as a finding.
+ */
+export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDeps): Promise<RehearsalReport> {
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log.child({ pair: deps.pair.id, rehearsal: deps.id });
+  const ids = stagingIds(deps.id);
+  const staging = stagingPair(deps.pair, deps.id);
+  const poll = {
+    client: deps.rds,
+    rehearsalId: deps.id,
+    log,
+    clock,
+    pollMinMs: deps.pollMinMs ?? D.REHEARSAL_POLL_MIN_MS,
+    pollMaxMs: deps.pollMaxMs ?? D.REHEARSAL_POLL_MAX_MS,
+  };
+  const report: RehearsalReport = {
+    outcome: 'passed',
+    snapshot: null,
+    staging: { blue: ids.blue, green: ids.green, kept: request.keep === true, removed: [], notRemoved: [] },
+    findings: [],
+    preflight: null,
+    steps: [],
+    prepareSteps: [],
+    copy: null,
+    queries: [],
+    writeWindows: null,
+    writeLoad: null,
+    estimate: { productionBytes: null, initialCopySeconds: null, writeWindowSeconds: null },
+  };
+  let copyPercent: number | null = null;
+  const timed = async <T>(into: RehearsalReport['steps'], step: string, work: () => Promise<T>): Promise<T> => {
+    const started = clock.now();
+    try {
+      const value = await work();
+      into.push({ step, startedAt: new Date(started).toISOString(), seconds: (clock.now() - started) / 1000, ok: true });
+      return value;
+    } catch (err) {
+      into.push({ step, startedAt: new Date(started).toISOString(), seconds: (clock.now() - started) / 1000, ok: false, error: describeError(err) });
+      throw err;
+    }
+  };
+  const enter = (step: RehearsalStep) => {
+    log.info({ step }, 'rehearsal step');
+    deps.onProgress({ step, copyPercent });
+  };
+  const signal = deps.signal;
+
+  let targets: CatalogTargets | null = null;
+  let stagingCatalog: ClusterCatalog | null = null;
+  try {
+    enter('snapshot');
+    const snapshot = await timed(report.steps, 'snapshot', () => pickSnapshot(request, deps, clock, signal));
+    report.snapshot = snapshot.id;
+
+    enter('staging');
+    const [blueFacts, greenFacts, greenInfo] = await Promise.all([
+      deps.catalog.rdsFacts?.('blue'),
+      deps.catalog.rdsFacts?.('green').catch(() => undefined),
+      deps.catalog.describe('green').catch(() => null),
+    ]);
+    const instanceOf = (facts: typeof blueFacts): Omit<CreateGreenConfig, 'engineVersion' | 'tags'> => {
+      const writer = facts?.instances.find((i) => i.writer) ?? facts?.instances[0];
+      const parameterGroup = facts && !facts.parameterGroup.startsWith('default.') ? { dbClusterParameterGroup: facts.parameterGroup } : {};
+      if (facts?.serverless) return { ...parameterGroup, serverless: facts.serverless };
+      return { ...parameterGroup, instanceClass: writer?.instanceClass ?? D.LAB_RDS_INSTANCE_CLASS };
+    };
+    const greenSpec: Omit<CreateGreenConfig, 'tags'> = deps.pair.green.create
+      ? (({ tags: _tags, ...rest }) => rest)(deps.pair.green.create)
+      : { ...instanceOf(greenFacts), engineVersion: greenVersion(greenInfo?.version ?? null, deps.pair.green.expectedMajor) };
+    await timed(report.steps, 'staging', async () => {
+      await Promise.all([
+        createStagingBlue({ ...poll, signal, snapshotId: snapshot.id, engineVersion: snapshot.engineVersion, instance: instanceOf(blueFacts), adminLogin: deps.pair.blue.adminLogin }),
+        createStagingGreen({ ...poll, signal, spec: greenSpec, adminLogin: deps.pair.green.adminLogin }),
+      ]);
+      stagingCatalog = createClusterCatalog(staging, deps.config, { rds: deps.rds, clock, log });
+      targets = new CatalogTargets(stagingCatalog, staging, deps.config.hostOverrides);
+      await targets.refresh();
+      await detachSubscriptions(targets, log);
+    });
+    const writeRate = request.writeRate ?? D.REHEARSAL_WRITE_RATE;
+    const loadLogin = writeRate > 0 ? await prepareWriteLoad((side, database) => targets!.target(side, database, 'admin'), staging.databases[0]!) : null;
+    const stagingTargets = targets!;
+
+    enter('preflight');
+    const preparation = greenPreparation({
+      pairId: staging.id,
+      databases: staging.databases,
+      publication: staging.replication.publication,
+      subscription: staging.replication.subscription,
+      targets: stagingTargets,
+      pgshiftLogin: staging.green.login,
+      log,
+      clock,
+    });
+    const context = (onProgress: (p: PreparationProgress) => void) => {
+      const detail: StepDetail = {};
+      return {
+        detail,
+        note: async (more: StepDetail) => void Object.assign(detail, more),
+        signal,
+        progress: onProgress,
+      };
+    };
+    const runStep = (step: PreparationStep, onProgress: (p: PreparationProgress) => void = () => undefined) =>
+      timed(report.prepareSteps, step.name, () => step.run(context(onProgress)));
+    const preflight = await timed(report.steps, 'preflight', async () => {
+      await runStep(preparation.greenLogin);
+      return runPreflight({ pair: preflightPairFromConfig(staging), targets: stagingTargets, phase: 'prepare', log, clock });
+    });
+    report.preflight = preflight.findings;
+    for (const f of preflight.findings) {
+      if (f.severity === 'info') continue;
+      report.findings.push({
+        severity: f.severity,
+        source: 'preflight',
+        message: `${f.database ? `${f.database}: ` : ''}${f.object}: ${f.message}`,
+        remediation: f.remediation,
+      });
+    }
+    if (preflight.findings.some((f) => f.severity === 'blocker')) {
+      report.outcome = 'blocked';
+      return report;
+    }
+
+    enter('prepare');
+    let lastCopy: PreparationProgress | null = null;
+    await timed(report.steps, 'prepare', async () => {
+      for (const step of preparation.replication()) {
+        await runStep(step, (p) => {
+          lastCopy = p;
+          const percent = p.bytesTotal > 0 ? Math.floor((p.bytesDone * 100) / p.bytesTotal) : p.tablesTotal > 0 ? Math.floor((p.tablesDone * 100) / p.tablesTotal) : 100;
+          if (percent !== copyPercent) {
+            copyPercent = percent;
+            deps.onProgress({ step: 'prepare', copyPercent });
+          }
+        });
+      }
+    });
+    const copyTiming = report.prepareSteps.find((s) => s.step === 'initial-copy');
+    const copied = lastCopy as PreparationProgress | null;
+    if (copyTiming && copied) {
+      const rate = copyTiming.seconds > 0 ? Math.round(copied.bytesTotal / copyTiming.seconds) : null;
+      report.copy = {
+        tables: copied.tablesTotal,
+        bytes: copied.bytesTotal,
+        seconds: copyTiming.seconds,
+        bytesPerSecond: rate,
+        databases: copied.databases.map((d) => ({ database: d.database, tables: d.tablesTotal, bytes: d.bytesTotal })),
+      };
+    }
+    report.estimate.productionBytes = await blueSize(deps, clock, log);
+    const rate = report.copy?.bytesPerSecond ?? null;
+    if (report.estimate.productionBytes !== null && rate) report.estimate.initialCopySeconds = Math.round(report.estimate.productionBytes / rate);
+
+    enter('queries');
+    report.queries = await timed(report.steps, 'queries', () =>
+      compareQueries(request.queries ?? [], {
+        target: (side, database) => stagingTargets.target(side, database, 'admin'),
+        defaultDatabase: staging.databases[0]!,
+        signal,
+      }),
+    );
+    for (const q of report.queries) {
+      if (q.verdict === 'same') continue;
+      report.findings.push({
+        severity: q.verdict === 'slower' ? 'warning' : 'blocker',
+        source: 'queries',
+        message: q.message,
+        ...(q.verdict === 'slower' ? { remediation: `plan on blue:\n${q.blue.plan}\nplan on green:\n${q.green.plan}` } : {}),
+      });
+    }
+
+    enter('cutover');
+    const replication = new PostgresReplication({
+      pairId: staging.id,
+      databases: staging.databases,
+      ...(staging.appRoles ? { appRoles: staging.appRoles } : {}),
+      publication: staging.replication.publication,
+      subscription: staging.replication.subscription,
+      targets: stagingTargets,
+      log,
+      clock,
+    });
+    try {
+      const cutover = pairCutover({ pairId: staging.id, config: staging.cutover, replication, catalog: stagingCatalog!, clock });
+      await timed(report.steps, 'cutover', async () => {
+        const parity = await cutover.parity('blue');
+        if (parity.length > 0) {
+          for (const p of parity) report.findings.push({ severity: 'blocker', source: 'cutover', message: `green lacks what blue has: ${p.message}` });
+          return;
+        }
+        let writer: Side = 'blue';
+        if (loadLogin) await grantWriteLoad(stagingTargets.target('green', staging.databases[0]!, 'admin'));
+        const load: WriteLoadHandle | null = loadLogin
+          ? (deps.load ?? insertLoad).start({
+              target: (side) => ({ ...stagingTargets.target(side, staging.databases[0]!, 'admin'), login: loadLogin }),
+              writer: () => writer,
+              ratePerSecond: writeRate,
+              clock,
+              log,
+            })
+          : null;
+        // Each move starts once the load writes where it should, so its longest gap is the window as clients see it.
+        const settled = async () => {
+          if (load) await waitForWrites(load, load.acknowledged(), cutover.settings.maxFreezeMs + D.REHEARSAL_LOAD_SETTLE_MS, clock);
+        };
+        try {
+          await settled();
+          const forward = await moveWrites(cutover, 'blue', clock);
+          writer = 'green';
+          await settled();
+          const back = await moveWrites(cutover, 'green', clock);
+          writer = 'blue';
+          await settled();
+          report.writeWindows = { forward, back };
+        } finally {
+          report.writeLoad = (await load?.stop()) ?? null;
+        }
+        const ttl = Math.max(deps.pair.dns.writer.ttl, deps.pair.dns.reader.ttl);
+        report.estimate.writeWindowSeconds = Math.round((report.writeWindows!.forward.windowMs / 1000 + ttl) * 10) / 10;
+      });
+    } finally {
+      await replication.close();
+    }
+    if (report.findings.some((f) => f.severity === 'blocker')) report.outcome = 'blocked';
+    return report;
+  } catch (err) {
+    report.outcome = signal.aborted ? 'cancelled' : 'failed';
+    report.findings.push({ severity: 'blocker', source: 'rehearsal', message: signal.aborted ? 'the rehearsal was cancelled' : describeError(err) });
+    log.warn({ err: describeError(err) }, 'rehearsal stopped');
+    return report;
+  } finally {
+    enter('teardown');
+    if (request.keep) {
+      log.warn({ clusters: [ids.blue, ids.green] }, 'rehearsal: staging clusters kept as asked');
+    } else {
+      const removed = await timed(report.steps, 'teardown', () => removeStagingClusters(poll));
+      report.staging.removed = removed.removed;
+      report.staging.notRemoved = removed.failed;
+    }
+  }
+}
+
+/**
+ * The write cutover's own steps through the pair's cutover port (src/wiring/pair-cutover.ts,
+ * the same calls src/shift/cutover-steps.ts journals), from `from` to the other side, on
+ * the staging pair: freeze, catch up, sequences, validate, replication turned round,
+ * writes opened. There is no writer record to flip: the staging pair has no DNS names,
+ * so the window is pgshift's part. Going back, the old side opens for reads first and
+ * the side given up opens again for reads afterwards, as in a revert.
+ */
+async function moveWrites(cutover: PairCutover, from: Side, clock: Clock): Promise<NonNullable<RehearsalReport['writeWindows']>['forward']> {
+  const to: Side = from === 'blue' ? 'green' : 'blue';
+  const { settings } = cutover;
+  if (from === 'green') await cutover.unfreeze('blue');
+  const frozenAt = clock.now();
+  await cutover.freeze(from);
+  let catchUpMs: number;
+  let sequencesCopied: number;
+  let tablesValidated: number;
+  try {
+    catchUpMs = (await cutover.catchUp(from, settings.maxFreezeMs)).waitedMs;
+    sequencesCopied = (await cutover.copySequences(from, settings.sequenceMargin)).copied;
+    const validated = await cutover.validate(from, settings.validateBudgetMs, settings.exactCountMaxRows);
+    if (!validated.ok) throw new PgshiftError('PGSHIFT_ERR_CUTOVER_MISMATCH', `${to} does not hold the rows ${from} holds: ${validated.mismatches.slice(0, 5).join('; ')}`, { status: 409 });
+    tablesValidated = validated.tables;
+  } catch (err) {
+    await cutover.unfreeze(from);
+    throw err;
+  }
+  await cutover.replicateFrom(to);
+  await cutover.openWrites(to);
+  const windowMs = clock.now() - frozenAt;
+  if (from === 'green') await cutover.unfreeze('green');
+  return { from, to, windowMs, catchUpMs, sequencesCopied, tablesValidated };
+}
+
+/** Blue's snapshot to restore: the one named, else blue's newest pgshift snapshot, else one taken now. */
+async function pickSnapshot(request: RehearsalRequest, deps: RehearsalDeps, clock: Clock, signal: AbortSignal): Promise<{ id: string; engineVersion: string }> {
+  const blue = await deps.catalog.describe('blue');
+  const versionOf = (v: string | undefined) => v ?? blue.version ?? String(deps.pair.blue.expectedMajor);
+  if (request.snapshot !== undefined) return { id: request.snapshot, engineVersion: versionOf(undefined) };
+  const last = await deps.catalog.lastSnapshot('blue');
+  if (last && last.status === 'available' && last.id.startsWith(`${D.SNAPSHOT_ID_PREFIX}-`)) return { id: last.id, engineVersion: versionOf(last.engineVersion) };
+  const taken = await deps.catalog.snapshot('blue', { id: createSnapshotId(`rehearsal-${deps.id}`, clock.now()), signal });
+  return { id: taken.id, engineVersion: versionOf(taken.engineVersion) };
+}
+
+/** Green's engine version for staging green: the real green's, else the expected major. */
+function greenVersion(version: string | null, expectedMajor: number): string {
+  const plain = version?.split(' ')[0];
+  return plain && /^\d+(\.\d+)*$/.test(plain) ? plain : String(expectedMajor);
+}
+
+/**
+ * A restore carries blue's subscriptions (after a cutover blue subscribes to green): on
+ * staging blue they would dial the real green. Each is disabled, unhooked from its slot
+ * (which belongs to the real pair) and dropped before anything else runs.
+ */
+async function detachSubscriptions(targets: CatalogTargets, log: Logger): Promise<void> {
+  const found = await withClient(targets.target('blue', D.MAINTENANCE_DATABASE, 'admin'), async (c) =>
+    (await c.query<{ subname: string; datname: string }>('SELECT s.subname, d.datname FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid')).rows,
+  );
+  for (const { subname, datname } of found) {
+    await withClient(targets.target('blue', datname, 'admin'), async (c) => {
+      await c.query(`ALTER SUBSCRIPTION ${ident(subname)} DISABLE`);
+      await c.query(`ALTER SUBSCRIPTION ${ident(subname)} SET (slot_name = NONE)`);
+      await c.query(`DROP SUBSCRIPTION ${ident(subname)}`);
+    });
+    log.warn({ subscription: subname, database: datname }, 'rehearsal: subscription restored on staging blue dropped; its slot on the real cluster is left alone');
+  }
+}
+
+/** The real blue's databases of the pair, in bytes; null when blue cannot be read. */
+async function blueSize(deps: RehearsalDeps, clock: Clock, log: Logger): Promise<number | null> {
+  try {
+    const targets = new CatalogTargets(deps.catalog, deps.pair, deps.config.hostOverrides);
+    await targets.refresh();
+    let bytes = 0;
+    for (const database of deps.pair.databases) {
+      bytes += await withClient(targets.target('blue', database, 'pgshift'), async (c) =>
+        Number((await c.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0]!.n),
+      );
+    }
+    return bytes;
+  } catch (err) {
+    log.warn({ err: describeError(err), at: clock.now() }, 'rehearsal: size of the real blue not read');
+    return null;
+  }
+}
+
+/** Why the pair cannot be rehearsed (409), or null. */
+export function rehearsalNotPossible(pair: PairConfig): PgshiftError | null {
+  if (pair.blue.rdsClusterId === undefined) {
+    return new PgshiftError('PGSHIFT_ERR_REHEARSAL_NOT_RDS', `pair ${pair.id}: blue is no RDS cluster; a rehearsal restores blue's cluster snapshot through RDS`, { status: 409 });
+  }
+  // The teardown deletes clusters by that prefix and tag: a real cluster named so is too close to risk.
+  const clash = [pair.blue.rdsClusterId, pair.green.rdsClusterId].find((id) => id?.toLowerCase().startsWith(D.REHEARSAL_CLUSTER_PREFIX));
+  if (clash) {
+    return new PgshiftError('PGSHIFT_ERR_REHEARSAL_NAME_CLASH', `pair ${pair.id}: cluster ${clash} is named like a rehearsal's staging cluster (${D.REHEARSAL_CLUSTER_PREFIX}*); rehearsals are refused for it`, { status: 409 });
+  }
+  return null;
+}

@@ -1,0 +1,38 @@
+import { systemClock, type Clock } from '../clock.js';
+import { createRdsClient } from '../clusters/rds-client.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { RehearsalService } from '../rehearsal/service.js';
+import type { RehearsalStore } from '../rehearsal/store.js';
+import type { ShiftStore } from '../shift/store.js';
+
+/**
+ * The rehearsal service, when some pair's blue is an RDS cluster (a rehearsal restores
+ * blue's cluster snapshot): opened, so a crashed rehearsal shows `interrupted` and its
+ * staging clusters are swept. Null otherwise: a deployment without RDS is never asked
+ * to list clusters. Its close cancels running rehearsals and waits for their teardown.
+ */
+export async function createRehearsals(
+  config: Config,
+  deps: { store: RehearsalStore; events: Pick<ShiftStore, 'recordEvent'>; log: Logger; instanceId: string; clock?: Clock },
+): Promise<{ service: RehearsalService; close(): Promise<void> } | null> {
+  if (!config.pairs.some((p) => p.blue.rdsClusterId !== undefined)) return null;
+  const rds = createRdsClient(config.aws);
+  const service = new RehearsalService({
+    config,
+    store: deps.store,
+    recordEvent: (event, now) => deps.events.recordEvent(event, now),
+    rds,
+    log: deps.log.child({ component: 'rehearsals' }),
+    clock: deps.clock ?? systemClock,
+    instanceId: deps.instanceId,
+  });
+  await service.open();
+  return {
+    service,
+    async close() {
+      await service.close();
+      rds.destroy();
+    },
+  };
+}

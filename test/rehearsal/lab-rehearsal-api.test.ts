@@ -1,0 +1,119 @@
+import t from 'tap';
+import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
+import * as D from '../../src/defaults.js';
+import type { Lab } from '../../src/local/lab.js';
+import { stagingIds } from '../../src/rehearsal/staging.js';
+import { startTestLab } from '../helpers/lab.js';
+import { labServiceConfig } from '../helpers/lab-service.js';
+import { startServiceProcess, type ServiceProcess } from '../helpers/prepare.js';
+import { writeConfigFile } from '../helpers/config.js';
+import { runCli } from '../helpers/process.js';
+import { waitFor } from '../helpers/wait.js';
+
+function rdsOf(lab: Lab): RDSClient {
+  return new RDSClient({
+    region: 'us-east-1',
+    endpoint: lab.rds!.url,
+    credentials: { accessKeyId: D.LAB_AWS_ACCESS_KEY_ID, secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY },
+    maxAttempts: 1,
+  });
+}
+
+async function clusterIds(rds: RDSClient): Promise<string[]> {
+  return (await rds.send(new DescribeDBClustersCommand({}))).DBClusters!.map((c) => c.DBClusterIdentifier!);
+}
+
+function rehearsalDone(service: ServiceProcess, id: string): Promise<any> {
+  return waitFor(
+    `rehearsal ${id} to end`,
+    async () => {
+      const { body } = await service.api.get(`/api/v1/pairs/demo/rehearsals/${id}`);
+      return body.status === 'running' ? undefined : body;
+    },
+    150_000,
+    250,
+  );
+}
+
+t.test('rehearsals through the API of a real pgshift process', async (t) => {
+  const lab = await startTestLab(t);
+  const rds = rdsOf(lab);
+  t.teardown(() => rds.destroy());
+  const config = await labServiceConfig(t, {}, 'info');
+  let service = await startServiceProcess(t, lab, config, 'rehearsing');
+  const stageBefore = (await service.api.get('/api/v1/pairs/demo')).body.stage;
+
+  await t.test('bad input is a 400 with the reason', async (t) => {
+    const answer = await service.api.post('/api/v1/pairs/demo/rehearsals', { queries: [{ name: 'no sql' }] });
+    t.equal(answer.status, 400);
+    t.match(JSON.stringify(answer.body), /sql/);
+    t.equal((await service.api.post('/api/v1/pairs/nope/rehearsals', {})).status, 404);
+  });
+
+  await t.test('a rehearsal runs in the background, one at a time, and reports', async (t) => {
+    const started = await service.api.post('/api/v1/pairs/demo/rehearsals', {
+      queries: [{ name: 'customers', sql: 'SELECT count(*) FROM customers' }],
+    });
+    t.equal(started.status, 202, JSON.stringify(started.body));
+    const id = started.body.id as string;
+    const second = await service.api.post('/api/v1/pairs/demo/rehearsals', {});
+    t.equal(second.status, 409);
+    t.match(second.body, { error: { code: 'PGSHIFT_ERR_REHEARSAL_RUNNING', message: new RegExp(id) } });
+    const done = await rehearsalDone(service, id);
+    t.match(done, { status: 'done', step: 'teardown', report: { outcome: 'passed', queries: [{ name: 'customers', verdict: 'same' }] } });
+    t.ok(done.report.copy.bytes > 0, 'the copy was measured');
+    t.same(await clusterIds(rds), ['demo-blue', 'demo-green'], 'staging clusters gone');
+    t.match((await service.api.get('/api/v1/pairs/demo/rehearsals/latest')).body, { id });
+    const events = (await service.api.get('/api/v1/pairs/demo/events')).body.events.filter((e: any) => e.action === 'rehearsal');
+    t.ok(events.some((e: any) => /initial copy 100 %/.test(e.reason)), 'the copy progress is in the audit log (and so on the event stream)');
+    t.equal((await service.api.get('/api/v1/pairs/demo')).body.stage, stageBefore, "the real pair's stage is untouched");
+  });
+
+  await t.test('pgshift rehearse --follow: the steps, then the report; exit 1 on a blocker', async (t) => {
+    const env = { PGSHIFT_URL: service.url, PGSHIFT_TOKEN: lab.state.secrets.operatorToken };
+    const bad = await writeConfigFile(t, '- name: no sql here\n', 'bad-queries.yaml');
+    const refused = await runCli(['rehearse', '--queries', bad], env);
+    t.equal(refused.code, 2, refused.stderr);
+    t.match(refused.stderr, /--queries .*bad-queries\.yaml: not a list/);
+    // PostgreSQL 14's EXTRACT returns numeric, 13's double precision.
+    const queries = await writeConfigFile(t, `- name: order age\n  sql: SELECT extract(epoch FROM timestamp '2021-06-01 12:00:00.25')\n`, 'queries.yaml');
+    const run = await runCli(['rehearse', '--queries', queries, '--follow'], env);
+    t.equal(run.code, 1, run.stderr);
+    t.match(run.stdout, /rehearsal r[0-9a-f]+ of demo started/);
+    t.match(run.stdout, /· prepare · initial copy \d+ %/);
+    t.match(run.stdout, /outcome: BLOCKED/);
+    t.match(run.stdout, /BLOCKER \(queries\): query "order age" returns different rows on green/);
+    t.match(run.stdout, /staging clusters removed: pgshift-rehearsal-/);
+    const last = await runCli(['rehearse', '--last'], env);
+    t.equal(last.code, 1);
+    t.match(last.stdout, /outcome: BLOCKED/);
+  });
+
+  await t.test('a cancelled rehearsal still tears down', async (t) => {
+    const started = await service.api.post('/api/v1/pairs/demo/rehearsals', {});
+    const id = started.body.id as string;
+    await waitFor('the staging clusters', async () => (await clusterIds(rds)).includes(stagingIds(id).blue) || undefined, 60_000, 100);
+    t.equal((await service.api.post(`/api/v1/pairs/demo/rehearsals/${id}/cancel`, {})).status, 202);
+    const done = await rehearsalDone(service, id);
+    t.equal(done.report.outcome, 'cancelled');
+    t.same(await clusterIds(rds), ['demo-blue', 'demo-green']);
+  });
+
+  await t.test('SIGKILL mid-rehearsal: the next start marks it interrupted and removes its staging clusters', async (t) => {
+    const started = await service.api.post('/api/v1/pairs/demo/rehearsals', {});
+    const id = started.body.id as string;
+    const ids = stagingIds(id);
+    await waitFor('both staging clusters', async () => {
+      const listed = await clusterIds(rds);
+      return (listed.includes(ids.blue) && listed.includes(ids.green)) || undefined;
+    }, 60_000, 100);
+    service.process.child.kill('SIGKILL');
+    t.equal((await service.process.exited).signal, 'SIGKILL');
+    t.ok((await clusterIds(rds)).includes(ids.blue), 'the crash left the staging clusters');
+
+    service = await startServiceProcess(t, lab, config, 'rehearsing');
+    await waitFor('the staging clusters to be swept', async () => (await clusterIds(rds)).length === 2 || undefined, 90_000, 250);
+    t.same(await clusterIds(rds), ['demo-blue', 'demo-green']);
+    t.match((await service.api.get(`/api/v1/pairs/demo/rehearsals/${id}`)).body, { id, status: 'interrupted', report: null });
+  });
+});

@@ -1,0 +1,125 @@
+import t from 'tap';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
+import { createClusterCatalog } from '../../src/clusters/factory.js';
+import { createRdsClient } from '../../src/clusters/rds-client.js';
+import { resolveConfig } from '../../src/config/load.js';
+import type { Lab } from '../../src/local/lab.js';
+import { withClient } from '../../src/postgres/connect.js';
+import { runRehearsal, type RehearsalProgress } from '../../src/rehearsal/runner.js';
+import { stagingIds } from '../../src/rehearsal/staging.js';
+import { startTestLab, testLogger } from '../helpers/lab.js';
+import { labServiceConfigText } from '../helpers/lab-service.js';
+import { waitFor } from '../helpers/wait.js';
+
+const FAST = { pollMinMs: 100, pollMaxMs: 500 };
+
+/** What a rehearsal must leave as it was: the real pair's records, clusters and replication. */
+async function realPair(lab: Lab, rds: ReturnType<typeof createRdsClient>) {
+  const route53 = lab.route53!;
+  const records = route53.standIn.store.recordSets(route53.zoneId).map((r) => JSON.stringify(r)).sort();
+  const clusters = (await rds.send(new DescribeDBClustersCommand({}))).DBClusters!.map((c) => `${c.DBClusterIdentifier} ${c.Status} ${c.Port}`);
+  const subscription = await withClient(lab.target('green', 'admin'), async (c) =>
+    (await c.query<{ subname: string; subenabled: boolean }>('SELECT subname, subenabled FROM pg_subscription')).rows,
+  );
+  return { records, clusters, subscription };
+}
+
+t.test('rehearsals of the demo pair on the lab', async (t) => {
+  const lab = await startTestLab(t);
+  const config = resolveConfig(YAML.parse(await labServiceConfigText()), lab.env() as Record<string, string>);
+  const pair = config.pairs[0]!;
+  const rds = createRdsClient(config.aws);
+  t.teardown(() => rds.destroy());
+  const catalog = createClusterCatalog(pair, config, { rds });
+  const before = await realPair(lab, rds);
+
+  const rehearse = async (id: string, request: Parameters<typeof runRehearsal>[0]) => {
+    const seen: RehearsalProgress[] = [];
+    const ids = stagingIds(id);
+    let appeared = false;
+    const watching = waitFor(
+      'the staging clusters to appear',
+      async () => {
+        const listed = (await rds.send(new DescribeDBClustersCommand({}))).DBClusters!.map((c) => c.DBClusterIdentifier);
+        return listed.includes(ids.blue) && listed.includes(ids.green) ? (appeared = true) : undefined;
+      },
+      180_000,
+      100,
+    ).catch(() => undefined);
+    const report = await runRehearsal(request, {
+      id,
+      pair,
+      config,
+      rds,
+      catalog,
+      log: testLogger(),
+      signal: new AbortController().signal,
+      onProgress: (p) => seen.push(p),
+      ...FAST,
+    });
+    await watching;
+    t.ok(appeared, 'the staging clusters appeared');
+    const after = (await rds.send(new DescribeDBClustersCommand({}))).DBClusters!.map((c) => c.DBClusterIdentifier);
+    t.same(after, ['demo-blue', 'demo-green'], 'the staging clusters are gone');
+    t.same(report.staging.removed, [ids.blue, ids.green].sort());
+    t.same(await realPair(lab, rds), before, 'the real pair\'s records, clusters and replication are untouched');
+    return { report, seen };
+  };
+
+  await t.test('a rehearsal from a new snapshot: preflight, the timed copy, the queries, torn down', async (t) => {
+    const { report, seen } = await rehearse('r1', {
+      queries: [
+        { name: 'recent orders', sql: 'SELECT id, customer_id FROM orders ORDER BY id DESC LIMIT 20' },
+        // PostgreSQL 14's EXTRACT returns numeric, 13's double precision: the printed rows differ.
+        { name: 'order age', sql: `SELECT extract(epoch FROM timestamp '2021-06-01 12:00:00.25') AS age` },
+      ],
+    });
+    t.equal(report.outcome, 'blocked', JSON.stringify(report.findings));
+    t.match(report.snapshot, /^pgshift-rehearsal-r1-/);
+    t.same([...new Set(seen.map((p) => p.step))], ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'cutover', 'teardown']);
+    t.ok(seen.some((p) => p.copyPercent === 100), 'the copy percentage reached 100');
+    t.same(report.steps.map((s) => s.step), ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'cutover', 'teardown']);
+    t.ok(report.steps.every((s) => s.ok && s.seconds > 0), 'every step ok and timed');
+    t.ok(report.prepareSteps.some((s) => s.step === 'initial-copy'), 'the initial copy is timed');
+    t.ok(report.copy && report.copy.bytes > 0 && report.copy.tables > 0 && report.copy.seconds > 0, JSON.stringify(report.copy));
+    t.ok(report.estimate.productionBytes! > 0);
+    t.ok(report.estimate.initialCopySeconds !== null, 'an estimate of the production copy');
+    t.match(report.writeWindows, {
+      forward: { from: 'blue', to: 'green', windowMs: Number, tablesValidated: Number },
+      back: { from: 'green', to: 'blue', windowMs: Number },
+    });
+    t.ok(report.writeWindows!.forward.windowMs > 0 && report.writeWindows!.back.windowMs > 0, 'both windows measured');
+    t.ok(report.writeWindows!.forward.tablesValidated > 0, 'rows validated');
+    t.ok(report.estimate.writeWindowSeconds! >= pair.dns.writer.ttl, 'the estimate adds the writer record\'s TTL');
+    // The load wrote before, between and after the two cutovers, and was refused while frozen.
+    t.ok(report.writeLoad && report.writeLoad.writes >= 3, JSON.stringify(report.writeLoad));
+    t.ok(report.writeLoad!.errors >= 1, 'writes refused during a window');
+    t.match(report.writeLoad!.firstError, /not permitted to log in/, 'by the freeze');
+    t.ok(report.writeLoad!.longestGapMs > 0);
+    t.comment(`write windows ${JSON.stringify(report.writeWindows)}; load ${JSON.stringify(report.writeLoad)}`);
+    const [recent, age] = report.queries;
+    t.equal(recent!.verdict, 'same', recent!.message);
+    t.equal(age!.verdict, 'rows-differ');
+    t.match(report.findings, [{ severity: 'blocker', source: 'queries', message: /"order age" returns different rows/ }]);
+  });
+
+  await t.test('blue with some_extension 1.3, which green lacks, stops at preflight and still tears down', async (t) => {
+    const dir = join(lab.servers.blue.binaries.binDir, '..', 'share', 'postgresql', 'extension');
+    const files = [join(dir, 'some_extension.control'), join(dir, 'some_extension--1.3.sql')];
+    t.teardown(() => Promise.all(files.map((f) => rm(f, { force: true }))));
+    await writeFile(files[0]!, `comment = 'pgshift rehearsal test fixture'\ndefault_version = '1.3'\nrelocatable = true\n`, { mode: 0o644 });
+    await writeFile(files[1]!, `CREATE DOMAIN some_extension_code AS text CHECK (VALUE ~ '^[A-Z]+$');\n`, { mode: 0o644 });
+    await withClient(lab.target('blue', 'admin'), (c) => c.query('CREATE EXTENSION some_extension; CREATE TABLE gadget_codes (id int PRIMARY KEY, code some_extension_code)'));
+    // A snapshot of blue with the extension, named: the rehearsal restores that one.
+    const snapshot = await catalog.snapshot('blue', { id: 'with-some-extension' });
+    const { report } = await rehearse('r2', { snapshot: snapshot.id });
+    t.equal(report.outcome, 'blocked');
+    t.equal(report.snapshot, 'with-some-extension');
+    t.same(report.steps.map((s) => s.step), ['snapshot', 'staging', 'preflight', 'teardown'], 'nothing after preflight but the teardown');
+    t.match(report.findings, [{ severity: 'blocker', source: 'preflight', message: /Extension incompatible: some_extension v1\.3/, remediation: /\S/ }]);
+    t.equal(report.copy, null);
+  });
+});
