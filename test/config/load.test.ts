@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, resolveConfig } from '../../src/config/load.js';
@@ -122,8 +122,8 @@ t.test('an unreadable file is reported as such', async (t) => {
   t.match(missing, [/^\(file\): cannot read \/nonexistent\/pgshift.yaml: file not found$/]);
 
   const dir = await mkdtemp(join(tmpdir(), 'pgshift-config-dir-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   t.match(await problemsAtPath(t, dir), [/^\(file\): cannot read .*EISDIR/]);
-  await chmod(dir, 0o755);
 });
 
 t.test('a YAML syntax error gives the line', async (t) => {
