@@ -145,22 +145,29 @@ async function createDBCluster(state: RdsState, params: QueryParams): Promise<Xm
   if (!/^[\x21-\x7e]+$/.test(masterPassword) || /[/@"]/.test(masterPassword)) {
     throw new RdsApiError('InvalidParameterValue', 400, `The parameter MasterUserPassword is not a valid password. Only printable ASCII characters besides '/', '@', '"', ' ' may be used.`);
   }
-  const serverless = readServerless(params);
-  const parameterGroup = readString(params, 'DBClusterParameterGroupName');
-  const subnetGroup = readString(params, 'DBSubnetGroupName');
   const cluster = await state.createCluster({
     id,
     engineVersion: engineVersion.trim(),
     major: Number(versionMatch[1]),
     masterUsername,
     masterPassword,
+    ...readClusterSettings(params),
+  });
+  return { DBCluster: renderCluster(cluster) };
+}
+
+/** What CreateDBCluster and RestoreDBClusterFromSnapshot both take about the new cluster. */
+function readClusterSettings(params: QueryParams) {
+  const serverless = readServerless(params);
+  const parameterGroup = readString(params, 'DBClusterParameterGroupName');
+  const subnetGroup = readString(params, 'DBSubnetGroupName');
+  return {
     ...(parameterGroup === undefined ? {} : { parameterGroup }),
     ...(serverless === undefined ? {} : { serverless }),
     ...(subnetGroup === undefined ? {} : { subnetGroup }),
     vpcSecurityGroupIds: readStringList(params, 'VpcSecurityGroupIds.VpcSecurityGroupId'),
     tags: checkTags(readTags(params)),
-  });
-  return { DBCluster: renderCluster(cluster) };
+  };
 }
 
 /** SnapshotIdentifier takes a cluster snapshot's identifier or ARN; the cluster keeps the snapshot's master user. */
@@ -169,18 +176,11 @@ async function restoreDBClusterFromSnapshot(state: RdsState, params: QueryParams
   requireEngine(params);
   const snapshotId = readIdentifier(requireString(params, 'SnapshotIdentifier'), 'SnapshotIdentifier', 'cluster-snapshot');
   const engineVersion = readString(params, 'EngineVersion');
-  const serverless = readServerless(params);
-  const parameterGroup = readString(params, 'DBClusterParameterGroupName');
-  const subnetGroup = readString(params, 'DBSubnetGroupName');
   const cluster = await state.restoreCluster({
     id,
     snapshotId,
     ...(engineVersion === undefined ? {} : { engineVersion: engineVersion.trim() }),
-    ...(parameterGroup === undefined ? {} : { parameterGroup }),
-    ...(serverless === undefined ? {} : { serverless }),
-    ...(subnetGroup === undefined ? {} : { subnetGroup }),
-    vpcSecurityGroupIds: readStringList(params, 'VpcSecurityGroupIds.VpcSecurityGroupId'),
-    tags: checkTags(readTags(params)),
+    ...readClusterSettings(params),
   });
   return { DBCluster: renderCluster(cluster) };
 }
