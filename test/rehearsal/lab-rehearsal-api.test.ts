@@ -15,7 +15,8 @@ function rdsOf(lab: Lab): RDSClient {
     region: 'us-east-1',
     endpoint: lab.rds!.url,
     credentials: { accessKeyId: D.LAB_AWS_ACCESS_KEY_ID, secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY },
-    maxAttempts: 1,
+    // The test only watches the cluster list: a kept-alive socket the stand-in closed a moment before (ECONNRESET) is retried, as pgshift's own client does.
+    maxAttempts: 3,
   });
 }
 
