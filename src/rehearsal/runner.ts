@@ -50,6 +50,30 @@ const CopySchema = Type.Object({
   seconds: Type.Number(),
   bytesPerSecond: Type.Union([Type.Number(), Type.Null()]),
   databases: Type.Array(Type.Object({ database: Type.String(), tables: Type.Integer(), bytes: Type.Integer() })),
+  /** Each table's own copy, slowest first. */
+  perTable: Type.Array(
+    Type.Object({
+      database: Type.String(),
+      /** Schema-qualified, as format('%I.%I') gives it. */
+      table: Type.String(),
+      bytes: Type.Integer(),
+      /** From the first reading that saw its copy under way to the first that saw it synchronized (readings are REHEARSAL-poll apart). */
+      seconds: Type.Number(),
+      /** From the start of the initial copy to the reading that saw it synchronized. */
+      doneAfterSeconds: Type.Number(),
+    }),
+  ),
+});
+
+/** One read stage of the plan as the staging pair went through it. */
+const StageTimingSchema = Type.Object({
+  stage: Type.String(),
+  /** When the controller started moving to it. */
+  startedAt: Type.String(),
+  /** From the start of the move to Route 53's INSYNC of its weights. */
+  transitionMs: Type.Number(),
+  /** How long the pair stayed at the stage before the next move (the bake, while every guard held). */
+  heldSeconds: Type.Number(),
 });
 
 const WriteWindowSchema = Type.Object({
@@ -57,9 +81,11 @@ const WriteWindowSchema = Type.Object({
   to: Type.String(),
   /** From the freeze of `from` to writes open on `to`: pgshift's part, without Route 53's propagation or clients' DNS caches. */
   windowMs: Type.Number(),
-  catchUpMs: Type.Number(),
-  sequencesCopied: Type.Integer(),
-  tablesValidated: Type.Integer(),
+  /** From the writer record's change to Route 53's INSYNC; null when not measured. */
+  route53Ms: Type.Union([Type.Number(), Type.Null()]),
+  catchUpMs: Type.Union([Type.Number(), Type.Null()]),
+  sequencesCopied: Type.Union([Type.Integer(), Type.Null()]),
+  tablesValidated: Type.Union([Type.Integer(), Type.Null()]),
 });
 
 /** What a finished rehearsal found; stored, served by the API and printed by the CLI. */
@@ -79,6 +105,8 @@ export const RehearsalReportSchema = Type.Object({
   steps: Type.Array(StepTimingSchema),
   prepareSteps: Type.Array(StepTimingSchema),
   copy: Type.Union([CopySchema, Type.Null()]),
+  /** The read stages of the pair's plan, walked with the rehearsal's bake time. */
+  stages: Type.Array(StageTimingSchema),
   queries: Type.Array(QueryComparisonSchema),
   /** The write cutover to green and the way back on the staging pair; null when it did not get there. */
   writeWindows: Type.Union([Type.Object({ forward: WriteWindowSchema, back: WriteWindowSchema }), Type.Null()]),
@@ -187,6 +215,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
     steps: [],
     prepareSteps: [],
     copy: null,
+    stages: [],
     queries: [],
     writeWindows: null,
     writeLoad: null,
@@ -311,6 +340,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
         seconds: copyTiming.seconds,
         bytesPerSecond: rate,
         databases: copied.databases.map((d) => ({ database: d.database, tables: d.tablesTotal, bytes: d.bytesTotal })),
+        perTable: [],
       };
     }
     report.estimate.productionBytes = await blueSize(deps, clock, log);
@@ -437,7 +467,7 @@ async function moveWrites(cutover: PairCutover, from: Side, clock: Clock): Promi
   await cutover.openWrites(to);
   const windowMs = clock.now() - frozenAt;
   if (from === 'green') await cutover.unfreeze('green');
-  return { from, to, windowMs, catchUpMs, sequencesCopied, tablesValidated };
+  return { from, to, windowMs, route53Ms: null, catchUpMs, sequencesCopied, tablesValidated };
 }
 
 /** Blue's snapshot to restore: the one named, else blue's newest pgshift snapshot, else one taken now. */
