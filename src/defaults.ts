@@ -350,6 +350,10 @@ export const REHEARSAL_POLL_MAX_MS = 10_000;
 /** A running rehearsal's heartbeat in the state store; one not beaten for REHEARSAL_STALE_MS is taken as ended by a crash. */
 export const REHEARSAL_HEARTBEAT_MS = 5_000;
 export const REHEARSAL_STALE_MS = 30_000;
+/** Beyond the bake time, how long a staging pair's guards may take to hold before the rehearsal gives up on a stage. */
+export const REHEARSAL_GUARDS_WAIT_MS = 90_000;
+/** The bake time of each read stage on the staging pair, unless the request names one. */
+export const REHEARSAL_BAKE_SECONDS = 5;
 /** Write transactions per second of a rehearsal's load during its cutover (the API's `writeRate`; 0: no load). */
 export const REHEARSAL_WRITE_RATE = 10;
 export const REHEARSAL_MIN_WRITE_RATE = 0.1;

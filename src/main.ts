@@ -76,7 +76,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     const afterJournal = crashHook(options.env.PGSHIFT_TEST_CRASH_FILE);
     const composed = await composePairs(config, log, store, instanceIdOf(options.env), undefined, afterJournal ? { afterJournal } : {});
     closers.push(() => composed.close());
-    const rehearsals = await createRehearsals(config, { store: new PgRehearsalStore(statePool), events: store, log, instanceId: instanceIdOf(options.env) });
+    const rehearsals = await createRehearsals(config, { store: new PgRehearsalStore(statePool), events: store, route53Account: composed.route53Account, log, instanceId: instanceIdOf(options.env) });
     if (rehearsals) closers.push(() => rehearsals.close());
 
     const services: Services = {

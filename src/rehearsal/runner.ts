@@ -14,17 +14,15 @@ import { FindingSchema } from '../preflight/report.js';
 import { runPreflight } from '../preflight/run.js';
 import { preflightPairFromConfig } from '../preflight/targets.js';
 import { greenPreparation } from '../replication/prepare.js';
-import { PostgresReplication } from '../replication/postgres-replication.js';
-import type { Side } from '../shift/model.js';
-import type { PairCutover } from '../shift/ports.js';
-import { pairCutover } from '../wiring/pair-cutover.js';
 import type { PreparationProgress, PreparationStep, StepDetail } from '../shift/ports.js';
 import { grantWriteLoad, insertLoad, LOAD_ROLE, prepareWriteLoad, waitForWrites, WriteLoadResultSchema, type RehearsalLoad, type WriteLoadHandle } from './load.js';
 import { compareQueries, QueryComparisonSchema, type RehearsalQuery } from './queries.js';
+import type { Route53Account } from '../traffic/route53-account.js';
+import { StagingShift } from './staging-shift.js';
 import { createStagingBlue, createStagingGreen, removeStagingClusters, stagingIds } from './staging.js';
 
 /** The steps of a rehearsal, in order; `teardown` runs whatever happened before it. */
-export const REHEARSAL_STEPS = ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'cutover', 'teardown'] as const;
+export const REHEARSAL_STEPS = ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'stages', 'cutover', 'teardown'] as const;
 export type RehearsalStep = (typeof REHEARSAL_STEPS)[number];
 
 export const RehearsalFindingSchema = Type.Object({
@@ -86,6 +84,8 @@ const WriteWindowSchema = Type.Object({
   catchUpMs: Type.Union([Type.Number(), Type.Null()]),
   sequencesCopied: Type.Union([Type.Integer(), Type.Null()]),
   tablesValidated: Type.Union([Type.Integer(), Type.Null()]),
+  /** Each step of the cutover as the controller journaled it, in order. */
+  steps: Type.Array(Type.Object({ name: Type.String(), ms: Type.Number() })),
 });
 
 /** What a finished rehearsal found; stored, served by the API and printed by the CLI. */
@@ -99,6 +99,11 @@ export const RehearsalReportSchema = Type.Object({
     kept: Type.Boolean(),
     removed: Type.Array(Type.String()),
     notRemoved: Type.Array(Type.Object({ clusterId: Type.String(), error: Type.String() })),
+    /** The staging pair's DNS names in the pair's hosted zone. */
+    records: Type.Object({ reader: Type.String(), writer: Type.String() }),
+    /** Records deleted at the end, and what could not be (the next start's sweep tries again). */
+    recordsRemoved: Type.Array(Type.String()),
+    recordsLeft: Type.Array(Type.String()),
   }),
   findings: Type.Array(RehearsalFindingSchema),
   preflight: Type.Union([Type.Array(FindingSchema), Type.Null()]),
@@ -129,8 +134,10 @@ export interface RehearsalRequest {
   /** Leave the staging clusters in place (the operator deletes them). */
   keep?: boolean;
   queries?: RehearsalQuery[];
-  /** Writes per second during the cutover and the way back; default REHEARSAL_WRITE_RATE, 0: none. */
+  /** Writes per second from the first read stage to the way back; default REHEARSAL_WRITE_RATE, 0: none. */
   writeRate?: number;
+  /** Each read stage's bake time on the staging pair; default REHEARSAL_BAKE_SECONDS. */
+  bakeSeconds?: number;
 }
 
 export interface RehearsalProgress {
@@ -144,6 +151,10 @@ export interface RehearsalDeps {
   pair: PairConfig;
   config: Pick<Config, 'aws' | 'hostOverrides'>;
   rds: RDSClient;
+  /** The process's Route 53 account: the staging pair's records share its request budget. */
+  route53Account: Route53Account;
+  /** Who runs the staging pair's controller (the audit of its transitions). */
+  instanceId: string;
   /** The real pair's catalog: blue is read and snapshotted, green read; nothing else. */
   catalog: ClusterCatalog;
   log: Logger;
@@ -164,8 +175,9 @@ export interface RehearsalDeps {
  * (the lab's snapshot is a pg_dump with --no-role-passwords), so the admin login is the
  * one that surely logs in.
  */
-export function stagingPair(pair: PairConfig, rehearsalId: string): PairConfig {
+export function stagingPair(pair: PairConfig, rehearsalId: string, bakeSeconds: number = D.REHEARSAL_BAKE_SECONDS): PairConfig {
   const ids = stagingIds(rehearsalId);
+  const names = stagingRecordNames(pair, rehearsalId);
   const side = (config: PairConfig['blue'], clusterId: string, login: PairConfig['blue']['login']): PairConfig['blue'] => ({
     rdsClusterId: clusterId,
     ...(config.subscriptionHost === undefined ? {} : { subscriptionHost: config.subscriptionHost }),
@@ -181,7 +193,22 @@ export function stagingPair(pair: PairConfig, rehearsalId: string): PairConfig {
     ...(pair.appRoles ? { appRoles: [...pair.appRoles, LOAD_ROLE] } : {}),
     blue: side(pair.blue, ids.blue, pair.blue.adminLogin),
     green: side(pair.green, ids.green, pair.green.login),
+    dns: { ...pair.dns, reader: { ...pair.dns.reader, name: names.reader }, writer: { ...pair.dns.writer, name: names.writer } },
+    bakeSeconds,
+    autoAdvance: false,
+    // No application reports its errors for the staging names.
+    signals: { ...pair.signals, app: { ...pair.signals.app, enabled: false } },
   };
+}
+
+/**
+ * The staging pair's DNS names: one label in front of the pair's own names, so they sit
+ * in the pair's hosted zone, and a least-privilege policy can allow exactly
+ * `pgshift-rehearsal-*.<name>` (deploy/policy.ts).
+ */
+export function stagingRecordNames(pair: Pick<PairConfig, 'dns'>, rehearsalId: string): { reader: string; writer: string } {
+  const under = (name: string) => `${D.REHEARSAL_CLUSTER_PREFIX}${rehearsalId}.${name.replace(/\.$/, '')}`;
+  return { reader: under(pair.dns.reader.name), writer: under(pair.dns.writer.name) };
 }
 
 /**
@@ -197,7 +224,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
   const clock = deps.clock ?? systemClock;
   const log = deps.log.child({ pair: deps.pair.id, rehearsal: deps.id });
   const ids = stagingIds(deps.id);
-  const staging = stagingPair(deps.pair, deps.id);
+  const staging = stagingPair(deps.pair, deps.id, request.bakeSeconds);
   const poll = {
     client: deps.rds,
     rehearsalId: deps.id,
@@ -209,7 +236,16 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
   const report: RehearsalReport = {
     outcome: 'passed',
     snapshot: null,
-    staging: { blue: ids.blue, green: ids.green, kept: request.keep === true, removed: [], notRemoved: [] },
+    staging: {
+      blue: ids.blue,
+      green: ids.green,
+      kept: request.keep === true,
+      removed: [],
+      notRemoved: [],
+      records: { reader: staging.dns.reader.name, writer: staging.dns.writer.name },
+      recordsRemoved: [],
+      recordsLeft: [],
+    },
     findings: [],
     preflight: null,
     steps: [],
@@ -240,7 +276,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
   const signal = deps.signal;
 
   let targets: CatalogTargets | null = null;
-  let stagingCatalog: ClusterCatalog | null = null;
+  let shift: StagingShift | null = null;
   try {
     enter('snapshot');
     const snapshot = await timed(report.steps, 'snapshot', () => pickSnapshot(request, deps, clock, signal));
@@ -266,8 +302,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
         createStagingBlue({ ...poll, signal, snapshotId: snapshot.id, engineVersion: snapshot.engineVersion, instance: instanceOf(blueFacts), adminLogin: deps.pair.blue.adminLogin }),
         createStagingGreen({ ...poll, signal, spec: greenSpec, adminLogin: deps.pair.green.adminLogin }),
       ]);
-      stagingCatalog = createClusterCatalog(staging, deps.config, { rds: deps.rds, clock, log });
-      targets = new CatalogTargets(stagingCatalog, staging, deps.config.hostOverrides);
+      targets = new CatalogTargets(createClusterCatalog(staging, deps.config, { rds: deps.rds, clock, log }), staging, deps.config.hostOverrides);
       await targets.refresh();
       await detachSubscriptions(targets, log);
     });
@@ -365,58 +400,49 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
       });
     }
 
-    enter('cutover');
-    const replication = new PostgresReplication({
-      pairId: staging.id,
-      databases: staging.databases,
-      ...(staging.appRoles ? { appRoles: staging.appRoles } : {}),
-      publication: staging.replication.publication,
-      subscription: staging.replication.subscription,
-      targets: stagingTargets,
-      log,
+    enter('stages');
+    shift = await StagingShift.open({
+      pair: staging,
+      config: deps.config,
+      rds: deps.rds,
+      route53Account: deps.route53Account,
+      preflight,
+      instanceId: deps.instanceId,
       clock,
+      log,
+      signal,
     });
+    const stagingShift = shift;
+    if (loadLogin) await grantWriteLoad(stagingTargets.target('green', staging.databases[0]!, 'admin'));
+    const load: WriteLoadHandle | null = loadLogin
+      ? (deps.load ?? insertLoad).start({
+          target: (side) => ({ ...stagingTargets.target(side, staging.databases[0]!, 'admin'), login: loadLogin }),
+          writer: () => stagingShift.writer(),
+          ratePerSecond: writeRate,
+          clock,
+          log,
+        })
+      : null;
+    // Each write move starts once the load writes where it should, so its longest gap is the window as clients see it.
+    const settled = async () => {
+      if (load) await waitForWrites(load, load.acknowledged(), staging.cutover.maxFreezeSeconds * 1000 + D.REHEARSAL_LOAD_SETTLE_MS, clock);
+    };
     try {
-      const cutover = pairCutover({ pairId: staging.id, config: staging.cutover, replication, catalog: stagingCatalog!, clock });
+      report.stages = await timed(report.steps, 'stages', () => stagingShift.walkReads((stage: string) => log.info({ stage }, 'rehearsal: staging pair at a new read stage')));
+      enter('cutover');
       await timed(report.steps, 'cutover', async () => {
-        const parity = await cutover.parity('blue');
-        if (parity.length > 0) {
-          for (const p of parity) report.findings.push({ severity: 'blocker', source: 'cutover', message: `green lacks what blue has: ${p.message}` });
-          return;
-        }
-        let writer: Side = 'blue';
-        if (loadLogin) await grantWriteLoad(stagingTargets.target('green', staging.databases[0]!, 'admin'));
-        const load: WriteLoadHandle | null = loadLogin
-          ? (deps.load ?? insertLoad).start({
-              target: (side) => ({ ...stagingTargets.target(side, staging.databases[0]!, 'admin'), login: loadLogin }),
-              writer: () => writer,
-              ratePerSecond: writeRate,
-              clock,
-              log,
-            })
-          : null;
-        // Each move starts once the load writes where it should, so its longest gap is the window as clients see it.
-        const settled = async () => {
-          if (load) await waitForWrites(load, load.acknowledged(), cutover.settings.maxFreezeMs + D.REHEARSAL_LOAD_SETTLE_MS, clock);
-        };
-        try {
-          await settled();
-          const forward = await moveWrites(cutover, 'blue', clock);
-          writer = 'green';
-          await settled();
-          const back = await moveWrites(cutover, 'green', clock);
-          writer = 'blue';
-          await settled();
-          report.writeWindows = { forward, back };
-        } finally {
-          report.writeLoad = (await load?.stop()) ?? null;
-        }
-        const ttl = Math.max(deps.pair.dns.writer.ttl, deps.pair.dns.reader.ttl);
-        report.estimate.writeWindowSeconds = Math.round((report.writeWindows!.forward.windowMs / 1000 + ttl) * 10) / 10;
+        await settled();
+        const forward = await stagingShift.cutover();
+        await settled();
+        const back = await stagingShift.revert();
+        await settled();
+        report.writeWindows = { forward, back };
       });
     } finally {
-      await replication.close();
+      report.writeLoad = (await load?.stop()) ?? null;
     }
+    const ttl = Math.max(deps.pair.dns.writer.ttl, deps.pair.dns.reader.ttl);
+    report.estimate.writeWindowSeconds = Math.round((report.writeWindows!.forward.windowMs / 1000 + ttl) * 10) / 10;
     if (report.findings.some((f) => f.severity === 'blocker')) report.outcome = 'blocked';
     return report;
   } catch (err) {
@@ -426,6 +452,12 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
     return report;
   } finally {
     enter('teardown');
+    // The records first: a crash between the two leaves clusters, which the next start finds by their tags, and their records with them.
+    const records = await (shift as StagingShift | null)?.close();
+    if (records) {
+      report.staging.recordsRemoved = records.removed;
+      report.staging.recordsLeft = records.left;
+    }
     if (request.keep) {
       log.warn({ clusters: [ids.blue, ids.green] }, 'rehearsal: staging clusters kept as asked');
     } else {
@@ -434,40 +466,6 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
       report.staging.notRemoved = removed.failed;
     }
   }
-}
-
-/**
- * The write cutover's own steps through the pair's cutover port (src/wiring/pair-cutover.ts,
- * the same calls src/shift/cutover-steps.ts journals), from `from` to the other side, on
- * the staging pair: freeze, catch up, sequences, validate, replication turned round,
- * writes opened. There is no writer record to flip: the staging pair has no DNS names,
- * so the window is pgshift's part. Going back, the old side opens for reads first and
- * the side given up opens again for reads afterwards, as in a revert.
- */
-async function moveWrites(cutover: PairCutover, from: Side, clock: Clock): Promise<NonNullable<RehearsalReport['writeWindows']>['forward']> {
-  const to: Side = from === 'blue' ? 'green' : 'blue';
-  const { settings } = cutover;
-  if (from === 'green') await cutover.unfreeze('blue');
-  const frozenAt = clock.now();
-  await cutover.freeze(from);
-  let catchUpMs: number;
-  let sequencesCopied: number;
-  let tablesValidated: number;
-  try {
-    catchUpMs = (await cutover.catchUp(from, settings.maxFreezeMs)).waitedMs;
-    sequencesCopied = (await cutover.copySequences(from, settings.sequenceMargin)).copied;
-    const validated = await cutover.validate(from, settings.validateBudgetMs, settings.exactCountMaxRows);
-    if (!validated.ok) throw new PgshiftError('PGSHIFT_ERR_CUTOVER_MISMATCH', `${to} does not hold the rows ${from} holds: ${validated.mismatches.slice(0, 5).join('; ')}`, { status: 409 });
-    tablesValidated = validated.tables;
-  } catch (err) {
-    await cutover.unfreeze(from);
-    throw err;
-  }
-  await cutover.replicateFrom(to);
-  await cutover.openWrites(to);
-  const windowMs = clock.now() - frozenAt;
-  if (from === 'green') await cutover.unfreeze('green');
-  return { from, to, windowMs, route53Ms: null, catchUpMs, sequencesCopied, tablesValidated };
 }
 
 /** Blue's snapshot to restore: the one named, else blue's newest pgshift snapshot, else one taken now. */

@@ -7,6 +7,7 @@ import * as D from '../defaults.js';
 import { describeError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NewAuditEvent } from '../shift/state.js';
+import type { Route53Account } from '../traffic/route53-account.js';
 import { rehearsalNotPossible, runRehearsal, type RehearsalProgress, type RehearsalRequest } from './runner.js';
 import { sweepStagingClusters } from './staging.js';
 import type { RehearsalRecord, RehearsalStore } from './store.js';
@@ -17,6 +18,8 @@ export interface RehearsalServiceOptions {
   /** The audit log: each step of a rehearsal is an `info` event, so the event stream carries its progress. */
   recordEvent(event: NewAuditEvent, now: number): Promise<unknown>;
   rds: RDSClient;
+  /** The process's Route 53 account (one request budget): staging records are made, and leftovers deleted, through it. */
+  route53Account: Route53Account;
   log: Logger;
   clock: Clock;
   /** Who this process is (the owner of the rehearsals it runs). */
@@ -165,6 +168,8 @@ export class RehearsalService {
         pair,
         config,
         rds,
+        route53Account: this.options.route53Account,
+        instanceId: this.options.instanceId,
         catalog: createClusterCatalog(pair, config, { rds, clock, log }),
         log,
         clock,

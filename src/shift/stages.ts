@@ -117,3 +117,20 @@ export function sideLosingTraffic(from: Weights, to: Weights): Side | null {
   if (carries(from, 'blue') && !carries(to, 'blue')) return 'blue';
   return null;
 }
+
+/**
+ * What a pair's signals read of its stage now (`current`): which way replication runs,
+ * and whether a side takes application traffic (a breach on it reverts).
+ */
+export function stageFacts(current: () => StagePlanEntry): { direction: () => Exclude<ReplicationDirection, 'none'> | null; exposed: (side: Side) => boolean } {
+  return {
+    direction() {
+      const { replication } = current();
+      return replication === 'none' ? null : replication;
+    },
+    exposed(side) {
+      const { reader, writer } = current().weights;
+      return reader[side] > 0 || writer[side] > 0;
+    },
+  };
+}

@@ -232,6 +232,47 @@ export class Route53Router implements TrafficRouter {
     return { ok: differences.length === 0, observed, differences };
   }
 
+  /**
+   * Deletes the names' records (a rehearsal's staging names, when it ends). Only the
+   * shape pgshift makes is deleted, each record exactly as Route 53 holds it: weighted
+   * CNAMEs named `blue` and `green`. Anything else at the names is left, and named in the
+   * answer. Safe to repeat: names without records are skipped.
+   */
+  async removeRecords(options: { signal?: AbortSignal } = {}): Promise<{ removed: string[]; left: string[] }> {
+    const observed = await this.observe({ ...(options.signal ? { signal: options.signal } : {}) });
+    const changes: Change[] = [];
+    const removed: string[] = [];
+    const left: string[] = [];
+    for (const kind of RECORD_KINDS) {
+      const { name, records } = observed.names[kind];
+      for (const record of records) {
+        const ours = record.type === 'CNAME' && (record.setIdentifier === 'blue' || record.setIdentifier === 'green') && record.weight !== null && record.ttl !== null;
+        if (!ours) {
+          left.push(`${name} ${record.type} ${record.setIdentifier ?? '(no set identifier)'}`);
+          continue;
+        }
+        removed.push(`${name} ${record.setIdentifier}`);
+        changes.push({
+          Action: 'DELETE',
+          ResourceRecordSet: {
+            Name: name,
+            Type: 'CNAME',
+            SetIdentifier: record.setIdentifier!,
+            Weight: record.weight!,
+            TTL: record.ttl!,
+            ResourceRecords: record.values.map((Value) => ({ Value })),
+          },
+        });
+      }
+    }
+    if (changes.length > 0) {
+      const submitted = await this.submitChanges(changes, `pgshift: delete ${removed.join(', ')}`, {}, options.signal ? { signal: options.signal } : {});
+      await this.waitInsync(submitted, options.signal ? { signal: options.signal } : {});
+      this.log.info({ removed, changeId: submitted.changeId }, 'records deleted');
+    }
+    return { removed, left };
+  }
+
   close(): void {
     this.unwatch();
   }

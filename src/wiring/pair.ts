@@ -3,6 +3,11 @@ import type { Clock } from '../clock.js';
 import { CatalogTargets } from '../clusters/catalog-targets.js';
 import { createClusterCatalog } from '../clusters/factory.js';
 import type { Config, PairConfig } from '../config/schema.js';
+import type { HostOverrides } from '../clusters/dial.js';
+import type { PreflightService } from '../preflight/service.js';
+import type { ControlledPair } from '../shift/runtime.js';
+import type { StagePlanEntry } from '../shift/stages.js';
+import { pairWorld } from './pair-world.js';
 import type { Logger } from '../log.js';
 import { PostgresReplication } from '../replication/postgres-replication.js';
 import type { Direction } from '../replication/port.js';
@@ -29,7 +34,7 @@ export interface PairParts {
 }
 
 export interface PairPartsDeps {
-  config: Config;
+  config: Pick<Config, 'aws' | 'hostOverrides'>;
   rds: RDSClient;
   /** The process's one Route 53 account: its request budget and zone watchers. */
   route53Account: Route53Account;
@@ -121,5 +126,29 @@ function createGreenThenRecords(pair: PairConfig, deps: PairPartsDeps, targets: 
       await ensureRecords();
       return result;
     },
+  };
+}
+
+/** The pair as its controller runs it: its plan and timings, and its parts adapted to the controller's ports. */
+export function controlledPair(part: PairParts, plan: StagePlanEntry[], preflight: PreflightService, hostOverrides: HostOverrides): ControlledPair {
+  const { pair } = part;
+  return {
+    id: pair.id,
+    plan,
+    bakeSeconds: pair.bakeSeconds,
+    autoAdvance: pair.autoAdvance,
+    rollbackWindowMs: part.cutover.settings.rollbackWindowMs,
+    ttlSeconds: Math.max(pair.dns.reader.ttl, pair.dns.writer.ttl),
+    world: pairWorld({
+      pair,
+      router: part.router,
+      catalog: part.catalog,
+      hostOverrides,
+      replication: part.replication,
+      signals: part.signals,
+      preflight,
+      preparation: part.preparation,
+      cutover: part.cutover,
+    }),
   };
 }

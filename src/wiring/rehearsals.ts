@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { RehearsalService } from '../rehearsal/service.js';
 import type { RehearsalStore } from '../rehearsal/store.js';
 import type { ShiftStore } from '../shift/store.js';
+import type { Route53Account } from '../traffic/route53-account.js';
 
 /**
  * The rehearsal service, when some pair's blue is an RDS cluster (a rehearsal restores
@@ -14,7 +15,7 @@ import type { ShiftStore } from '../shift/store.js';
  */
 export async function createRehearsals(
   config: Config,
-  deps: { store: RehearsalStore; events: Pick<ShiftStore, 'recordEvent'>; log: Logger; instanceId: string; clock?: Clock },
+  deps: { store: RehearsalStore; events: Pick<ShiftStore, 'recordEvent'>; route53Account: Route53Account; log: Logger; instanceId: string; clock?: Clock },
 ): Promise<{ service: RehearsalService; close(): Promise<void> } | null> {
   if (!config.pairs.some((p) => p.blue.rdsClusterId !== undefined)) return null;
   const rds = createRdsClient(config.aws);
@@ -23,6 +24,7 @@ export async function createRehearsals(
     store: deps.store,
     recordEvent: (event, now) => deps.events.recordEvent(event, now),
     rds,
+    route53Account: deps.route53Account,
     log: deps.log.child({ component: 'rehearsals' }),
     clock: deps.clock ?? systemClock,
     instanceId: deps.instanceId,

@@ -10,11 +10,9 @@ import { StateStorePreflightReports } from '../preflight/store.js';
 import { preflightPairFromConfig } from '../preflight/targets.js';
 import { dropTrialDatabases } from '../preflight/trial-restore.js';
 import { describeError } from '../errors.js';
-import type { Direction } from '../replication/port.js';
-import type { Side } from '../shift/model.js';
 import { ShiftController } from '../shift/controller.js';
 import type { MetricsCollector } from '../metrics/prometheus.js';
-import { findStage, planStages, type StagePlanEntry } from '../shift/stages.js';
+import { findStage, planStages, stageFacts, type StagePlanEntry } from '../shift/stages.js';
 import { DdlFenceKeeper } from '../replication/ddl-fence.js';
 import { SignalRegistry } from '../signals/registry.js';
 import { SIGNAL_NAMES } from '../signals/port.js';
@@ -24,8 +22,7 @@ import type { Transition } from '../shift/state.js';
 import { createRoute53Client } from '../traffic/route53-client.js';
 import { Route53Account } from '../traffic/route53-account.js';
 import { controllerMetrics } from './controller-metrics.js';
-import { buildPairParts, type PairParts } from './pair.js';
-import { pairWorld } from './pair-world.js';
+import { buildPairParts, controlledPair, type PairParts } from './pair.js';
 import { recordSchemaDriftEvents } from './schema-drift-events.js';
 import { PgshiftError } from '../errors.js';
 import type { SchemaSyncService } from '../services.js';
@@ -37,6 +34,8 @@ export interface ComposedPairs {
   registry: SignalRegistry;
   preflight: PreflightService;
   schemaSync: SchemaSyncService;
+  /** The process's one Route 53 account, for anything else that changes records (rehearsals' staging names). */
+  route53Account: Route53Account;
   /** Readiness detail: who leads. Throws when the state store cannot say. */
   leadership(): Promise<string>;
   /** Stops the controller, giving the step in flight up to `handOverMs`, and releases the lease (see ShiftController.stop). */
@@ -94,15 +93,6 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
     const plan = plans.get(pairId)!;
     return findStage(plan, controller?.known(pairId).state?.stage ?? plan[0]!.stage) ?? plan[0]!;
   };
-  const directionOf = (pairId: string) => (): Direction | null => {
-    const { replication } = stageOf(pairId);
-    return replication === 'none' ? null : replication;
-  };
-  const exposedOf = (pairId: string) => (side: Side): boolean => {
-    const { reader, writer } = stageOf(pairId).weights;
-    return reader[side] > 0 || writer[side] > 0;
-  };
-
   const parts: PairParts[] = [];
   const closeParts = async () => {
     await Promise.all(parts.map((p) => Promise.all([p.signals.stop(), p.replication.close()])));
@@ -113,7 +103,7 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
   // All at once, so that the pairs of a hosted zone share its listings while they start.
   const built = await Promise.allSettled(
     config.pairs.map((pair) =>
-      buildPairParts(pair, { config, rds, route53Account, clock, log, direction: directionOf(pair.id), exposed: exposedOf(pair.id) }),
+      buildPairParts(pair, { config, rds, route53Account, clock, log, ...stageFacts(() => stageOf(pair.id)) }),
     ),
   );
   for (const result of built) if (result.status === 'fulfilled') parts.push(result.value);
@@ -145,25 +135,7 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
     instanceId,
     observeMs: route53Account.observeMs,
     ...(hooks.afterJournal ? { afterJournal: hooks.afterJournal } : {}),
-    pairs: parts.map((p) => ({
-      id: p.pair.id,
-      plan: plans.get(p.pair.id)!,
-      bakeSeconds: p.pair.bakeSeconds,
-      autoAdvance: p.pair.autoAdvance,
-      rollbackWindowMs: p.cutover.settings.rollbackWindowMs,
-      ttlSeconds: Math.max(p.pair.dns.reader.ttl, p.pair.dns.writer.ttl),
-      world: pairWorld({
-        pair: p.pair,
-        router: p.router,
-        catalog: p.catalog,
-        hostOverrides: config.hostOverrides,
-        replication: p.replication,
-        signals: p.signals,
-        preflight,
-        preparation: p.preparation,
-        cutover: p.cutover,
-      }),
-    })),
+    pairs: parts.map((p) => controlledPair(p, plans.get(p.pair.id)!, preflight, config.hostOverrides)),
   });
   const running = controller;
   let stopped: Promise<void> | undefined;
@@ -185,6 +157,7 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
     metrics: controllerMetrics(running, plans),
     registry,
     preflight,
+    route53Account,
     schemaSync: {
       async sync(pairId, options) {
         const part = byId.get(pairId);
