@@ -188,7 +188,8 @@ export function stagingPair(pair: PairConfig, rehearsalId: string, bakeSeconds: 
   });
   return {
     ...pair,
-    id: `${pair.id}-rehearsal-${rehearsalId}`.slice(0, 63),
+    // Rehearsal first: the controller's cutover snapshots of staging clusters are then named pgshift-rehearsal-*, as the clusters are.
+    id: `rehearsal-${rehearsalId}-${pair.id}`.slice(0, 63),
     // The load's login is an application role too: the freeze must stop it (without a list, every login role is one).
     ...(pair.appRoles ? { appRoles: [...pair.appRoles, LOAD_ROLE] } : {}),
     blue: side(pair.blue, ids.blue, pair.blue.adminLogin),

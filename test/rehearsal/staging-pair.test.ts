@@ -27,7 +27,7 @@ t.test('the staging pair points at the staging clusters only, with the pair\'s s
   t.equal(staging.blue.rdsClusterId, ids.blue);
   t.equal(staging.green.rdsClusterId, ids.green);
   t.equal(staging.blue.subscriptionHost, '10.0.0.5');
-  t.equal(staging.id, 'orders-rehearsal-r1a2b');
+  t.equal(staging.id, 'rehearsal-r1a2b-orders');
   t.not(staging.id, pair.id, 'never the real pair\'s id');
   t.equal(staging.blue.login, pair.blue.adminLogin, 'staging blue is reached with the admin login a restore keeps');
   t.equal(staging.green.login, pair.green.login);
