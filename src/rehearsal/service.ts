@@ -8,7 +8,8 @@ import { describeError, PgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NewAuditEvent } from '../shift/state.js';
 import type { Route53Account } from '../traffic/route53-account.js';
-import { rehearsalNotPossible, runRehearsal, type RehearsalProgress, type RehearsalRequest } from './runner.js';
+import { Route53Router } from '../traffic/route53-router.js';
+import { rehearsalNotPossible, runRehearsal, stagingPair, type RehearsalProgress, type RehearsalRequest } from './runner.js';
 import { sweepStagingClusters } from './staging.js';
 import type { RehearsalRecord, RehearsalStore } from './store.js';
 
@@ -70,6 +71,7 @@ export class RehearsalService {
       client: this.options.rds,
       // Clusters an operator asked to keep stay until the operator deletes them.
       owned: async (id) => alive.has(id) || this.active.has(id) || (await store.get(id))?.report?.staging.kept === true,
+      before: (id) => this.removeStagingRecords(id),
       log,
       clock,
     });
@@ -182,6 +184,31 @@ export class RehearsalService {
       });
     } catch (err) {
       log.error({ rehearsal: record.id, err: describeError(err) }, 'rehearsal result not stored');
+    }
+  }
+
+  /**
+   * The staging DNS records of a rehearsal a crash ended (the teardown removes them before
+   * the clusters, so only a rehearsal whose clusters are left can have records left). Never throws.
+   */
+  private async removeStagingRecords(rehearsalId: string): Promise<void> {
+    const { log, store, config, route53Account } = this.options;
+    try {
+      const record = await store.get(rehearsalId);
+      const pair = record && config.pairs.find((p) => p.id === record.pair);
+      if (!pair) {
+        log.warn({ rehearsal: rehearsalId, pair: record?.pair ?? null }, 'rehearsal: its pair is not configured any more; staging DNS records, if any, are left');
+        return;
+      }
+      const router = Route53Router.forPair(stagingPair(pair, rehearsalId), { account: route53Account, log });
+      try {
+        const { removed, left } = await router.removeRecords();
+        if (removed.length > 0 || left.length > 0) log.warn({ rehearsal: rehearsalId, removed, left }, 'rehearsal: staging DNS records a crash left removed');
+      } finally {
+        router.close();
+      }
+    } catch (err) {
+      log.warn({ rehearsal: rehearsalId, err: describeError(err) }, 'rehearsal: staging DNS records not removed');
     }
   }
 

@@ -137,10 +137,15 @@ export async function findStagingClusters(client: RDSClient): Promise<Map<string
   return found;
 }
 
-/** Removes the staging clusters of every rehearsal `owned` does not claim (a crash left them). Never throws. */
+/**
+ * Removes the staging clusters of every rehearsal `owned` does not claim (a crash left
+ * them), and first what `before` removes. Never throws.
+ */
 export async function sweepStagingClusters(options: {
   client: RDSClient;
   owned: (rehearsalId: string) => boolean | Promise<boolean>;
+  /** Removes the rehearsal's other leftovers (its staging DNS records) before its clusters. Never throws. */
+  before?: (rehearsalId: string) => Promise<void>;
   log: Logger;
   clock?: Clock;
 }): Promise<string[]> {
@@ -160,6 +165,7 @@ export async function sweepStagingClusters(options: {
       continue;
     }
     options.log.warn({ rehearsal: rehearsalId, clusters: found.get(rehearsalId) }, 'rehearsal: removing staging clusters no running rehearsal owns');
+    await options.before?.(rehearsalId);
     const result = await removeStagingClusters({ client: options.client, rehearsalId, log: options.log, ...(options.clock ? { clock: options.clock } : {}) });
     removed.push(...result.removed);
   }
