@@ -6,6 +6,7 @@ import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
 import { createClusterCatalog } from '../../src/clusters/factory.js';
 import { createRdsClient } from '../../src/clusters/rds-client.js';
 import { resolveConfig } from '../../src/config/load.js';
+import * as D from '../../src/defaults.js';
 import type { Lab } from '../../src/local/lab.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { runRehearsal, type RehearsalProgress } from '../../src/rehearsal/runner.js';
@@ -85,6 +86,20 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
     t.ok(report.steps.every((s) => s.ok && s.seconds > 0), 'every step ok and timed');
     t.ok(report.prepareSteps.some((s) => s.step === 'initial-copy'), 'the initial copy is timed');
     t.ok(report.copy && report.copy.bytes > 0 && report.copy.tables > 0 && report.copy.seconds > 0, JSON.stringify(report.copy));
+    // Each table's copy: every table of the subscription once, inside the step's time, slowest first, adding up to the copy.
+    const perTable = report.copy!.perTable;
+    t.comment(`tables copied ${JSON.stringify(perTable)}`);
+    t.equal(perTable.length, report.copy!.tables, 'every table of the copy is timed');
+    t.equal(new Set(perTable.map((x) => `${x.database}/${x.table}`)).size, perTable.length, 'each once');
+    const named = perTable.map((x) => x.table);
+    for (const table of ['customers', 'products', 'orders', 'order_lines', 'invoices']) t.ok(named.includes(`public.${table}`), `${table} is timed`);
+    t.ok(perTable.every((x) => x.database === D.LAB_DATABASE), 'in the demo database');
+    t.ok(perTable.every((x) => Number.isInteger(x.bytes) && x.bytes >= 0), 'bytes are counted');
+    t.ok(perTable.some((x) => x.table === 'public.orders' && x.bytes > 0), 'the seeded orders have bytes');
+    t.equal(perTable.reduce((n, x) => n + x.bytes, 0), report.copy!.bytes, 'the tables add up to the copy');
+    // Read after the step started and before it ended; a table's copy cannot have begun before the step.
+    t.ok(perTable.every((x) => x.seconds >= 0 && x.doneAfterSeconds > 0 && x.doneAfterSeconds >= x.seconds && x.doneAfterSeconds <= report.copy!.seconds), 'times within the step');
+    t.ok(perTable.every((x, i) => i === 0 || x.seconds <= perTable[i - 1]!.seconds), 'slowest first');
     t.ok(report.estimate.productionBytes! > 0);
     t.ok(report.estimate.initialCopySeconds !== null, 'an estimate of the production copy');
     t.match(report.writeWindows, {

@@ -101,6 +101,11 @@ export function describeRehearsal(r: RehearsalRecord): string {
   return `rehearsal ${r.id} of ${r.pair}: ${r.status}${r.step ? ` · ${r.step}` : ''}${copy} · ${elapsed} s`;
 }
 
+/** A table's name, prefixed with its database when the pair has several. */
+function tableName(t: { database: string; table: string }, databases: number): string {
+  return databases > 1 ? `${t.database}/${t.table}` : t.table;
+}
+
 export function formatRehearsal(r: RehearsalRecord): string {
   const lines = [describeRehearsal(r)];
   const report = r.report;
@@ -110,6 +115,8 @@ export function formatRehearsal(r: RehearsalRecord): string {
   lines.push(`steps: ${report.steps.map((s) => `${s.step} ${s.seconds.toFixed(1)} s${s.ok ? '' : ' FAILED'}`).join(', ')}`);
   if (report.copy) {
     lines.push(`initial copy: ${report.copy.tables} tables, ${report.copy.bytes} bytes in ${report.copy.seconds.toFixed(1)} s (${report.copy.bytesPerSecond ?? '?'} B/s)`);
+    const slowest = report.copy.perTable.slice(0, D.REHEARSAL_SLOWEST_TABLES_SHOWN);
+    if (slowest.length > 0) lines.push(`  slowest tables: ${slowest.map((t) => `${tableName(t, report.copy!.databases.length)} ${t.bytes} bytes ${t.seconds.toFixed(1)} s (done after ${t.doneAfterSeconds.toFixed(1)} s)`).join(', ')}`);
   }
   if (report.estimate.productionBytes !== null) {
     lines.push(`estimate for production: ${report.estimate.productionBytes} bytes, initial copy about ${report.estimate.initialCopySeconds ?? '?'} s`);
