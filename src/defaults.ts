@@ -360,3 +360,5 @@ export const REHEARSAL_MIN_WRITE_RATE = 0.1;
 /** How long a rehearsal waits beyond the freeze limit for its load's next acknowledged write, and how often it looks. */
 export const REHEARSAL_LOAD_SETTLE_MS = 10_000;
 export const REHEARSAL_LOAD_POLL_MS = 20;
+/** The initial copy's slowest tables `pgshift rehearse` prints (the JSON report has every table). */
+export const REHEARSAL_SLOWEST_TABLES_SHOWN = 5;

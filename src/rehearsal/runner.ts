@@ -14,7 +14,8 @@ import { FindingSchema } from '../preflight/report.js';
 import { runPreflight } from '../preflight/run.js';
 import { preflightPairFromConfig } from '../preflight/targets.js';
 import { greenPreparation } from '../replication/prepare.js';
-import type { PreparationProgress, PreparationStep, StepDetail } from '../shift/ports.js';
+import type { PreparationContext, PreparationProgress, PreparationStep, StepDetail } from '../shift/ports.js';
+import { TableCopyTimes } from './copy-timing.js';
 import { grantWriteLoad, insertLoad, LOAD_ROLE, prepareWriteLoad, waitForWrites, WriteLoadResultSchema, type RehearsalLoad, type WriteLoadHandle } from './load.js';
 import { compareQueries, QueryComparisonSchema, type RehearsalQuery } from './queries.js';
 import type { Route53Account } from '../traffic/route53-account.js';
@@ -55,9 +56,13 @@ const CopySchema = Type.Object({
       /** Schema-qualified, as format('%I.%I') gives it. */
       table: Type.String(),
       bytes: Type.Integer(),
-      /** From the first reading that saw its copy under way to the first that saw it synchronized (readings are REHEARSAL-poll apart). */
+      /**
+       * From the first reading that saw its copy under way to the first that saw it
+       * synchronized (readings are PREPARE_COPY_POLL_MS apart; the wait for a sync worker
+       * not counted; see copy-timing.ts).
+       */
       seconds: Type.Number(),
-      /** From the start of the initial copy to the reading that saw it synchronized. */
+      /** From the start of the initial copy step to the reading that saw it synchronized. */
       doneAfterSeconds: Type.Number(),
     }),
   ),
@@ -322,17 +327,18 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
       log,
       clock,
     });
-    const context = (onProgress: (p: PreparationProgress) => void) => {
+    type Observers = Pick<PreparationContext, 'progress' | 'copyTables'>;
+    const context = (observers: Observers): PreparationContext => {
       const detail: StepDetail = {};
       return {
         detail,
         note: async (more: StepDetail) => void Object.assign(detail, more),
         signal,
-        progress: onProgress,
+        ...observers,
       };
     };
-    const runStep = (step: PreparationStep, onProgress: (p: PreparationProgress) => void = () => undefined) =>
-      timed(report.prepareSteps, step.name, () => step.run(context(onProgress)));
+    const runStep = (step: PreparationStep, observers: Observers = { progress: () => undefined }) =>
+      timed(report.prepareSteps, step.name, () => step.run(context(observers)));
     const preflight = await timed(report.steps, 'preflight', async () => {
       await runStep(preparation.greenLogin);
       return runPreflight({ pair: preflightPairFromConfig(staging), targets: stagingTargets, phase: 'prepare', log, clock });
@@ -354,15 +360,21 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
 
     enter('prepare');
     let lastCopy: PreparationProgress | null = null;
+    const tableTimes = new TableCopyTimes();
     await timed(report.steps, 'prepare', async () => {
       for (const step of preparation.replication()) {
-        await runStep(step, (p) => {
-          lastCopy = p;
-          const percent = p.bytesTotal > 0 ? Math.floor((p.bytesDone * 100) / p.bytesTotal) : p.tablesTotal > 0 ? Math.floor((p.tablesDone * 100) / p.tablesTotal) : 100;
-          if (percent !== copyPercent) {
-            copyPercent = percent;
-            deps.onProgress({ step: 'prepare', copyPercent });
-          }
+        // The copy's figures and its tables come from the initial copy's readings alone (verify reads again afterwards), so they add up.
+        const isCopy = step.name === 'initial-copy';
+        await runStep(step, {
+          ...(isCopy ? { copyTables: (reading) => tableTimes.observe(reading) } : {}),
+          progress: (p) => {
+            if (isCopy) lastCopy = p;
+            const percent = p.bytesTotal > 0 ? Math.floor((p.bytesDone * 100) / p.bytesTotal) : p.tablesTotal > 0 ? Math.floor((p.tablesDone * 100) / p.tablesTotal) : 100;
+            if (percent !== copyPercent) {
+              copyPercent = percent;
+              deps.onProgress({ step: 'prepare', copyPercent });
+            }
+          },
         });
       }
     });
@@ -376,7 +388,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
         seconds: copyTiming.seconds,
         bytesPerSecond: rate,
         databases: copied.databases.map((d) => ({ database: d.database, tables: d.tablesTotal, bytes: d.bytesTotal })),
-        perTable: [],
+        perTable: tableTimes.timings(Date.parse(copyTiming.startedAt)),
       };
     }
     report.estimate.productionBytes = await blueSize(deps, clock, log);

@@ -9,7 +9,8 @@ export const RehearsalRequestSchema = Type.Object(
   {
     snapshot: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: "blue's cluster snapshot to restore; default blue's newest pgshift snapshot, taken now when there is none" })),
     keep: Type.Optional(Type.Boolean({ description: 'leave the staging clusters in place afterwards' })),
-    writeRate: Type.Optional(Type.Number({ minimum: 0, maximum: 10_000, description: 'write transactions per second of the built-in load during the cutover and the way back (default 10; 0: no load)' })),
+    writeRate: Type.Optional(Type.Number({ minimum: 0, maximum: 10_000, description: 'write transactions per second of the built-in load, from the first read stage to the way back (default 10; 0: no load)' })),
+    bakeSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3_600, description: "each read stage's bake time on the staging pair (default 5)" })),
     queries: Type.Optional(Type.Array(RehearsalQuerySchema, { maxItems: 500 })),
   },
   { additionalProperties: false },

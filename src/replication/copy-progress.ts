@@ -1,6 +1,6 @@
 import * as D from '../defaults.js';
 import { PgshiftError } from '../errors.js';
-import type { DatabaseCopyProgress, PreparationProgress, PreparationStep } from '../shift/ports.js';
+import type { DatabaseCopyProgress, PreparationContext, PreparationProgress, PreparationStep, TableCopyState } from '../shift/ports.js';
 import { PoolSet } from './pool-set.js';
 import { readGreenSubscription } from './prepare-replication.js';
 import { adminOn, type PreparationEnv } from './prepare-support.js';
@@ -23,6 +23,8 @@ export interface CopyReading {
   tablesDone: number;
   bytesTotal: number;
   bytesDone: number;
+  /** Each table's state and blue size: only for `copyTables`, never into the progress (it is journaled). */
+  tables: TableCopyState[];
 }
 
 /** Reads the state of every table of the pair's subscription in `database` and the sizes behind it. */
@@ -49,14 +51,16 @@ export async function readCopy(pools: PoolSet, env: PreparationEnv, database: st
   let tablesDone = 0;
   let bytesTotal = 0;
   let bytesDone = 0;
+  const states: TableCopyState[] = [];
   for (const table of tables) {
     const full = blueSizes.get(table.name) ?? 0;
     const done = isSynchronized(table.state);
     if (done) tablesDone++;
     bytesTotal += full;
     bytesDone += done ? full : Math.min(Number(table.size), full);
+    states.push({ database, table: table.name, state: table.state, bytes: full });
   }
-  return { database, tablesTotal: tables.length, tablesDone, bytesTotal, bytesDone };
+  return { database, tablesTotal: tables.length, tablesDone, bytesTotal, bytesDone, tables: states };
 }
 
 /** `s` (synchronized) and `r` (ready): the table's initial copy is over. */
@@ -100,7 +104,9 @@ export function progressOf(at: number, readings: readonly CopyReading[], rates: 
     if (!rate) rates.set(r.database, (rate = new CopyRate()));
     rate.add(at, r.bytesDone);
     const bytesPerSecond = rate.perSecond();
-    return { ...r, bytesPerSecond, etaSeconds: etaSeconds(r.bytesTotal, r.bytesDone, bytesPerSecond) };
+    // Field by field, not a spread: the reading's tables must stay out of what is journaled.
+    const { database, tablesTotal, tablesDone, bytesTotal, bytesDone } = r;
+    return { database, tablesTotal, tablesDone, bytesTotal, bytesDone, bytesPerSecond, etaSeconds: etaSeconds(bytesTotal, bytesDone, bytesPerSecond) };
   });
   const sum = (key: 'tablesTotal' | 'tablesDone' | 'bytesTotal' | 'bytesDone') => readings.reduce((n, r) => n + r[key], 0);
   const bytesTotal = sum('bytesTotal');
@@ -122,12 +128,13 @@ export function progressOf(at: number, readings: readonly CopyReading[], rates: 
 /**
  * Waits, with no overall timeout (a big copy takes hours), until every table of the
  * subscription in each of `databases` is synchronized, reading about once a second and
- * reporting every reading. Throws the signal's reason as soon as `signal` aborts.
+ * reporting every reading (table by table too, when `copyTables` is given). Throws the
+ * signal's reason as soon as `signal` aborts.
  */
 export async function waitForCopy(
   env: PreparationEnv,
   databases: readonly string[],
-  report: { signal: AbortSignal; progress(progress: PreparationProgress): void },
+  report: Pick<PreparationContext, 'signal' | 'progress' | 'copyTables'>,
 ): Promise<PreparationProgress> {
   const log = env.log.child({ step: 'initial-copy' });
   const pools = new PoolSet();
@@ -141,6 +148,7 @@ export async function waitForCopy(
       for (const database of databases) readings.push(await readCopy(pools, env, database));
       report.signal.throwIfAborted();
       const progress = progressOf(env.clock.now(), readings, rates, total);
+      report.copyTables?.({ at: progress.at, tables: readings.flatMap((r) => r.tables) });
       report.progress(progress);
       const done = readings.every((r) => r.tablesDone === r.tablesTotal);
       if (done || progress.at - loggedAt >= D.PREPARE_COPY_LOG_EVERY_MS) {

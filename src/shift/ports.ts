@@ -192,6 +192,30 @@ export interface PreparationContext {
   signal: AbortSignal;
   /** Reports the initial copy's progress: kept in memory for the API, journaled every few seconds. */
   progress(progress: PreparationProgress): void;
+  /**
+   * Optional: each reading of the initial copy table by table, for a caller that times
+   * tables (the rehearsal). Apart from `progress` because a pair may have thousands of
+   * tables: the controller leaves it out, so none of it is journaled or served.
+   */
+  copyTables?(reading: TableCopyReading): void;
+}
+
+/** One table of a subscription as one reading of the initial copy found it. */
+export interface TableCopyState {
+  database: string;
+  /** Schema-qualified, as format('%I.%I') gives it. */
+  table: string;
+  /** pg_subscription_rel.srsubstate: `i` waiting, `d` copying, `f` copied (14+), `s` synchronized, `r` ready. */
+  state: string;
+  /** Heap size on blue (what the copy reads), as the copy's figures count it. */
+  bytes: number;
+}
+
+/** Every table of the pair's subscriptions at one reading. */
+export interface TableCopyReading {
+  /** Epoch ms of the reading, the same as its PreparationProgress's. */
+  at: number;
+  tables: TableCopyState[];
 }
 
 /**

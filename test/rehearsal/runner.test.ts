@@ -6,10 +6,14 @@ import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
 import { createClusterCatalog } from '../../src/clusters/factory.js';
 import { createRdsClient } from '../../src/clusters/rds-client.js';
 import { resolveConfig } from '../../src/config/load.js';
+import * as D from '../../src/defaults.js';
 import type { Lab } from '../../src/local/lab.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { runRehearsal, type RehearsalProgress } from '../../src/rehearsal/runner.js';
+import { runRehearsal, stagingRecordNames, type RehearsalProgress } from '../../src/rehearsal/runner.js';
 import { stagingIds } from '../../src/rehearsal/staging.js';
+import { createRoute53Client } from '../../src/traffic/route53-client.js';
+import { Route53Account } from '../../src/traffic/route53-account.js';
+import { systemClock } from '../../src/clock.js';
 import { startTestLab, testLogger } from '../helpers/lab.js';
 import { labServiceConfigText } from '../helpers/lab-service.js';
 import { waitFor } from '../helpers/wait.js';
@@ -34,12 +38,21 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
   const rds = createRdsClient(config.aws);
   t.teardown(() => rds.destroy());
   const catalog = createClusterCatalog(pair, config, { rds });
+  const route53 = createRoute53Client(config.aws);
+  const route53Account = Route53Account.fromConfig(config.aws, { client: route53, clock: systemClock, log: testLogger() });
+  t.teardown(() => {
+    route53Account.close();
+    route53.destroy();
+  });
+  const zoneNames = () => lab.route53!.standIn.store.recordSets(lab.route53!.zoneId).map((r) => r.name);
   const before = await realPair(lab, rds);
 
-  const rehearse = async (id: string, request: Parameters<typeof runRehearsal>[0]) => {
+  const rehearse = async (id: string, request: Parameters<typeof runRehearsal>[0] & { expectRecords?: boolean }) => {
     const seen: RehearsalProgress[] = [];
     const ids = stagingIds(id);
+    const names = stagingRecordNames(pair, id);
     let appeared = false;
+    let recordsSeen = false;
     const watching = waitFor(
       'the staging clusters to appear',
       async () => {
@@ -49,19 +62,27 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
       180_000,
       100,
     ).catch(() => undefined);
-    const report = await runRehearsal(request, {
+    const watchingRecords = request.expectRecords
+      ? waitFor('the staging records to appear', async () => (zoneNames().some((n) => n.replace(/\.$/, "") === names.reader) ? (recordsSeen = true) : undefined), 180_000, 50).catch(() => undefined)
+      : Promise.resolve();
+    const { expectRecords: _expect, ...asked } = request;
+    const report = await runRehearsal(asked, {
       id,
       pair,
       config,
       rds,
+      route53Account,
+      instanceId: 'rehearsal-test',
       catalog,
       log: testLogger(),
       signal: new AbortController().signal,
       onProgress: (p) => seen.push(p),
       ...FAST,
     });
-    await watching;
+    await Promise.all([watching, watchingRecords]);
     t.ok(appeared, 'the staging clusters appeared');
+    if (request.expectRecords) t.ok(recordsSeen, `the staging records ${names.reader} appeared`);
+    t.notOk(zoneNames().some((n) => n.includes(D.REHEARSAL_CLUSTER_PREFIX)), 'the staging records are gone');
     const after = (await rds.send(new DescribeDBClustersCommand({}))).DBClusters!.map((c) => c.DBClusterIdentifier);
     t.same(after, ['demo-blue', 'demo-green'], 'the staging clusters are gone');
     t.same(report.staging.removed, [ids.blue, ids.green].sort());
@@ -71,6 +92,8 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
 
   await t.test('a rehearsal from a new snapshot: preflight, the timed copy, the queries, torn down', async (t) => {
     const { report, seen } = await rehearse('r1', {
+      expectRecords: true,
+      bakeSeconds: 1,
       queries: [
         { name: 'recent orders', sql: 'SELECT id, customer_id FROM orders ORDER BY id DESC LIMIT 20' },
         // PostgreSQL 14's EXTRACT returns numeric, 13's double precision: the printed rows differ.
@@ -79,12 +102,33 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
     });
     t.equal(report.outcome, 'blocked', JSON.stringify(report.findings));
     t.match(report.snapshot, /^pgshift-rehearsal-r1-/);
-    t.same([...new Set(seen.map((p) => p.step))], ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'cutover', 'teardown']);
+    t.same([...new Set(seen.map((p) => p.step))], ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'stages', 'cutover', 'teardown']);
     t.ok(seen.some((p) => p.copyPercent === 100), 'the copy percentage reached 100');
-    t.same(report.steps.map((s) => s.step), ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'cutover', 'teardown']);
+    t.same(report.steps.map((s) => s.step), ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'stages', 'cutover', 'teardown']);
+    // Every read stage of the pair's plan, walked by the controller on the staging records, each baked.
+    t.same(report.stages.map((s) => s.stage), pair.steps.map((p) => `reads-${p}`), JSON.stringify(report.stages));
+    t.ok(report.stages.every((s) => s.transitionMs >= 0), 'each move timed');
+    t.ok(report.stages.slice(0, -1).every((s) => s.heldSeconds >= 1), 'each stage held at least its bake time before the next move');
+    t.ok(report.stages.at(-1)!.heldSeconds >= 1, 'the last read stage too, before the cutover');
+    t.same(report.staging.records, stagingRecordNames(pair, 'r1'));
+    t.same(report.staging.recordsRemoved.length, 4, 'two weighted records per name deleted');
     t.ok(report.steps.every((s) => s.ok && s.seconds > 0), 'every step ok and timed');
     t.ok(report.prepareSteps.some((s) => s.step === 'initial-copy'), 'the initial copy is timed');
     t.ok(report.copy && report.copy.bytes > 0 && report.copy.tables > 0 && report.copy.seconds > 0, JSON.stringify(report.copy));
+    // Each table's copy: every table of the subscription once, inside the step's time, slowest first, adding up to the copy.
+    const perTable = report.copy!.perTable;
+    t.comment(`tables copied ${JSON.stringify(perTable)}`);
+    t.equal(perTable.length, report.copy!.tables, 'every table of the copy is timed');
+    t.equal(new Set(perTable.map((x) => `${x.database}/${x.table}`)).size, perTable.length, 'each once');
+    const named = perTable.map((x) => x.table);
+    for (const table of ['customers', 'products', 'orders', 'order_lines', 'invoices']) t.ok(named.includes(`public.${table}`), `${table} is timed`);
+    t.ok(perTable.every((x) => x.database === D.LAB_DATABASE), 'in the demo database');
+    t.ok(perTable.every((x) => Number.isInteger(x.bytes) && x.bytes >= 0), 'bytes are counted');
+    t.ok(perTable.some((x) => x.table === 'public.orders' && x.bytes > 0), 'the seeded orders have bytes');
+    t.equal(perTable.reduce((n, x) => n + x.bytes, 0), report.copy!.bytes, 'the tables add up to the copy');
+    // Read after the step started and before it ended; a table's copy cannot have begun before the step.
+    t.ok(perTable.every((x) => x.seconds >= 0 && x.doneAfterSeconds > 0 && x.doneAfterSeconds >= x.seconds && x.doneAfterSeconds <= report.copy!.seconds), 'times within the step');
+    t.ok(perTable.every((x, i) => i === 0 || x.seconds <= perTable[i - 1]!.seconds), 'slowest first');
     t.ok(report.estimate.productionBytes! > 0);
     t.ok(report.estimate.initialCopySeconds !== null, 'an estimate of the production copy');
     t.match(report.writeWindows, {
@@ -93,6 +137,9 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
     });
     t.ok(report.writeWindows!.forward.windowMs > 0 && report.writeWindows!.back.windowMs > 0, 'both windows measured');
     t.ok(report.writeWindows!.forward.tablesValidated! > 0, 'rows validated');
+    t.ok(report.writeWindows!.forward.route53Ms !== null, "Route 53's part of the flip measured");
+    t.match(report.writeWindows!.forward.steps.map((s) => s.name), ['checks', 'snapshot', 'freeze', 'catch-up', 'sequences', 'validate', 'switch-replication', 'flip-writer']);
+    t.match(report.writeWindows!.back.steps.map((s) => s.name), ['checks', 'reads-back', 'snapshot', 'freeze', 'catch-up', 'sequences', 'validate', 'switch-replication', 'flip-writer', 'reopen-reads']);
     t.ok(report.estimate.writeWindowSeconds! >= pair.dns.writer.ttl, 'the estimate adds the writer record\'s TTL');
     // The load wrote before, between and after the two cutovers, and was refused while frozen.
     t.ok(report.writeLoad && report.writeLoad.writes >= 3, JSON.stringify(report.writeLoad));

@@ -2,7 +2,7 @@ import * as D from '../../src/defaults.js';
 import type { Lab } from '../../src/local/lab.js';
 import { ident, withClient } from '../../src/postgres/connect.js';
 import { greenPreparation } from '../../src/replication/prepare.js';
-import type { PreparationProgress, PreparationStep, StepDetail } from '../../src/shift/ports.js';
+import type { PreparationProgress, PreparationStep, StepDetail, TableCopyReading } from '../../src/shift/ports.js';
 import { testLogger } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -86,6 +86,8 @@ export class StepRunner {
   readonly details = new Map<string, StepDetail>();
   readonly started: string[] = [];
   readonly progress: PreparationProgress[] = [];
+  /** The copy's readings table by table, as a caller that asks for them (the rehearsal) gets them. */
+  readonly tableReadings: TableCopyReading[] = [];
 
   constructor(private readonly steps: PreparationStep[]) {}
 
@@ -106,6 +108,9 @@ export class StepRunner {
         progress: (p) => {
           this.progress.push(p);
           options.onProgress?.(p);
+        },
+        copyTables: (reading) => {
+          this.tableReadings.push(reading);
         },
       });
       if (result) merge(result);

@@ -79,6 +79,21 @@ t.test('preparing green on the lab', async (t) => {
     t.ok(first.tablesDone < first.tablesTotal, 'the first reading saw the copy unfinished');
     t.ok(copy.every((p, i) => i === 0 || p.at >= copy[i - 1]!.at));
 
+    // Table by table, each reading agrees with its progress, and none of it is in the progress (which is journaled).
+    const readings = runner.tableReadings;
+    t.same(readings.map((r) => r.at), runner.progress.map((p) => p.at), 'one table reading with each progress reading');
+    readings.forEach((r, i) => {
+      const p = runner.progress[i]!;
+      t.equal(r.tables.length, p.tablesTotal);
+      t.equal(r.tables.filter((x) => x.state === 's' || x.state === 'r').length, p.tablesDone);
+      t.equal(r.tables.reduce((n, x) => n + x.bytes, 0), p.bytesTotal, 'blue sizes add up to bytesTotal');
+    });
+    const bigAt = (r: (typeof readings)[number]) => r.tables.find((x) => x.table === 'public.big')!;
+    t.match(bigAt(readings[0]!), { database: D.LAB_DATABASE, state: /^[idf]$/ }, 'the big table was seen before its copy ended');
+    t.same(bigAt(readings[readings.length - 1]!).bytes, Number((await rowsOn<{ n: string }>(lab, 'blue', `SELECT pg_relation_size('big') AS n`))[0]!.n), "its bytes are blue's heap");
+    t.ok(readings[readings.length - 1]!.tables.every((x) => x.state === 's' || x.state === 'r'), 'every table synchronized at the last reading');
+    t.notOk(JSON.stringify(runner.progress).includes('"tables"'), 'the progress carries no table list');
+
     await rowsOn(lab, 'blue', `INSERT INTO customers (name, email) VALUES ('after', 'after-prepare@example.com')`);
     await waitFor('the new row on green', async () => (await rowsOn(lab, 'green', 'SELECT 1 FROM customers WHERE email = $1', ['after-prepare@example.com'])).length === 1);
     t.pass('green follows blue');

@@ -20,7 +20,7 @@ const QueryFileSchema = Type.Array(RehearsalQuerySchema);
 export const rehearseCommand: CliCommand = {
   name: 'rehearse',
   summary: 'rehearse the upgrade on staging copies from a snapshot: preflight, the initial copy, your queries compared',
-  usage: `[--pair P] [--queries FILE] [--snapshot ID] [--keep] [--follow] [--json]
+  usage: `[--pair P] [--queries FILE] [--snapshot ID] [--bake SECONDS] [--write-rate N] [--keep] [--follow] [--json]
        [--pair P] --last [--json]
        [--pair P] --cancel ID
 
@@ -29,6 +29,9 @@ ${PAIR_USAGE}
                   statements run on staging blue and green and compared
   --snapshot ID   blue's cluster snapshot to restore (default: blue's newest pgshift
                   snapshot, taken now when there is none)
+  --bake SECONDS  each read stage's bake time on the staging pair (default 5)
+  --write-rate N  writes per second of the load from the first read stage to the
+                  way back (default 10; 0: none)
   --keep          leave the staging clusters in place afterwards
   --follow        print the steps until the rehearsal ends, then its report
   --last          show the pair's newest rehearsal
@@ -37,6 +40,8 @@ ${PAIR_USAGE}
     ...PAIR_OPTION,
     queries: { type: 'string' },
     snapshot: { type: 'string' },
+    bake: { type: 'string' },
+    'write-rate': { type: 'string' },
     keep: { type: 'boolean', default: false },
     follow: { type: 'boolean', default: false },
     last: { type: 'boolean', default: false },
@@ -58,6 +63,8 @@ ${PAIR_USAGE}
         record = await ctx.api.startRehearsal(pair, {
           ...(typeof ctx.options.snapshot === 'string' ? { snapshot: ctx.options.snapshot } : {}),
           ...(ctx.options.keep === true ? { keep: true } : {}),
+          ...numberOption(ctx.options.bake, '--bake', 'bakeSeconds'),
+          ...numberOption(ctx.options['write-rate'], '--write-rate', 'writeRate'),
           ...(queries ? { queries } : {}),
         });
         if (!ctx.json) ctx.out(`rehearsal ${record.id} of ${pair} started\n`);
@@ -81,6 +88,14 @@ ${PAIR_USAGE}
   },
 };
 
+/** A number flag as the request's field; the API checks its range and says why it refuses one. */
+function numberOption(value: unknown, flag: string, field: 'bakeSeconds' | 'writeRate'): Partial<Record<typeof field, number>> {
+  if (typeof value !== 'string') return {};
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed)) throw new CliError(`${flag} ${value}: not a number`, EXIT.usage);
+  return { [field]: parsed };
+}
+
 async function readQueries(path: string): Promise<RehearsalQuery[]> {
   let parsed: unknown;
   try {
@@ -101,6 +116,11 @@ export function describeRehearsal(r: RehearsalRecord): string {
   return `rehearsal ${r.id} of ${r.pair}: ${r.status}${r.step ? ` · ${r.step}` : ''}${copy} · ${elapsed} s`;
 }
 
+/** A table's name, prefixed with its database when the pair has several. */
+function tableName(t: { database: string; table: string }, databases: number): string {
+  return databases > 1 ? `${t.database}/${t.table}` : t.table;
+}
+
 export function formatRehearsal(r: RehearsalRecord): string {
   const lines = [describeRehearsal(r)];
   const report = r.report;
@@ -110,6 +130,8 @@ export function formatRehearsal(r: RehearsalRecord): string {
   lines.push(`steps: ${report.steps.map((s) => `${s.step} ${s.seconds.toFixed(1)} s${s.ok ? '' : ' FAILED'}`).join(', ')}`);
   if (report.copy) {
     lines.push(`initial copy: ${report.copy.tables} tables, ${report.copy.bytes} bytes in ${report.copy.seconds.toFixed(1)} s (${report.copy.bytesPerSecond ?? '?'} B/s)`);
+    const slowest = report.copy.perTable.slice(0, D.REHEARSAL_SLOWEST_TABLES_SHOWN);
+    if (slowest.length > 0) lines.push(`  slowest tables: ${slowest.map((t) => `${tableName(t, report.copy!.databases.length)} ${t.bytes} bytes ${t.seconds.toFixed(1)} s (done after ${t.doneAfterSeconds.toFixed(1)} s)`).join(', ')}`);
   }
   if (report.estimate.productionBytes !== null) {
     lines.push(`estimate for production: ${report.estimate.productionBytes} bytes, initial copy about ${report.estimate.initialCopySeconds ?? '?'} s`);
