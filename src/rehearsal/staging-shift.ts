@@ -76,7 +76,8 @@ class SoleLease extends EventEmitter implements LeaderLease {
 export class StagingShift {
   private readonly plan: StagePlanEntry[];
   private readonly timings: StageTiming[] = [];
-  private lastLanded: number | null = null;
+  /** The read stage the pair is at, whose hold time the next transition's start ends. */
+  private holding: { timing: StageTiming; since: number } | null = null;
 
   private constructor(
     private readonly options: StagingShiftOptions,
@@ -132,7 +133,9 @@ export class StagingShift {
       const next = advanceTarget(this.plan, state.stage);
       if (next?.kind !== 'reads') return this.timings;
       const landed = await this.advanceFrom(state, 'advance');
-      this.timings.push({ stage: landed.to, startedAt: new Date(landed.startedAt).toISOString(), transitionMs: landed.landedAt! - landed.startedAt, heldSeconds: 0 });
+      const timing = { stage: landed.to, startedAt: new Date(landed.startedAt).toISOString(), transitionMs: landed.landedAt! - landed.startedAt, heldSeconds: 0 };
+      this.timings.push(timing);
+      this.holding = { timing, since: landed.landedAt! };
       onStage(landed.to);
     }
   }
@@ -186,7 +189,10 @@ export class StagingShift {
       if (view.halted) throw reverted(view.stage, view.haltReason);
       if (action === 'revert' || view.actions.advance.allowed) {
         try {
+          const asked = clock.now();
           intentId = (await this.controller.request(pair.id, action, { actor: 'rehearsal', expectedStage: state.stage, reason: `rehearsal: ${action} from ${state.stage}` })).id;
+          if (this.holding) this.holding.timing.heldSeconds = Math.max(0, asked - this.holding.since) / 1000;
+          this.holding = null;
           break;
         } catch (err) {
           if (!(err instanceof PgshiftError) || err.code !== 'PGSHIFT_ERR_GUARDS_FAILED') throw err;
@@ -205,7 +211,6 @@ export class StagingShift {
       if (now.transition === null && last && last.id !== before) {
         if (last.outcome === 'rolled-back') throw new PgshiftError('PGSHIFT_ERR_REHEARSAL_ROLLED_BACK', `the ${last.kind} from ${last.from} to ${last.to} was rolled back: ${last.abandoned?.reason ?? 'no reason recorded'}`, { status: 409 });
         if (now.halted) throw reverted(now.stage, now.haltReason);
-        this.settle(last);
         return last;
       }
       const intent = await this.store.getIntent(intentId);
@@ -214,13 +219,6 @@ export class StagingShift {
       }
       await clock.sleep(pollMs);
     }
-  }
-
-  /** The stage before `landed` was held from its own landing to this transition's start. */
-  private settle(landed: Transition): void {
-    const held = this.timings.at(-1);
-    if (held && this.lastLanded !== null) held.heldSeconds = Math.max(0, landed.startedAt - this.lastLanded) / 1000;
-    this.lastLanded = landed.landedAt ?? null;
   }
 }
 

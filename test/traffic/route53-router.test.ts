@@ -397,6 +397,28 @@ t.test('Route53Router against the stand-in through the real SDK', async (t) => {
     t.match(same.message, /reader: blue and green point at the same endpoint/);
   });
 
+  t.test('removeRecords deletes the weighted pairs as they are now, leaves what is not its shape, and repeats', async (t) => {
+    const zoneId = await createZone(client, ZONE);
+    const r = router(zoneId);
+    await r.ensureRecords(TARGETS);
+    await r.setWeights({ reader: { blue: 75, green: 25 } }, { comment: 'reads-25' });
+    // Someone's third weighted record at the writer's name: not pgshift's to delete.
+    const canary: ResourceRecordSet = { Name: `writer.demo.${ZONE}`, Type: 'CNAME', SetIdentifier: 'canary', Weight: 0, TTL: 5, ResourceRecords: [{ Value: 'canary.example.org' }] };
+    await client.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: [{ Action: 'CREATE', ResourceRecordSet: canary }] } }));
+    const untouched = router(zoneId, { records: names('other') });
+    await untouched.ensureRecords(TARGETS);
+
+    const result = await r.removeRecords();
+    t.same(result.removed.sort(), [`reader.demo.${ZONE}. blue`, `reader.demo.${ZONE}. green`, `writer.demo.${ZONE}. blue`, `writer.demo.${ZONE}. green`]);
+    t.same(result.left, [`writer.demo.${ZONE}. CNAME canary`]);
+    const left = (await rawRecords(zoneId)).filter((rec) => rec.Name!.includes('.demo.'));
+    t.same(left.map((rec) => `${rec.Name} ${rec.SetIdentifier}`), [`writer.demo.${ZONE}. canary`], "only someone else's record is left at the names");
+    t.equal((await rawRecords(zoneId)).filter((rec) => rec.Name!.includes('.other.')).length, 4, "another pair's records stay");
+    t.same(await r.removeRecords(), { removed: [], left: [`writer.demo.${ZONE}. CNAME canary`] }, 'a second call deletes nothing');
+    untouched.close();
+    r.close();
+  });
+
   t.test('weights that would split evenly or do not sum to 100 are refused before anything is sent', async (t) => {
     const zoneId = await createZone(client, ZONE);
     const r = router(zoneId);

@@ -136,12 +136,19 @@ export function formatRehearsal(r: RehearsalRecord): string {
   if (report.estimate.productionBytes !== null) {
     lines.push(`estimate for production: ${report.estimate.productionBytes} bytes, initial copy about ${report.estimate.initialCopySeconds ?? '?'} s`);
   }
+  if (report.stages.length > 0) {
+    lines.push(`read stages: ${report.stages.map((s) => `${s.stage} (moved in ${s.transitionMs} ms, held ${s.heldSeconds.toFixed(1)} s)`).join(', ')}`);
+  }
   const windows = report.writeWindows;
-  lines.push(
-    windows
-      ? `write windows (pgshift's part): to green ${windows.forward.windowMs} ms, back to blue ${windows.back.windowMs} ms; production estimate ${report.estimate.writeWindowSeconds ?? '?'} s with the writer record's TTL`
-      : 'write windows: not measured (the rehearsal stopped before the cutover)',
-  );
+  if (windows) {
+    const route53 = (w: typeof windows.forward) => (w.route53Ms === null ? '' : ` + Route 53 ${w.route53Ms} ms`);
+    lines.push(
+      `write windows (pgshift's part): to green ${windows.forward.windowMs} ms${route53(windows.forward)}, back to blue ${windows.back.windowMs} ms${route53(windows.back)}; production estimate ${report.estimate.writeWindowSeconds ?? '?'} s with the writer record's TTL`,
+    );
+    for (const w of [windows.forward, windows.back]) lines.push(`  cutover ${w.from} -> ${w.to}: ${w.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}`);
+  } else {
+    lines.push('write windows: not measured (the rehearsal stopped before the cutover)');
+  }
   if (report.writeLoad) {
     const load = report.writeLoad;
     lines.push(`write load: ${load.ratePerSecond}/s, ${load.writes} writes acknowledged, ${load.errors} refused, longest gap ${load.longestGapMs} ms`);
@@ -150,5 +157,7 @@ export function formatRehearsal(r: RehearsalRecord): string {
   for (const f of report.findings) lines.push(`${f.severity.toUpperCase()} (${f.source}): ${f.message}${f.remediation ? `\n  fix: ${f.remediation.split('\n').join('\n       ')}` : ''}`);
   lines.push(report.staging.kept ? `staging clusters kept: ${report.staging.blue}, ${report.staging.green}` : `staging clusters removed: ${report.staging.removed.join(', ') || 'none'}`);
   for (const n of report.staging.notRemoved) lines.push(`NOT REMOVED: ${n.clusterId}: ${n.error} (the next start's sweep tries again)`);
+  if (report.staging.recordsRemoved.length > 0) lines.push(`staging records removed: ${report.staging.records.reader}, ${report.staging.records.writer}`);
+  for (const left of report.staging.recordsLeft) lines.push(`RECORD LEFT: ${left}`);
   return `${lines.join('\n')}\n`;
 }
