@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { PairDetail } from '../../src/api/schemas.js';
-import { actionStates, VIEWER_REASON, type ActionName } from '../../src/dashboard/page/actions.js';
+import { actionStates, rehearsalPermissions, VIEWER_REASON, type ActionName } from '../../src/dashboard/page/actions.js';
 
 /**
  * The pair page's buttons from the API's `actions` (tier 1: pure). Which action the
@@ -58,4 +58,18 @@ t.test('from the last read stage the advance is the cutover, on its own button',
 t.test('a viewer sees every button disabled, read-only', async (t) => {
   const s = byName(view('reads-100', { advance: ok('write cutover'), revert: ok('every read back to blue') }), 'viewer');
   for (const name of Object.keys(s) as ActionName[]) t.same([s[name].enabled, s[name].reason], [false, VIEWER_REASON], name);
+});
+
+t.test('rehearsing: one at a time, cancel only while one runs, nothing for a viewer', async (t) => {
+  t.same(rehearsalPermissions(null, 'operator'), { rehearse: { enabled: true, reason: null }, cancel: { enabled: false, reason: 'no rehearsal is running' } }, 'none yet');
+  t.same(rehearsalPermissions({ id: 'r1', status: 'done' }, 'operator').rehearse, { enabled: true, reason: null }, 'after one ended');
+  t.same(rehearsalPermissions({ id: 'r1', status: 'interrupted' }, 'operator').rehearse.enabled, true, 'after a crash ended one');
+  t.same(
+    rehearsalPermissions({ id: 'r1', status: 'running' }, 'operator'),
+    { rehearse: { enabled: false, reason: 'rehearsal r1 is running: one at a time' }, cancel: { enabled: true, reason: null } },
+    'while one runs',
+  );
+  for (const status of ['running', 'done'] as const) {
+    t.same(rehearsalPermissions({ id: 'r1', status }, 'viewer'), { rehearse: { enabled: false, reason: VIEWER_REASON }, cancel: { enabled: false, reason: VIEWER_REASON } }, `viewer, ${status}`);
+  }
 });

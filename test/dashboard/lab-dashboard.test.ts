@@ -165,7 +165,7 @@ t.test('the dashboard on the lab', async (t) => {
       const button = viewer.page.locator('.actions').getByRole('button', { name: label, exact: true });
       t.ok(await button.isDisabled(), `${label} is disabled for a viewer`);
     }
-    t.equal(await viewer.page.locator('.why', { hasText: 'viewer: read-only' }).count(), ACTIONS.length, 'each says why');
+    t.equal(await viewer.page.locator('.action-bar .why', { hasText: 'viewer: read-only' }).count(), ACTIONS.length, 'each says why');
 
     const forge = (p: Page, headers: Record<string, string>) =>
       p.evaluate(async (h) => {

@@ -1,4 +1,4 @@
-import type { PairDetail, Session } from './api.js';
+import type { PairDetail, RehearsalRecord, Session } from './api.js';
 import { cutoverIsNext } from './stages.js';
 
 export type ActionName = 'advance' | 'cutover' | 'revert' | 'pause' | 'resume' | 'finalize';
@@ -46,4 +46,27 @@ export function actionStates(view: PairDetail, role: Session['role']): ActionSta
     state('resume', a.resume),
     state('finalize', a.finalize),
   ];
+}
+
+/** Whether a button may be pressed now, and why not otherwise. */
+export interface Permission {
+  enabled: boolean;
+  /** Why it is disabled; null when enabled. */
+  reason: string | null;
+}
+
+/**
+ * The rehearsal's buttons from the pair's newest rehearsal: Rehearse unless one is
+ * running (one at a time per pair), Cancel while one is. A viewer can press neither.
+ */
+export function rehearsalPermissions(latest: Pick<RehearsalRecord, 'id' | 'status'> | null, role: Session['role']): { rehearse: Permission; cancel: Permission } {
+  const running = latest?.status === 'running';
+  const permit = (refusal: string | null): Permission => {
+    const reason = role !== 'operator' ? VIEWER_REASON : refusal;
+    return { enabled: reason === null, reason };
+  };
+  return {
+    rehearse: permit(running ? `rehearsal ${latest.id} is running: one at a time` : null),
+    cancel: permit(running ? null : 'no rehearsal is running'),
+  };
 }

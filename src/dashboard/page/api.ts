@@ -3,11 +3,12 @@ import type { SessionViewSchema } from '../../api/schemas.js';
 import type { EventsPage, IntentAnswer, PairDetail, PairList } from '../../api/schemas.js';
 import { ApiError, CSRF_HEADER, pairPath, readAnswer } from '../../api/wire.js';
 import type { PreflightReport } from '../../preflight/report.js';
+import type { RehearsalRecord } from '../../rehearsal/store.js';
 import type { IntentAction } from '../../shift/state.js';
 import type { Measurement } from '../../signals/port.js';
 import type { PairSignals } from '../../signals/pair-signals.js';
 
-export type { EventsPage, IntentAnswer, PairDetail, PairList, PreflightReport, Measurement };
+export type { EventsPage, IntentAnswer, PairDetail, PairList, PreflightReport, Measurement, RehearsalRecord };
 export { ApiError };
 
 /** `GET /api/v1/pairs/:pair/signals`: each signal with its id, the key of its history. */
@@ -75,6 +76,26 @@ export class Api {
 
   history(pair: string, signal: string, n: number): Promise<{ measurements: Measurement[] }> {
     return this.request('GET', pairPath(pair, `/signals/${encodeURIComponent(signal)}/history?n=${n}`));
+  }
+
+  /** The pair's newest rehearsal; null when it has none (or the service rehearses no pair). */
+  async latestRehearsal(pair: string): Promise<RehearsalRecord | null> {
+    try {
+      return await this.request<RehearsalRecord>('GET', pairPath(pair, '/rehearsals/latest'));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  /** Starts a rehearsal with the defaults (blue's newest snapshot, the built-in write load); 409 when one runs or the pair cannot be rehearsed. */
+  startRehearsal(pair: string): Promise<RehearsalRecord> {
+    return this.request('POST', pairPath(pair, '/rehearsals'), {});
+  }
+
+  /** Asks a running rehearsal to stop; its staging clusters are still removed. */
+  cancelRehearsal(pair: string, id: string): Promise<RehearsalRecord> {
+    return this.request('POST', pairPath(pair, `/rehearsals/${encodeURIComponent(id)}/cancel`), {});
   }
 
   /** Asks for an action and waits (the service bounds it) until the loop carried it out or refused. */

@@ -14,6 +14,7 @@ import { stageLadder } from '../views/ladder.js';
 import { preflightView } from '../views/preflight.js';
 import { section } from '../views/section.js';
 import { weightsTable } from '../views/weights.js';
+import { rehearsalPart } from './rehearsal.js';
 
 type AuditEvent = EventsPage['events'][number];
 
@@ -44,6 +45,7 @@ export function pairPage(root: HTMLElement, api: Api, session: Session, pairId: 
   const status = h('p', { class: 'live', role: 'status' }, LIVE_TEXT.connecting);
   const banner = h('div', { class: 'banner', role: 'alert' });
   const problem = h('p', { class: 'error', role: 'alert' });
+  const rehearsal = rehearsalPart(api, session, pairId);
   const parts = {
     stage: section('stage', 'Stage'),
     weights: section('weights', 'Weights'),
@@ -53,6 +55,7 @@ export function pairPage(root: HTMLElement, api: Api, session: Session, pairId: 
     cutover: section('cutover', 'Write cutover'),
     clusters: section('clusters', 'Clusters'),
     preflight: section('preflight', 'Preflight'),
+    rehearsal,
     audit: section('audit', 'Audit log'),
   };
   let view: PairDetail | null = null;
@@ -143,6 +146,7 @@ export function pairPage(root: HTMLElement, api: Api, session: Session, pairId: 
       showEvents();
     });
     void loadPreflight();
+    void rehearsal.load();
     await guard(async () => {
       const snapshots = (await api.signals(pairId)).signals;
       const markers = events.map(markerOf).filter((m): m is Marker => m !== null);
@@ -157,7 +161,10 @@ export function pairPage(root: HTMLElement, api: Api, session: Session, pairId: 
       setText(status, LIVE_TEXT[s]);
       status.classList.toggle('down', s !== 'live');
       // Whatever happened while the stream was down, the view is read again once it is back.
-      if (s === 'live') void refresh();
+      if (s === 'live') {
+        void refresh();
+        void rehearsal.load();
+      }
     },
     event: (e) => {
       if (events.some((known) => known.id === e.id)) return;
@@ -166,6 +173,7 @@ export function pairPage(root: HTMLElement, api: Api, session: Session, pairId: 
       const marker = markerOf(e);
       if (marker) charts?.mark(marker);
       if (e.action.startsWith('preflight')) void loadPreflight();
+      if (e.action === 'rehearsal') void rehearsal.load();
       void refresh();
     },
     stage: () => void refresh(),
@@ -174,7 +182,10 @@ export function pairPage(root: HTMLElement, api: Api, session: Session, pairId: 
       if (Date.now() - lastRefresh >= VIEW_REFRESH_MS) void refresh();
     },
   });
-  const ticker = window.setInterval(renderClocked, 1000);
+  const ticker = window.setInterval(() => {
+    renderClocked();
+    rehearsal.tick(Date.now());
+  }, 1000);
   return () => {
     stopped = true;
     close();
