@@ -266,7 +266,8 @@ export class Route53Router implements TrafficRouter {
       }
     }
     if (changes.length > 0) {
-      const submitted = await this.submitChanges(changes, `pgshift: delete ${removed.join(', ')}`, {}, options.signal ? { signal: options.signal } : {});
+      // Names stay out of the comment: Route 53 takes 256 characters at most.
+      const submitted = await this.submitChanges(changes, `pgshift: delete ${changes.length} weighted records`, {}, options.signal ? { signal: options.signal } : {});
       await this.waitInsync(submitted, options.signal ? { signal: options.signal } : {});
       this.log.info({ removed, changeId: submitted.changeId }, 'records deleted');
     }

@@ -53,6 +53,7 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
 
   await t.test('a rehearsal runs in the background, one at a time, and reports', async (t) => {
     const started = await service.api.post('/api/v1/pairs/demo/rehearsals', {
+      bakeSeconds: 1,
       queries: [{ name: 'customers', sql: 'SELECT count(*) FROM customers' }],
     });
     t.equal(started.status, 202, JSON.stringify(started.body));
@@ -78,13 +79,22 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
     t.match(refused.stderr, /--queries .*bad-queries\.yaml: not a list/);
     // PostgreSQL 14's EXTRACT returns numeric, 13's double precision.
     const queries = await writeConfigFile(t, `- name: order age\n  sql: SELECT extract(epoch FROM timestamp '2021-06-01 12:00:00.25')\n`, 'queries.yaml');
-    const run = await runCli(['rehearse', '--queries', queries, '--follow'], env);
+    const badBake = await runCli(['rehearse', '--bake', 'soon'], env);
+    t.equal(badBake.code, 2, badBake.stderr);
+    t.match(badBake.stderr, /--bake soon: not a number/);
+    const negative = await runCli(['rehearse', '--write-rate', '-1'], env);
+    t.equal(negative.code, 1, 'the API refuses it');
+    t.match(negative.stderr, /writeRate/);
+    const run = await runCli(['rehearse', '--queries', queries, '--bake', '1', '--follow'], env);
     t.equal(run.code, 1, run.stderr);
     t.match(run.stdout, /rehearsal r[0-9a-f]+ of demo started/);
     t.match(run.stdout, /· prepare · initial copy \d+ %/);
     t.match(run.stdout, /outcome: BLOCKED/);
     t.match(run.stdout, /BLOCKER \(queries\): query "order age" returns different rows on green/);
     t.match(run.stdout, /staging clusters removed: pgshift-rehearsal-/);
+    t.match(run.stdout, /read stages: reads-\d+ \(moved in \d+ ms, held \d+\.\d s\)/);
+    t.match(run.stdout, /cutover blue -> green: checks \d+ ms, .*flip-writer \d+ ms/);
+    t.match(run.stdout, /staging records removed: pgshift-rehearsal-r[0-9a-f]+\.reader\./);
     const last = await runCli(['rehearse', '--last'], env);
     t.equal(last.code, 1);
     t.match(last.stdout, /outcome: BLOCKED/);
@@ -100,21 +110,25 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
     t.same(await clusterIds(rds), ['demo-blue', 'demo-green']);
   });
 
-  await t.test('SIGKILL mid-rehearsal: the next start marks it interrupted and removes its staging clusters', async (t) => {
-    const started = await service.api.post('/api/v1/pairs/demo/rehearsals', {});
+  await t.test('SIGKILL mid-rehearsal, at a read stage: the next start marks it interrupted and removes its staging records and clusters', async (t) => {
+    // A long bake keeps the staging pair at its first read stage until the kill.
+    const started = await service.api.post('/api/v1/pairs/demo/rehearsals', { bakeSeconds: 600 });
     const id = started.body.id as string;
     const ids = stagingIds(id);
-    await waitFor('both staging clusters', async () => {
-      const listed = await clusterIds(rds);
-      return (listed.includes(ids.blue) && listed.includes(ids.green)) || undefined;
-    }, 60_000, 100);
+    const stagingRecords = () => lab.route53!.standIn.store.recordSets(lab.route53!.zoneId).filter((r) => r.name.includes(`${D.REHEARSAL_CLUSTER_PREFIX}${id}.`));
+    await waitFor('the staging pair at its first read stage', async () => {
+      const reader = stagingRecords().find((r) => r.name.startsWith(`${D.REHEARSAL_CLUSTER_PREFIX}${id}.reader`) && r.setIdentifier === 'green');
+      return (reader?.weight ?? 0) > 0 || undefined;
+    }, 150_000, 100);
     service.process.child.kill('SIGKILL');
     t.equal((await service.process.exited).signal, 'SIGKILL');
     t.ok((await clusterIds(rds)).includes(ids.blue), 'the crash left the staging clusters');
+    t.equal(stagingRecords().length, 4, 'and the staging records');
 
     service = await startServiceProcess(t, lab, config, 'rehearsing');
     await waitFor('the staging clusters to be swept', async () => (await clusterIds(rds)).length === 2 || undefined, 90_000, 250);
     t.same(await clusterIds(rds), ['demo-blue', 'demo-green']);
+    t.same(stagingRecords(), [], 'the staging records are gone');
     t.match((await service.api.get(`/api/v1/pairs/demo/rehearsals/${id}`)).body, { id, status: 'interrupted', report: null });
   });
 });

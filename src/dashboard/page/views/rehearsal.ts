@@ -102,6 +102,13 @@ export function rehearsalReport(report: Report): HTMLElement[] {
       windows
         ? table('The write cutover and the way back (pgshift’s part, then Route 53’s)', ['Direction', 'Window', 'Route 53', 'Catch-up', 'Sequences copied', 'Tables validated'], [window(windows.forward), window(windows.back)])
         : h('p', {}, 'Not measured: the rehearsal stopped before the cutover.'),
+      windows &&
+        h(
+          'details',
+          {},
+          h('summary', {}, 'Each step of both cutovers'),
+          ...[windows.forward, windows.back].map((w) => table(`${w.from} -> ${w.to}, step by step`, ['Step', 'Took'], w.steps.map((s) => [s.name, ms(s.ms)]))),
+        ),
       h(
         'p',
         {},
@@ -125,6 +132,8 @@ export function rehearsalReport(report: Report): HTMLElement[] {
       'Staging clusters',
       h('p', {}, staging.kept ? `Kept, as asked: ${staging.blue}, ${staging.green} (delete them when done).` : `Removed: ${staging.removed.join(', ') || 'none'}.`),
       ...staging.notRemoved.map((n) => h('p', { class: 'bad' }, `Not removed: ${n.clusterId}: ${n.error} (the next start’s sweep tries again).`)),
+      h('p', {}, `DNS names ${staging.records.reader}, ${staging.records.writer}: ${staging.recordsRemoved.length > 0 ? 'records removed' : 'no records left'}.`),
+      ...staging.recordsLeft.map((left) => h('p', { class: 'bad' }, `Record left: ${left}.`)),
     ),
   );
   return parts;
