@@ -82,8 +82,8 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
     const badBake = await runCli(['rehearse', '--bake', 'soon'], env);
     t.equal(badBake.code, 2, badBake.stderr);
     t.match(badBake.stderr, /--bake soon: not a number/);
-    const negative = await runCli(['rehearse', '--write-rate', '-1'], env);
-    t.equal(negative.code, 1, 'the API refuses it');
+    const negative = await runCli(['rehearse', '--write-rate=-1'], env);
+    t.equal(negative.code, 2, 'the API refuses it as bad input');
     t.match(negative.stderr, /writeRate/);
     const run = await runCli(['rehearse', '--queries', queries, '--bake', '1', '--follow'], env);
     t.equal(run.code, 1, run.stderr);
@@ -111,8 +111,8 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
   });
 
   await t.test('SIGKILL mid-rehearsal, at a read stage: the next start marks it interrupted and removes its staging records and clusters', async (t) => {
-    // A long bake keeps the staging pair at its first read stage until the kill.
-    const started = await service.api.post('/api/v1/pairs/demo/rehearsals', { bakeSeconds: 600 });
+    // The bake holds the staging pair at baseline, then at its first read stage, where it is killed.
+    const started = await service.api.post('/api/v1/pairs/demo/rehearsals', { bakeSeconds: 20 });
     const id = started.body.id as string;
     const ids = stagingIds(id);
     const stagingRecords = () => lab.route53!.standIn.store.recordSets(lab.route53!.zoneId).filter((r) => r.name.includes(`${D.REHEARSAL_CLUSTER_PREFIX}${id}.`));
