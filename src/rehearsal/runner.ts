@@ -99,6 +99,8 @@ export const RehearsalReportSchema = Type.Object({
     kept: Type.Boolean(),
     removed: Type.Array(Type.String()),
     notRemoved: Type.Array(Type.Object({ clusterId: Type.String(), error: Type.String() })),
+    /** Manual snapshots of the staging clusters deleted with them (the staging pair's cutover snapshots); one not deleted is in notRemoved. */
+    snapshotsRemoved: Type.Array(Type.String()),
     /** The staging pair's DNS names in the pair's hosted zone. */
     records: Type.Object({ reader: Type.String(), writer: Type.String() }),
     /** Records deleted at the end, and what could not be (the next start's sweep tries again). */
@@ -243,6 +245,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
       kept: request.keep === true,
       removed: [],
       notRemoved: [],
+      snapshotsRemoved: [],
       records: { reader: staging.dns.reader.name, writer: staging.dns.writer.name },
       recordsRemoved: [],
       recordsLeft: [],
@@ -465,6 +468,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
       const removed = await timed(report.steps, 'teardown', () => removeStagingClusters(poll));
       report.staging.removed = removed.removed;
       report.staging.notRemoved = removed.failed;
+      report.staging.snapshotsRemoved = removed.snapshotsRemoved;
     }
   }
 }
