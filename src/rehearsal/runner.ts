@@ -537,5 +537,15 @@ export function rehearsalNotPossible(pair: PairConfig): PgshiftError | null {
   if (clash) {
     return new PgshiftError('PGSHIFT_ERR_REHEARSAL_NAME_CLASH', `pair ${pair.id}: cluster ${clash} is named like a rehearsal's staging cluster (${D.REHEARSAL_CLUSTER_PREFIX}*); rehearsals are refused for it`, { status: 409 });
   }
+  // The pair's own cutover snapshots are pgshift-<pair>-<side>-cutover-<time>: for a pair named
+  // rehearsal or rehearsal-* they would be pgshift-rehearsal-*, the names whose deletion
+  // `rehearsals: true` allows (deploy/policy.ts), and a rehearsal's snapshots could not be told from them.
+  if (`${D.SNAPSHOT_ID_PREFIX}-${pair.id.toLowerCase()}-`.startsWith(D.REHEARSAL_CLUSTER_PREFIX)) {
+    return new PgshiftError(
+      'PGSHIFT_ERR_REHEARSAL_NAME_CLASH',
+      `pair ${pair.id}: its cutover snapshots would be named ${D.SNAPSHOT_ID_PREFIX}-${pair.id}-*, like a rehearsal's (${D.REHEARSAL_CLUSTER_PREFIX}*), which a rehearsal's clean-up may delete; rehearsals are refused for it (rename the pair)`,
+      { status: 409 },
+    );
+  }
   return null;
 }
