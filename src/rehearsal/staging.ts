@@ -133,7 +133,7 @@ export async function removeStagingClusters(options: StagingOptions): Promise<St
   const { signal: _cancelled, ...rest } = options;
   await Promise.all(
     [ids.blue, ids.green].map(async (clusterId) => {
-      // The snapshots first: RDS deletes no cluster while a snapshot of it is being made.
+      // The snapshots first, so one still being made finishes from a live cluster (the lab's dump dies with its server).
       const snapshots = await removeStagingSnapshots(rest, clusterId);
       snapshotsRemoved.push(...snapshots.removed);
       failed.push(...snapshots.failed);
