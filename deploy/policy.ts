@@ -23,6 +23,8 @@ export interface PolicyDocument {
 /** pgshift writes weighted CNAMEs (src/traffic/route53-router.ts) and changes them with UPSERT only. */
 export const RECORD_TYPE = 'CNAME';
 export const RECORD_ACTION = 'UPSERT';
+/** A rehearsal's staging records are its own: created when its staging pair starts, moved, deleted at the end. */
+export const REHEARSAL_RECORD_ACTIONS = ['CREATE', 'UPSERT', 'DELETE'];
 
 /**
  * A record name as Route 53's condition key `route53:ChangeResourceRecordSetsNormalizedRecordNames`
@@ -103,7 +105,7 @@ export function taskRolePolicy(params: DeployParameters): PolicyDocument {
         Action: ['rds:CreateDBClusterSnapshot', 'rds:AddTagsToResource'],
         Resource: [...clusters, snapshots],
       },
-      ...(params.rehearsals ? rehearsalStatements(rds) : []),
+      ...(params.rehearsals ? rehearsalStatements(rds, zone, names) : []),
     ],
   };
 }
@@ -111,13 +113,18 @@ export function taskRolePolicy(params: DeployParameters): PolicyDocument {
 /**
  * What a rehearsal needs beyond the above (deploy parameter `rehearsals: true`): every
  * write and delete is on the staging clusters and their writers only, named
- * `pgshift-rehearsal-*` (src/rehearsal/staging.ts), never on the pair's clusters. The
- * snapshot restored may be one the operator names, so it is any of the account's; a
- * restore only reads it.
+ * `pgshift-rehearsal-*` (src/rehearsal/staging.ts), never on the pair's clusters; on
+ * snapshots named `pgshift-rehearsal-*` (the staging pair's cutover snapshots); and on
+ * the staging pair's records, `pgshift-rehearsal-<id>.<name>` for each of the pair's
+ * names (src/rehearsal/runner.ts stagingRecordNames). The snapshot restored may be one
+ * the operator names, so it is any of the account's; a restore only reads it.
  */
-function rehearsalStatements(rds: string): PolicyStatement[] {
+function rehearsalStatements(rds: string, zone: string, names: string[]): PolicyStatement[] {
   const stagingClusters = `${rds}:cluster:${REHEARSAL_CLUSTER_PREFIX}*`;
   const stagingInstances = `${rds}:db:${REHEARSAL_CLUSTER_PREFIX}*`;
+  const stagingSnapshots = `${rds}:cluster-snapshot:${REHEARSAL_CLUSTER_PREFIX}*`;
+  // StringLike's `*` is a wildcard here, not a name's character: it is not octal-escaped as a name's `*` would be.
+  const stagingNames = names.map((name) => `${REHEARSAL_CLUSTER_PREFIX}*.${name}`);
   // Creating a cluster or instance is also authorized on the groups it is placed in.
   const groups = [`${rds}:cluster-pg:*`, `${rds}:subgrp:*`, `${rds}:pg:*`];
   return [
@@ -145,6 +152,37 @@ function rehearsalStatements(rds: string): PolicyStatement[] {
       Effect: 'Allow',
       Action: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
       Resource: [stagingClusters, stagingInstances],
+    },
+    {
+      // The clean-up lists each staging cluster's snapshots (authorized on the cluster) and reads them.
+      Sid: 'RehearsalListsStagingSnapshots',
+      Effect: 'Allow',
+      Action: 'rds:DescribeDBClusterSnapshots',
+      Resource: [stagingClusters, stagingSnapshots],
+    },
+    {
+      // The staging pair's cutover snapshots outlive its clusters unless deleted; the code deletes
+      // only those whose source is a staging cluster, never the snapshot of blue a rehearsal takes.
+      Sid: 'RehearsalDeletesStagingSnapshots',
+      Effect: 'Allow',
+      Action: 'rds:DeleteDBClusterSnapshot',
+      Resource: stagingSnapshots,
+    },
+    {
+      // The staging pair's own weighted records, one label under each of the pair's names.
+      Sid: 'RehearsalChangesStagingRecords',
+      Effect: 'Allow',
+      Action: 'route53:ChangeResourceRecordSets',
+      Resource: zone,
+      Condition: {
+        'ForAllValues:StringLike': {
+          'route53:ChangeResourceRecordSetsNormalizedRecordNames': one(stagingNames),
+        },
+        'ForAllValues:StringEquals': {
+          'route53:ChangeResourceRecordSetsRecordTypes': RECORD_TYPE,
+          'route53:ChangeResourceRecordSetsActions': REHEARSAL_RECORD_ACTIONS,
+        },
+      },
     },
   ];
 }

@@ -347,6 +347,8 @@ export const REHEARSAL_QUERY_TIMEOUT_MS = 30_000;
 /** Polls of staging cluster creation and deletion. */
 export const REHEARSAL_POLL_MIN_MS = 200;
 export const REHEARSAL_POLL_MAX_MS = 10_000;
+/** How long the clean-up waits for a staging cluster's snapshot still `creating` (a cutover cut short) before it reports it not deleted. */
+export const REHEARSAL_SNAPSHOT_WAIT_MS = 30 * 60_000;
 /** A running rehearsal's heartbeat in the state store; one not beaten for REHEARSAL_STALE_MS is taken as ended by a crash. */
 export const REHEARSAL_HEARTBEAT_MS = 5_000;
 export const REHEARSAL_STALE_MS = 30_000;

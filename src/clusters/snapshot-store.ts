@@ -198,6 +198,35 @@ export class SnapshotStore {
     return { manifest: first, done };
   }
 
+  /**
+   * Deletes a snapshot and its files; answers the manifest it had, or null when there is
+   * none. The manifest goes first, so from then on no reader sees the snapshot, and a
+   * folder left without one by a crash is cleared by the next start() of that id. Throws
+   * PGSHIFT_ERR_SNAPSHOT_CREATING (409) while it is `creating`: its dump still writes there.
+   */
+  async remove(id: string): Promise<SnapshotManifest | null> {
+    const folder = this.folder(id);
+    const manifest = await this.get(id);
+    if (!manifest) return null;
+    // No await between this check and running.add: a dump cannot start (or be removed twice) meanwhile.
+    if (running.has(folder) || manifest.status === 'creating') {
+      throw new PgshiftError('PGSHIFT_ERR_SNAPSHOT_CREATING', `snapshot ${id} is still being created`, {
+        status: 409,
+        details: { id, status: manifest.status, progress: manifest.progress },
+      });
+    }
+    running.add(folder);
+    try {
+      await rm(join(folder, D.SNAPSHOT_MANIFEST_FILE), { force: true });
+      await rm(folder, { recursive: true, force: true });
+    } catch (err) {
+      throw new PgshiftError('PGSHIFT_ERR_SNAPSHOT_STORE', `cannot delete snapshot ${id} from ${this.dir}: ${describeError(err)}`, { status: 500, cause: err });
+    } finally {
+      running.delete(folder);
+    }
+    return manifest;
+  }
+
   private async read(id: string): Promise<SnapshotManifest | null> {
     let parsed: unknown;
     try {

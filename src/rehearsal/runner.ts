@@ -104,6 +104,8 @@ export const RehearsalReportSchema = Type.Object({
     kept: Type.Boolean(),
     removed: Type.Array(Type.String()),
     notRemoved: Type.Array(Type.Object({ clusterId: Type.String(), error: Type.String() })),
+    /** Manual snapshots of the staging clusters deleted with them (the staging pair's cutover snapshots); one not deleted is in notRemoved. */
+    snapshotsRemoved: Type.Array(Type.String()),
     /** The staging pair's DNS names in the pair's hosted zone. */
     records: Type.Object({ reader: Type.String(), writer: Type.String() }),
     /** Records deleted at the end, and what could not be (the next start's sweep tries again). */
@@ -248,6 +250,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
       kept: request.keep === true,
       removed: [],
       notRemoved: [],
+      snapshotsRemoved: [],
       records: { reader: staging.dns.reader.name, writer: staging.dns.writer.name },
       recordsRemoved: [],
       recordsLeft: [],
@@ -477,6 +480,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
       const removed = await timed(report.steps, 'teardown', () => removeStagingClusters(poll));
       report.staging.removed = removed.removed;
       report.staging.notRemoved = removed.failed;
+      report.staging.snapshotsRemoved = removed.snapshotsRemoved;
     }
   }
 }
@@ -544,6 +548,16 @@ export function rehearsalNotPossible(pair: PairConfig): PgshiftError | null {
   const clash = [pair.blue.rdsClusterId, pair.green.rdsClusterId].find((id) => id?.toLowerCase().startsWith(D.REHEARSAL_CLUSTER_PREFIX));
   if (clash) {
     return new PgshiftError('PGSHIFT_ERR_REHEARSAL_NAME_CLASH', `pair ${pair.id}: cluster ${clash} is named like a rehearsal's staging cluster (${D.REHEARSAL_CLUSTER_PREFIX}*); rehearsals are refused for it`, { status: 409 });
+  }
+  // The pair's own cutover snapshots are pgshift-<pair>-<side>-cutover-<time>: for a pair named
+  // rehearsal or rehearsal-* they would be pgshift-rehearsal-*, the names whose deletion
+  // `rehearsals: true` allows (deploy/policy.ts), and a rehearsal's snapshots could not be told from them.
+  if (`${D.SNAPSHOT_ID_PREFIX}-${pair.id.toLowerCase()}-`.startsWith(D.REHEARSAL_CLUSTER_PREFIX)) {
+    return new PgshiftError(
+      'PGSHIFT_ERR_REHEARSAL_NAME_CLASH',
+      `pair ${pair.id}: its cutover snapshots would be named ${D.SNAPSHOT_ID_PREFIX}-${pair.id}-*, like a rehearsal's (${D.REHEARSAL_CLUSTER_PREFIX}*), which a rehearsal's clean-up may delete; rehearsals are refused for it (rename the pair)`,
+      { status: 409 },
+    );
   }
   return null;
 }

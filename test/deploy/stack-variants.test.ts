@@ -4,7 +4,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDeployParameters } from '../../deploy/parameters.js';
+import { normalizeRecordName } from '../../deploy/policy.js';
 import { PgshiftStack } from '../../deploy/stack.js';
+import type { PairConfig } from '../../src/config/schema.js';
+import { stagingRecordNames } from '../../src/rehearsal/runner.js';
 import { ROOT } from '../helpers/process.js';
 
 type Json = Record<string, any>;
@@ -75,11 +78,19 @@ t.test('rehearsals: true adds their statements, every write and delete on the st
   const role = of('AWS::IAM::Role').find(([, r]) => JSON.stringify(r.Properties).includes('rds:DescribeDBClusterParameters'))![1];
   const statements = role.Properties.Policies[0].PolicyDocument.Statement as Json[];
   const rehearsal = statements.filter((s) => String(s.Sid).startsWith('Rehearsal'));
-  t.same(rehearsal.map((s) => s.Sid), ['RehearsalFindsStagingClusters', 'RehearsalRestoresBlueAsStagingBlue', 'RehearsalCreatesStagingClusters', 'RehearsalDeletesStagingClusters']);
+  t.same(rehearsal.map((s) => s.Sid), [
+    'RehearsalFindsStagingClusters',
+    'RehearsalRestoresBlueAsStagingBlue',
+    'RehearsalCreatesStagingClusters',
+    'RehearsalDeletesStagingClusters',
+    'RehearsalListsStagingSnapshots',
+    'RehearsalDeletesStagingSnapshots',
+    'RehearsalChangesStagingRecords',
+  ]);
   const rds = 'arn:aws:rds:eu-west-1:123456789012';
   const actions = (s: Json) => ([] as string[]).concat(s.Action);
   const resourcesOf = (s: Json) => ([] as string[]).concat(s.Resource);
-  for (const s of rehearsal) {
+  for (const s of rehearsal.filter((r) => !/Snapshots|Records/.test(r.Sid))) {
     const clusterOrDb = resourcesOf(s).filter((r) => /:(cluster|db):/.test(r));
     if (actions(s).some((a) => /Create|Delete|Restore|AddTags/.test(a))) {
       t.same(clusterOrDb.sort(), [`${rds}:cluster:pgshift-rehearsal-*`, `${rds}:db:pgshift-rehearsal-*`].filter((r) => s.Sid !== 'RehearsalRestoresBlueAsStagingBlue' || r.includes(':cluster:')), `${s.Sid}: staging clusters only`);
@@ -87,6 +98,43 @@ t.test('rehearsals: true adds their statements, every write and delete on the st
     }
   }
   t.same(actions(rehearsal[3]!), ['rds:DeleteDBInstance', 'rds:DeleteDBCluster']);
+  // The staging clusters' cutover snapshots: listed by cluster, deleted by name, pgshift-rehearsal-* only.
+  t.same(rehearsal[4], {
+    Sid: 'RehearsalListsStagingSnapshots',
+    Effect: 'Allow',
+    Action: 'rds:DescribeDBClusterSnapshots',
+    Resource: [`${rds}:cluster:pgshift-rehearsal-*`, `${rds}:cluster-snapshot:pgshift-rehearsal-*`],
+  });
+  t.same(rehearsal[5], { Sid: 'RehearsalDeletesStagingSnapshots', Effect: 'Allow', Action: 'rds:DeleteDBClusterSnapshot', Resource: `${rds}:cluster-snapshot:pgshift-rehearsal-*` });
+  t.notOk(
+    statements.some((s) => actions(s).includes('rds:DeleteDBClusterSnapshot') && resourcesOf(s).some((r) => !r.startsWith(`${rds}:cluster-snapshot:pgshift-rehearsal-`))),
+    'no snapshot but a rehearsal\'s may be deleted',
+  );
+  // The staging pair's records: one label under each of the pair's names, CNAMEs created, moved and deleted.
+  t.same(rehearsal[6], {
+    Sid: 'RehearsalChangesStagingRecords',
+    Effect: 'Allow',
+    Action: 'route53:ChangeResourceRecordSets',
+    Resource: 'arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ',
+    Condition: {
+      'ForAllValues:StringLike': {
+        'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['pgshift-rehearsal-*.orders-ro.db.example.com', 'pgshift-rehearsal-*.orders.db.example.com'],
+      },
+      'ForAllValues:StringEquals': {
+        'route53:ChangeResourceRecordSetsRecordTypes': 'CNAME',
+        'route53:ChangeResourceRecordSetsActions': ['CREATE', 'UPSERT', 'DELETE'],
+      },
+    },
+  });
+  // The pattern covers exactly the names the rehearsal writes (stagingRecordNames), as IAM's StringLike matches them.
+  const like = (pattern: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+  const patterns = (rehearsal[6]!.Condition['ForAllValues:StringLike']['route53:ChangeResourceRecordSetsNormalizedRecordNames'] as string[]).map(like);
+  const pair = { dns: { reader: { name: 'Orders-RO.db.example.com.' }, writer: { name: 'orders.db.example.com' } } } as Pick<PairConfig, 'dns'>;
+  const names = stagingRecordNames(pair, 'r0a1b2c3d');
+  for (const name of [names.reader, names.writer]) t.ok(patterns.some((p) => p.test(normalizeRecordName(name))), `${name} is allowed`);
+  for (const name of ['orders.db.example.com', 'orders-ro.db.example.com', 'other.db.example.com', 'pgshift-rehearsal-r1.other.db.example.com', 'pgshift-rehearsalx.orders.db.example.com']) {
+    t.notOk(patterns.some((p) => p.test(name)), `${name} is not`);
+  }
 });
 
 t.test('without rehearsals: true, none of their permissions', async (t) => {

@@ -1,7 +1,9 @@
 import t from 'tap';
 import YAML from 'yaml';
 import { resolveConfig } from '../../src/config/load.js';
+import { createSnapshotId } from '../../src/clusters/snapshot-id.js';
 import type { PairConfig } from '../../src/config/schema.js';
+import * as D from '../../src/defaults.js';
 import { rehearsalNotPossible, stagingPair } from '../../src/rehearsal/runner.js';
 import { stagingIds, stagingOwner } from '../../src/rehearsal/staging.js';
 import { MINIMAL_ENV, minimalConfigYaml } from '../helpers/config.js';
@@ -41,4 +43,17 @@ t.test('what cannot be rehearsed is refused with the reason', async (t) => {
   const clash = pairWith({ rdsClusterId: 'pgshift-rehearsal-old-blue' }, { rdsClusterId: 'orders-pg14' });
   t.match(rehearsalNotPossible(clash), { code: 'PGSHIFT_ERR_REHEARSAL_NAME_CLASH', status: 409, message: /pgshift-rehearsal-old-blue/ });
   t.equal(rehearsalNotPossible(pairWith({ rdsClusterId: 'orders-pg13' }, { rdsClusterId: 'orders-pg14' })), null);
+});
+
+t.test('a pair whose own cutover snapshots would be named like a rehearsal\'s is refused', async (t) => {
+  const named = (id: string) => ({ ...pairWith({ rdsClusterId: 'orders-pg13' }, { rdsClusterId: 'orders-pg14' }), id });
+  for (const id of ['rehearsal', 'rehearsal-orders']) {
+    const refused = rehearsalNotPossible(named(id));
+    t.match(refused, { code: 'PGSHIFT_ERR_REHEARSAL_NAME_CLASH', status: 409, message: new RegExp(`pair ${id}: its cutover snapshots would be named pgshift-${id}-\\*`) }, id);
+    t.ok(createSnapshotId(`${id}-blue-cutover`, Date.UTC(2026, 0, 1)).startsWith(D.REHEARSAL_CLUSTER_PREFIX), `${id}: the clash is real`);
+  }
+  for (const id of ['rehearsals', 'rehearsalorders', 'orders-rehearsal']) {
+    t.equal(rehearsalNotPossible(named(id)), null, `${id}: its snapshots are pgshift-${id}-*, not pgshift-rehearsal-*`);
+    t.notOk(createSnapshotId(`${id}-blue-cutover`, Date.UTC(2026, 0, 1)).startsWith(D.REHEARSAL_CLUSTER_PREFIX), `${id}: no clash`);
+  }
 });

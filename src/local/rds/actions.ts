@@ -31,6 +31,7 @@ export const ACTIONS: Record<string, ActionHandler> = {
   DescribeDBClusters: describeDBClusters,
   CreateDBClusterSnapshot: createDBClusterSnapshot,
   DescribeDBClusterSnapshots: describeDBClusterSnapshots,
+  DeleteDBClusterSnapshot: deleteDBClusterSnapshot,
   CreateDBCluster: createDBCluster,
   RestoreDBClusterFromSnapshot: restoreDBClusterFromSnapshot,
   CreateDBInstance: createDBInstance,
@@ -114,6 +115,12 @@ async function describeDBClusterSnapshots(state: RdsState, params: QueryParams):
   snapshots = snapshots.filter((s) => filters.every((f) => snapshotMatches(s, f)));
   const page = paginate(snapshots, (s) => `${s.manifest.createdAt}|${s.manifest.id}`, readString(params, 'Marker'), readInteger(params, 'MaxRecords'));
   return { Marker: page.marker, DBClusterSnapshots: xmlList('DBClusterSnapshot', page.items.map(renderSnapshot)) };
+}
+
+/** The snapshot as it was before the deletion (RDS answers so); its dump folder is gone. */
+async function deleteDBClusterSnapshot(state: RdsState, params: QueryParams): Promise<XmlObject> {
+  const id = readIdentifier(requireString(params, 'DBClusterSnapshotIdentifier'), 'DBClusterSnapshotIdentifier', 'cluster-snapshot');
+  return { DBClusterSnapshot: renderSnapshot(await state.deleteSnapshot(id)) };
 }
 
 async function createDBCluster(state: RdsState, params: QueryParams): Promise<XmlObject> {

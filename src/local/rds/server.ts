@@ -58,8 +58,8 @@ const byFolder = new Map<string, RdsStandIn>();
 
 /**
  * The lab's Amazon RDS: the AWS Query protocol over HTTP on loopback, answering
- * DescribeDBClusters, CreateDBClusterSnapshot and DescribeDBClusterSnapshots from
- * the lab's real servers, and CreateDBCluster / CreateDBInstance / DeleteDBInstance /
+ * DescribeDBClusters, CreateDBClusterSnapshot, DescribeDBClusterSnapshots and
+ * DeleteDBClusterSnapshot from the lab's real servers, and CreateDBCluster / CreateDBInstance / DeleteDBInstance /
  * DeleteDBCluster / DescribeDBInstances / AddTagsToResource / ListTagsForResource for
  * clusters it creates (each a new real server from `servers`), and the DB cluster
  * parameter groups (DescribeDBClusterParameters, ModifyDBClusterParameterGroup,

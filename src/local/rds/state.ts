@@ -11,7 +11,7 @@ import { withClient, type ConnectTarget } from '../../postgres/connect.js';
 import { SnapshotStore, type SnapshotManifest } from '../../clusters/snapshot-store.js';
 import { GLOBALS_FILE, restoreDatabases } from '../../clusters/dump.js';
 import { LAB_DOMAIN, labEndpoint } from '../lab-endpoints.js';
-import { RdsApiError, clusterNotFound, instanceNotFound } from './errors.js';
+import { RdsApiError, clusterNotFound, instanceNotFound, snapshotNotFound } from './errors.js';
 import type { LabClusterSource, LabClusterView, LabServerFactory, LabServerHandle } from './lab-view.js';
 import { defaultParameterGroup, ENGINE_PARAMETERS, parameterGroupFamily, parameterSpec, type ParameterSpec } from './parameters.js';
 import type { Tag } from './query.js';
@@ -556,6 +556,30 @@ export class RdsState {
     });
     this.options.log.info({ snapshot: snapshotId, cluster: cluster.id, databases }, 'rds stand-in: snapshot started');
     return this.toSnapshotRecord(started.manifest);
+  }
+
+  /**
+   * DeleteDBClusterSnapshot: the snapshot and its dump are gone at once; answers it as it
+   * was (RDS's own answer shows the snapshot's last state, e.g. `available`). RDS deletes
+   * only a snapshot that is not being made: one `creating` is
+   * InvalidDBClusterSnapshotStateFault, and so (the stand-in's own limit: the restore reads
+   * its dump) is one a cluster is still being restored from. A `failed` one may go.
+   */
+  async deleteSnapshot(id: string): Promise<SnapshotRecord> {
+    const found = await this.snapshot(id);
+    if (!found) throw snapshotNotFound(id);
+    const notNow = (why: string) => new RdsApiError('InvalidDBClusterSnapshotStateFault', 400, `DBClusterSnapshot ${found.manifest.id} cannot be deleted: ${why}.`);
+    if (found.manifest.status === 'creating') throw notNow(`it is creating (${found.manifest.progress}%)`);
+    const restoring = Object.entries(this.book.clusters).find(([, e]) => e.created?.restoredFrom === found.manifest.id && e.created.phase === 'creating');
+    if (restoring) throw notNow(`cluster ${restoring[0]} is being restored from it`);
+    try {
+      await this.store.remove(found.manifest.id);
+    } catch (err) {
+      if (isPgshiftError(err, 'PGSHIFT_ERR_SNAPSHOT_CREATING')) throw notNow('it is creating');
+      throw new RdsApiError('InternalFailure', 500, `cannot delete snapshot ${found.manifest.id}: ${describeError(err)}`);
+    }
+    this.options.log.info({ snapshot: found.manifest.id, cluster: found.manifest.clusterId }, 'rds stand-in: snapshot deleted');
+    return found;
   }
 
   /** Every snapshot, oldest first. */
