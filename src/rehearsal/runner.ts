@@ -103,7 +103,8 @@ export const RehearsalReportSchema = Type.Object({
     green: Type.String(),
     kept: Type.Boolean(),
     removed: Type.Array(Type.String()),
-    notRemoved: Type.Array(Type.Object({ clusterId: Type.String(), error: Type.String() })),
+    /** A staging cluster, or (with snapshotId) a snapshot of one, that could not be deleted. */
+    notRemoved: Type.Array(Type.Object({ clusterId: Type.String(), error: Type.String(), snapshotId: Type.Optional(Type.String()) })),
     /** Manual snapshots of the staging clusters deleted with them (the staging pair's cutover snapshots); one not deleted is in notRemoved. */
     snapshotsRemoved: Type.Array(Type.String()),
     /** The staging pair's DNS names in the pair's hosted zone. */

@@ -20,7 +20,7 @@ function recordWith(copy: RehearsalReport['copy']): RehearsalRecord {
     report: {
       outcome: 'passed',
       snapshot: 's1',
-      staging: { blue: 'b', green: 'g', kept: false, removed: ['b', 'g'], notRemoved: [], records: { reader: 'r', writer: 'w' }, recordsRemoved: [], recordsLeft: [] },
+      staging: { blue: 'b', green: 'g', kept: false, removed: ['b', 'g'], notRemoved: [], records: { reader: 'r', writer: 'w' }, recordsRemoved: [], recordsLeft: [], snapshotsRemoved: [] },
       findings: [],
       preflight: [],
       steps: [],

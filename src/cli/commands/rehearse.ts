@@ -4,6 +4,7 @@ import Type from 'typebox';
 import YAML from 'yaml';
 import * as D from '../../defaults.js';
 import { RehearsalQuerySchema, type RehearsalQuery } from '../../rehearsal/queries.js';
+import { notRemovedHint } from '../../rehearsal/leftovers.js';
 import type { RehearsalRecord } from '../../rehearsal/store.js';
 import type { CliCommand } from '../command.js';
 import { CliError, EXIT, type ExitCode } from '../errors.js';
@@ -156,7 +157,8 @@ export function formatRehearsal(r: RehearsalRecord): string {
   for (const q of report.queries) lines.push(`query ${q.verdict.toUpperCase()}: ${q.message}`);
   for (const f of report.findings) lines.push(`${f.severity.toUpperCase()} (${f.source}): ${f.message}${f.remediation ? `\n  fix: ${f.remediation.split('\n').join('\n       ')}` : ''}`);
   lines.push(report.staging.kept ? `staging clusters kept: ${report.staging.blue}, ${report.staging.green}` : `staging clusters removed: ${report.staging.removed.join(', ') || 'none'}`);
-  for (const n of report.staging.notRemoved) lines.push(`NOT REMOVED: ${n.clusterId}: ${n.error} (the next start's sweep tries again)`);
+  if (report.staging.snapshotsRemoved.length > 0) lines.push(`their cutover snapshots removed: ${report.staging.snapshotsRemoved.join(', ')}`);
+  for (const n of report.staging.notRemoved) lines.push(`NOT REMOVED: ${n.snapshotId ?? n.clusterId}: ${n.error} (${notRemovedHint(n)})`);
   if (report.staging.recordsRemoved.length > 0) lines.push(`staging records removed: ${report.staging.records.reader}, ${report.staging.records.writer}`);
   for (const left of report.staging.recordsLeft) lines.push(`RECORD LEFT: ${left}`);
   return `${lines.join('\n')}\n`;

@@ -1,6 +1,7 @@
 import type { RehearsalRecord } from '../api.js';
 import { h, type Child } from '../dom.js';
 import { bytes, clock, duration, seconds } from '../format.js';
+import { notRemovedHint } from '../../../rehearsal/leftovers.js';
 import { findingView } from './preflight.js';
 
 type Report = NonNullable<RehearsalRecord['report']>;
@@ -131,7 +132,8 @@ export function rehearsalReport(report: Report): HTMLElement[] {
     part(
       'Staging clusters',
       h('p', {}, staging.kept ? `Kept, as asked: ${staging.blue}, ${staging.green} (delete them when done).` : `Removed: ${staging.removed.join(', ') || 'none'}.`),
-      ...staging.notRemoved.map((n) => h('p', { class: 'bad' }, `Not removed: ${n.clusterId}: ${n.error} (the next start’s sweep tries again).`)),
+      ...staging.notRemoved.map((n) => h('p', { class: 'bad' }, `Not removed: ${n.snapshotId ?? n.clusterId}: ${n.error} (${notRemovedHint(n)}).`)),
+      staging.snapshotsRemoved.length > 0 && h('p', {}, `Their cutover snapshots removed: ${staging.snapshotsRemoved.join(', ')}.`),
       h('p', {}, `DNS names ${staging.records.reader}, ${staging.records.writer}: ${staging.recordsRemoved.length > 0 ? 'records removed' : 'no records left'}.`),
       ...staging.recordsLeft.map((left) => h('p', { class: 'bad' }, `Record left: ${left}.`)),
     ),
