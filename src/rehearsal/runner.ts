@@ -152,6 +152,8 @@ export interface RehearsalProgress {
   step: RehearsalStep;
   /** The initial copy's percentage of bytes, while it runs. */
   copyPercent: number | null;
+  /** A milestone within the step worth an event of its own (the staging pair at a new read stage). */
+  milestone?: string;
 }
 
 export interface RehearsalDeps {
@@ -445,7 +447,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
       if (load) await waitForWrites(load, load.acknowledged(), staging.cutover.maxFreezeSeconds * 1000 + D.REHEARSAL_LOAD_SETTLE_MS, clock);
     };
     try {
-      report.stages = await timed(report.steps, 'stages', () => stagingShift.walkReads((stage: string) => log.info({ stage }, 'rehearsal: staging pair at a new read stage')));
+      report.stages = await timed(report.steps, 'stages', () => stagingShift.walkReads((stage: string) => deps.onProgress({ step: 'stages', copyPercent, milestone: `the staging pair is at ${stage}` })));
       enter('cutover');
       await timed(report.steps, 'cutover', async () => {
         await settled();

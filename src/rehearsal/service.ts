@@ -160,8 +160,9 @@ export class RehearsalService {
       record.copyPercent = progress.copyPercent;
       void this.options.store.touch(record.id, progress, clock.now()).catch((err: unknown) => log.warn({ err: describeError(err) }, 'rehearsal progress not stored'));
       const quarter = progress.copyPercent !== null && progress.copyPercent % 25 === 0;
-      if (stepChanged || (progress.step === 'prepare' && quarter)) {
-        void this.event(record, `rehearsal ${record.id}: ${progress.step}${progress.copyPercent === null ? '' : ` (initial copy ${progress.copyPercent} %)`}`, progress);
+      if (stepChanged || (progress.step === 'prepare' && quarter) || progress.milestone) {
+        const detail = progress.milestone ?? (progress.copyPercent === null ? null : `initial copy ${progress.copyPercent} %`);
+        void this.event(record, `rehearsal ${record.id}: ${progress.step}${detail === null ? '' : ` (${detail})`}`, progress);
       }
     };
     try {

@@ -68,6 +68,7 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
     t.match((await service.api.get('/api/v1/pairs/demo/rehearsals/latest')).body, { id });
     const events = (await service.api.get('/api/v1/pairs/demo/events')).body.events.filter((e: any) => e.action === 'rehearsal');
     t.ok(events.some((e: any) => /initial copy 100 %/.test(e.reason)), 'the copy progress is in the audit log (and so on the event stream)');
+    t.ok(events.some((e: any) => /stages \(the staging pair is at reads-\d+\)/.test(e.reason)), 'and each read stage the staging pair reached');
     t.equal((await service.api.get('/api/v1/pairs/demo')).body.stage, stageBefore, "the real pair's stage is untouched");
   });
 
