@@ -1,8 +1,7 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { AddTagsToResourceCommand, CreateDBClusterCommand, CreateDBInstanceCommand, DescribeDBClustersCommand, ListTagsForResourceCommand, RDSClient } from '@aws-sdk/client-rds';
-import * as D from '../../src/defaults.js';
+import { AddTagsToResourceCommand, CreateDBClusterCommand, CreateDBInstanceCommand, DescribeDBClustersCommand, ListTagsForResourceCommand } from '@aws-sdk/client-rds';
 import { buildConnectTarget } from '../../src/clusters/dial.js';
 import { createGreenStep, ensureGreenCluster, greenWriterId, removeGreenCluster } from '../../src/clusters/green-creator.js';
 import type { CreateGreenConfig, Login } from '../../src/config/schema.js';
@@ -15,6 +14,7 @@ import type { PreparationContext, StepDetail } from '../../src/shift/ports.js';
 import { awsCli, findAwsCli } from '../helpers/aws-cli.js';
 import { testLabDir } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
+import { standInRds } from '../helpers/rds.js';
 
 const PAIR = 'orders';
 const CLUSTER = 'orders-green-new';
@@ -22,14 +22,6 @@ const MASTER: Login = { user: 'green_admin', password: 'Gr33n-master-pw!x' };
 const HOST_OVERRIDES = { [`*.${LAB_DOMAIN}`]: '127.0.0.1' };
 const FAST = { pollMinMs: 50, pollMaxMs: 300, timeoutMs: 120_000 };
 
-function sdk(endpoint: string): RDSClient {
-  return new RDSClient({
-    region: 'us-east-1',
-    endpoint,
-    credentials: { accessKeyId: D.LAB_AWS_ACCESS_KEY_ID, secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY },
-    maxAttempts: 1,
-  });
-}
 
 /** Every log line the lab and pgshift write in this file, to prove the master password is in none. */
 const logLines: string[] = [];
@@ -83,7 +75,7 @@ t.test('pgshift creates green through the RDS stand-in', async (t) => {
     instanceClass: 'db.r6g.large',
     tags: { team: 'orders' },
   };
-  let rds = sdk(lab.rds!.url);
+  let rds = standInRds(lab.rds!.url);
   let aws = awsCli(cli, lab.rds!.url);
   const step = () => createGreenStep({ pairId: PAIR, clusterId: CLUSTER, spec, adminLogin: MASTER, client: rds, log, ...FAST });
   const masterTarget = (endpoint: { host: string; port: number }) =>
@@ -187,7 +179,7 @@ t.test('pgshift creates green through the RDS stand-in', async (t) => {
   t.test('a lab restart brings the created cluster back', async (t) => {
     await lab.stop();
     lab = await Lab.start({ dir, log });
-    rds = sdk(lab.rds!.url);
+    rds = standInRds(lab.rds!.url);
     aws = awsCli(cli, lab.rds!.url);
     const cluster = await waitFor(
       'the created cluster to be available again',

@@ -5,12 +5,12 @@ import {
   DescribeDBInstancesCommand,
   ModifyDBClusterParameterGroupCommand,
   paginateDescribeDBClusterParameters,
-  RDSClient,
   RebootDBInstanceCommand,
 } from '@aws-sdk/client-rds';
 import * as D from '../../src/defaults.js';
 import { awsCli, findAwsCli } from '../helpers/aws-cli.js';
 import { startTestLab } from '../helpers/lab.js';
+import { standInRds } from '../helpers/rds.js';
 
 /**
  * What the RDS stand-in says of capacity and parameter groups, to the real SDK and the
@@ -21,12 +21,7 @@ import { startTestLab } from '../helpers/lab.js';
 t.test('capacity and parameter groups in the RDS stand-in', async (t) => {
   const lab = await startTestLab(t);
   const standIn = lab.rds!;
-  const rds = new RDSClient({
-    region: 'us-east-1',
-    endpoint: standIn.url,
-    credentials: { accessKeyId: D.LAB_AWS_ACCESS_KEY_ID, secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY },
-    maxAttempts: 1,
-  });
+  const rds = standInRds(standIn.url);
   t.teardown(() => rds.destroy());
   const cluster = async (id: string) => (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }))).DBClusters![0]!;
   const instanceClass = async (id: string) =>

@@ -6,7 +6,6 @@ import {
   DeleteDBInstanceCommand,
   DescribeDBClustersCommand,
   DescribeDBClusterSnapshotsCommand,
-  RDSClient,
   RestoreDBClusterFromSnapshotCommand,
 } from '@aws-sdk/client-rds';
 import * as D from '../../src/defaults.js';
@@ -15,6 +14,7 @@ import { Lab } from '../../src/local/lab.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { testLabDir } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
+import { standInRds } from '../helpers/rds.js';
 
 const STAGING = 'pgshift-rehearsal-r1-blue';
 const TAGS = [
@@ -22,14 +22,6 @@ const TAGS = [
   { Key: 'pgshift-rehearsal', Value: 'r1' },
 ];
 
-function sdk(endpoint: string): RDSClient {
-  return new RDSClient({
-    region: 'us-east-1',
-    endpoint,
-    credentials: { accessKeyId: D.LAB_AWS_ACCESS_KEY_ID, secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY },
-    maxAttempts: 1,
-  });
-}
 
 async function awsErrorName(call: Promise<unknown>): Promise<{ name: string; message: string }> {
   try {
@@ -44,7 +36,7 @@ t.test('RestoreDBClusterFromSnapshot starts a new server of the snapshot\'s majo
   const dir = await testLabDir(t);
   const lab = await Lab.start({ dir, log: createLogger({ level: 'silent' }) });
   t.teardown(() => lab.stop());
-  const rds = sdk(lab.rds!.url);
+  const rds = standInRds(lab.rds!.url);
   const blueMajor = lab.servers.blue.major;
 
   // A row only the snapshot can carry into the new cluster.

@@ -9,19 +9,11 @@ import {
   RDSClient,
 } from '@aws-sdk/client-rds';
 import { XMLParser } from 'fast-xml-parser';
-import * as D from '../../src/defaults.js';
 import { clientConfig } from '../../src/postgres/connect.js';
 import { startTestLab } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
+import { standInRds } from '../helpers/rds.js';
 
-function sdk(endpoint: string): RDSClient {
-  return new RDSClient({
-    region: 'us-east-1',
-    endpoint,
-    credentials: { accessKeyId: D.LAB_AWS_ACCESS_KEY_ID, secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY },
-    maxAttempts: 1,
-  });
-}
 
 async function awsError(call: Promise<unknown>): Promise<{ name: string; status?: number; message: string }> {
   try {
@@ -40,7 +32,7 @@ async function statusOf(rds: RDSClient, id: string): Promise<string | undefined>
 t.test('DeleteDBClusterSnapshot on the RDS stand-in', async (t) => {
   const lab = await startTestLab(t, { green: 'empty' });
   const url = lab.rds!.url;
-  const rds = sdk(url);
+  const rds = standInRds(url);
   t.teardown(() => rds.destroy());
   const folder = (id: string) => join(lab.dir, 'rds', 'snapshots', id);
 

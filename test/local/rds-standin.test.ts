@@ -9,7 +9,6 @@ import {
   type DBClusterSnapshot,
 } from '@aws-sdk/client-rds';
 import { XMLParser } from 'fast-xml-parser';
-import * as D from '../../src/defaults.js';
 import { labBanner } from '../../src/local/banner.js';
 import { labEndpoint } from '../../src/local/lab-endpoints.js';
 import type { Lab } from '../../src/local/lab.js';
@@ -19,15 +18,8 @@ import { readFilters, readQueryParams, readTags } from '../../src/local/rds/quer
 import { startTestLab, testLogger } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 import { readManifest } from '../clusters/helpers.js';
+import { standInRds } from '../helpers/rds.js';
 
-function sdk(endpoint: string, maxAttempts = 1): RDSClient {
-  return new RDSClient({
-    region: 'us-east-1',
-    endpoint,
-    credentials: { accessKeyId: D.LAB_AWS_ACCESS_KEY_ID, secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY },
-    maxAttempts,
-  });
-}
 
 /** The SDK's error for a rejected call, with its AWS name, HTTP status and request id. */
 async function awsError(call: Promise<unknown>): Promise<{ name: string; status?: number; requestId?: string; message: string }> {
@@ -97,7 +89,7 @@ t.test('Query parameters: flattened lists, body over query string', async (t) =>
 t.test('the RDS stand-in over the lab', async (t) => {
   const lab: Lab = await startTestLab(t);
   const url = lab.rds!.url;
-  const rds = sdk(url);
+  const rds = standInRds(url);
   t.teardown(() => rds.destroy());
   const versions = await lab.versions();
 
@@ -258,7 +250,7 @@ t.test('the RDS stand-in over the lab', async (t) => {
     t.equal(cut.DBClusterSnapshot?.Status, 'creating');
     await lab.rds!.close();
     lab.rds = await startRdsStandIn({ dir: join(lab.dir, 'rds'), source: labSource(lab), log: testLogger() });
-    const client = sdk(lab.rds.url);
+    const client = standInRds(lab.rds.url);
     t.teardown(() => client.destroy());
     const all = await client.send(new DescribeDBClusterSnapshotsCommand({}));
     const byId = new Map(all.DBClusterSnapshots?.map((s) => [s.DBClusterSnapshotIdentifier, s]));
@@ -267,7 +259,7 @@ t.test('the RDS stand-in over the lab', async (t) => {
   });
 
   t.test('follows the real server: a stopped server is a stopped cluster', async (t) => {
-    const client = sdk(lab.rds!.url);
+    const client = standInRds(lab.rds!.url);
     t.teardown(() => client.destroy());
     await lab.servers.green.stop();
     t.teardown(() => lab.servers.green.start());
@@ -286,13 +278,13 @@ t.test('the RDS stand-in over the lab', async (t) => {
   t.test('switchable faults: throttling is retried by the SDK, exhausted retries fail', async (t) => {
     const stand = lab.rds!;
     stand.faults.inject({ action: 'DescribeDBClusters', times: 1 });
-    const retrying = sdk(stand.url, 3);
+    const retrying = standInRds(stand.url, 3);
     t.teardown(() => retrying.destroy());
     const out = await retrying.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'demo-blue' }));
     t.equal(out.DBClusters?.[0]?.DBClusterIdentifier, 'demo-blue', 'succeeds after one throttled attempt');
 
     stand.faults.inject({ action: 'DescribeDBClusters', times: 1 });
-    const once = sdk(stand.url, 1);
+    const once = standInRds(stand.url, 1);
     t.teardown(() => once.destroy());
     t.match(await awsError(once.send(new DescribeDBClustersCommand({}))), { name: 'Throttling', status: 400 });
     stand.faults.inject({ action: 'CreateDBClusterSnapshot', code: 'InternalFailure', status: 500 });

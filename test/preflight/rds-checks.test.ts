@@ -1,7 +1,5 @@
 import t, { type Test } from 'tap';
-import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../../src/clusters/rds-clusters.js';
-import * as D from '../../src/defaults.js';
 import type { Lab } from '../../src/local/lab.js';
 import { rdsCapacityCheck, rdsLogicalReplicationCheck, rdsParameterDifferencesCheck, instanceClassGib } from '../../src/preflight/checks/rds.js';
 import type { Finding, PreflightReport } from '../../src/preflight/report.js';
@@ -10,6 +8,7 @@ import type { PreflightTargets } from '../../src/preflight/targets.js';
 import { awsCli, findAwsCli } from '../helpers/aws-cli.js';
 import { startTestLab, testLogger } from '../helpers/lab.js';
 import { demoPair, labPreflightTargets } from './lab-preflight.js';
+import { standInRds } from '../helpers/rds.js';
 
 /**
  * The preflight checks that read RDS's own descriptions, run through the real SDK
@@ -54,12 +53,7 @@ function shellWords(line: string): string[] {
 t.test('preflight from RDS against the stand-in', async (t) => {
   const lab: Lab = await startTestLab(t);
   const standIn = lab.rds!;
-  const client = new RDSClient({
-    region: 'us-east-1',
-    endpoint: standIn.url,
-    credentials: { accessKeyId: D.LAB_AWS_ACCESS_KEY_ID, secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY },
-    maxAttempts: 1,
-  });
+  const client = standInRds(standIn.url);
   t.teardown(() => client.destroy());
   const catalog = new RdsClusters({ client, clusterIds: { blue: 'demo-blue', green: 'demo-green' } });
   const targets: PreflightTargets = { ...labPreflightTargets(lab), aws: { sides: ['blue', 'green'], facts: (side) => catalog.rdsFacts(side) } };

@@ -1,7 +1,6 @@
 import t from 'tap';
 import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
 import * as D from '../../src/defaults.js';
-import type { Lab } from '../../src/local/lab.js';
 import { stagingIds } from '../../src/rehearsal/staging.js';
 import { startTestLab } from '../helpers/lab.js';
 import { labServiceConfig } from '../helpers/lab-service.js';
@@ -9,16 +8,8 @@ import { startServiceProcess, type ServiceProcess } from '../helpers/prepare.js'
 import { writeConfigFile } from '../helpers/config.js';
 import { runCli } from '../helpers/process.js';
 import { waitFor } from '../helpers/wait.js';
+import { standInRds } from '../helpers/rds.js';
 
-function rdsOf(lab: Lab): RDSClient {
-  return new RDSClient({
-    region: 'us-east-1',
-    endpoint: lab.rds!.url,
-    credentials: { accessKeyId: D.LAB_AWS_ACCESS_KEY_ID, secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY },
-    // The test only watches the cluster list: a kept-alive socket the stand-in closed a moment before (ECONNRESET) is retried, as pgshift's own client does.
-    maxAttempts: 3,
-  });
-}
 
 async function clusterIds(rds: RDSClient): Promise<string[]> {
   return (await rds.send(new DescribeDBClustersCommand({}))).DBClusters!.map((c) => c.DBClusterIdentifier!);
@@ -38,7 +29,7 @@ function rehearsalDone(service: ServiceProcess, id: string): Promise<any> {
 
 t.test('rehearsals through the API of a real pgshift process', async (t) => {
   const lab = await startTestLab(t);
-  const rds = rdsOf(lab);
+  const rds = standInRds(lab.rds!.url, 3);
   t.teardown(() => rds.destroy());
   const config = await labServiceConfig(t, {}, 'info');
   let service = await startServiceProcess(t, lab, config, 'rehearsing');

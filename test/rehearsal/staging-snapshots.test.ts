@@ -8,17 +8,10 @@ import { clientConfig } from '../../src/postgres/connect.js';
 import { createStagingBlue, createStagingGreen, removeStagingClusters, stagingIds, sweepStagingClusters } from '../../src/rehearsal/staging.js';
 import { startTestLab, testLogger } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
+import { standInRds } from '../helpers/rds.js';
 
 const POLL = { pollMinMs: 50, pollMaxMs: 200 };
 
-function sdk(endpoint: string): RDSClient {
-  return new RDSClient({
-    region: 'us-east-1',
-    endpoint,
-    credentials: { accessKeyId: D.LAB_AWS_ACCESS_KEY_ID, secretAccessKey: D.LAB_AWS_SECRET_ACCESS_KEY },
-    maxAttempts: 1,
-  });
-}
 
 async function snapshotIds(rds: RDSClient): Promise<string[]> {
   const out = await rds.send(new DescribeDBClusterSnapshotsCommand({}));
@@ -61,7 +54,7 @@ async function dumpWaiting(holder: pg.Client): Promise<boolean> {
 
 t.test('removing a rehearsal\'s staging clusters deletes their snapshots and no other', async (t) => {
   const lab = await startTestLab(t, { green: 'empty' });
-  const rds = sdk(lab.rds!.url);
+  const rds = standInRds(lab.rds!.url);
   t.teardown(() => rds.destroy());
   const log = testLogger();
   const versions = await lab.versions();
