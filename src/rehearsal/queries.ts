@@ -39,6 +39,18 @@ export const QueryComparisonSchema = Type.Object({
 });
 export type QueryComparison = Type.Static<typeof QueryComparisonSchema>;
 
+/** The report's findings from the comparison: rows that differ (or a query that fails) block; a slower green warns, with both plans to compare. */
+export function queryFindings(results: readonly QueryComparison[]): { severity: 'blocker' | 'warning'; source: 'queries'; message: string; remediation?: string }[] {
+  return results
+    .filter((q) => q.verdict !== 'same')
+    .map((q) => ({
+      severity: q.verdict === 'slower' ? 'warning' : 'blocker',
+      source: 'queries',
+      message: q.message,
+      ...(q.verdict === 'slower' ? { remediation: `plan on blue:\n${q.blue.plan}\nplan on green:\n${q.green.plan}` } : {}),
+    }));
+}
+
 export interface CompareOptions {
   /** Where each side's copy of `database` is; a login that can read what the queries read. */
   target(side: 'blue' | 'green', database: string): ConnectTarget;

@@ -17,7 +17,7 @@ import { greenPreparation } from '../replication/prepare.js';
 import type { PreparationContext, PreparationProgress, PreparationStep, StepDetail } from '../shift/ports.js';
 import { TableCopyTimes } from './copy-timing.js';
 import { grantWriteLoad, insertLoad, LOAD_ROLE, prepareWriteLoad, waitForWrites, WriteLoadResultSchema, type RehearsalLoad, type WriteLoadHandle } from './load.js';
-import { compareQueries, QueryComparisonSchema, type RehearsalQuery } from './queries.js';
+import { compareQueries, QueryComparisonSchema, queryFindings, type RehearsalQuery } from './queries.js';
 import type { Route53Account } from '../traffic/route53-account.js';
 import { StagingShift } from './staging-shift.js';
 import { createStagingBlue, createStagingGreen, removeStagingClusters, stagingIds } from './staging.js';
@@ -409,15 +409,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
         signal,
       }),
     );
-    for (const q of report.queries) {
-      if (q.verdict === 'same') continue;
-      report.findings.push({
-        severity: q.verdict === 'slower' ? 'warning' : 'blocker',
-        source: 'queries',
-        message: q.message,
-        ...(q.verdict === 'slower' ? { remediation: `plan on blue:\n${q.blue.plan}\nplan on green:\n${q.green.plan}` } : {}),
-      });
-    }
+    report.findings.push(...queryFindings(report.queries));
 
     enter('stages');
     shift = await StagingShift.open({

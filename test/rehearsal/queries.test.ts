@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Lab } from '../../src/local/lab.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { compareQueries, isOrdered, median } from '../../src/rehearsal/queries.js';
+import { compareQueries, isOrdered, median, queryFindings } from '../../src/rehearsal/queries.js';
 import { testLabDir, testLogger } from '../helpers/lab.js';
 
 t.test('ordering and the median', async (t) => {
@@ -58,4 +58,12 @@ t.test('queries compared on a 13 and a 14 server', async (t) => {
     t.equal(written, 0, `nothing was written on ${side}`);
   }
   t.equal(byName.get('unordered')!.verdict, 'same');
+
+  // As the rehearsal's report has them: the slower query a warning with both plans, the others blockers.
+  const findings = queryFindings(results);
+  t.equal(findings.length, 3, 'no finding for the query that returns the same rows');
+  const slower = findings.find((f) => f.severity === 'warning')!;
+  t.match(slower, { source: 'queries', message: /"owners by id"/ });
+  t.match(slower.remediation, /plan on blue:\n[^]*Index[^]*\nplan on green:\n[^]*Seq Scan/);
+  t.match(findings.filter((f) => f.severity === 'blocker').map((f) => f.message), [/"epoch of a timestamp" returns different rows/, /"sneaky write"/]);
 });

@@ -63,7 +63,7 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
       100,
     ).catch(() => undefined);
     const watchingRecords = request.expectRecords
-      ? waitFor('the staging records to appear', async () => (zoneNames().some((n) => n.replace(/\.$/, "") === names.reader) ? (recordsSeen = true) : undefined), 180_000, 50).catch(() => undefined)
+      ? waitFor('the staging records to appear', async () => (zoneNames().some((n) => n.replace(/\.$/, '') === names.reader) ? (recordsSeen = true) : undefined), 180_000, 50).catch(() => undefined)
       : Promise.resolve();
     const { expectRecords: _expect, ...asked } = request;
     const report = await runRehearsal(asked, {
