@@ -362,5 +362,7 @@ export const REHEARSAL_MIN_WRITE_RATE = 0.1;
 /** How long a rehearsal waits beyond the freeze limit for its load's next acknowledged write, and how often it looks. */
 export const REHEARSAL_LOAD_SETTLE_MS = 10_000;
 export const REHEARSAL_LOAD_POLL_MS = 20;
+/** Differences of the demo application's write ledger named in a rehearsal's finding (the report's writeLoad.ledger lists more). */
+export const REHEARSAL_LEDGER_DIFFERENCES_SHOWN = 5;
 /** The initial copy's slowest tables `pgshift rehearse` prints (the JSON report has every table). */
 export const REHEARSAL_SLOWEST_TABLES_SHOWN = 5;

@@ -9,6 +9,7 @@ import { PgShiftStore } from './store/pg-store.js';
 import { PgSessionStore } from './store/pg-sessions.js';
 import { PgRehearsalStore } from './store/pg-rehearsals.js';
 import { createRehearsals } from './wiring/rehearsals.js';
+import type { RehearsalLoad } from './rehearsal/load.js';
 import { createStatePool, migrateState, pingState } from './store/state-db.js';
 import { composePairs, instanceIdOf } from './wiring/service.js';
 import { crashHook } from './wiring/crash-hook.js';
@@ -28,6 +29,11 @@ export interface StartOptions {
   host?: string;
   /** Override config.service.port (tests use 0). */
   port?: number;
+  /**
+   * A rehearsal's write load per pair id, instead of pgshift's INSERTs (rehearsal/load.ts):
+   * the lab's entry point hands in its demo application for the demo pair. Production gives none.
+   */
+  rehearsalLoads?: Readonly<Record<string, RehearsalLoad>>;
 }
 
 export interface RunningService {
@@ -76,7 +82,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     const afterJournal = crashHook(options.env.PGSHIFT_TEST_CRASH_FILE);
     const composed = await composePairs(config, log, store, instanceIdOf(options.env), undefined, afterJournal ? { afterJournal } : {});
     closers.push(() => composed.close());
-    const rehearsals = await createRehearsals(config, { store: new PgRehearsalStore(statePool), events: store, route53Account: composed.route53Account, log, instanceId: instanceIdOf(options.env) });
+    const rehearsals = await createRehearsals(config, { store: new PgRehearsalStore(statePool), events: store, route53Account: composed.route53Account, log, instanceId: instanceIdOf(options.env), ...(options.rehearsalLoads ? { loads: options.rehearsalLoads } : {}) });
     if (rehearsals) closers.push(() => rehearsals.close());
 
     const services: Services = {

@@ -7,6 +7,7 @@ import { LAB_PAIR } from './lab-endpoints.js';
 import { prepareLabPair } from './lab-prepare.js';
 import { demoSchemaReady, labWorkloadSettings, withoutAppSignal, type WorkloadFlags } from './workload/lab-hook.js';
 import { startLabWorkload } from './workload/lab.js';
+import { labDemoAppLoad } from './workload/rehearsal-load.js';
 import type { DemoWorkload } from './workload/workload.js';
 
 export interface LabStartOptions {
@@ -95,12 +96,15 @@ export async function startLab(options: LabStartOptions): Promise<RunningLab> {
     const runWorkload = workloadSettings.enabled && (await demoSchemaReady(lab, log));
     // No application, no pushes: an app signal left on would keep the pair from advancing.
     const serviceDocument = runWorkload ? labServiceDocument : withoutAppSignal(labServiceDocument);
+    // With the demo application on, it is also the demo pair's rehearsal load, pointed at the staging names.
+    const rehearsalLoads = runWorkload && lab.route53 ? { [LAB_PAIR]: labDemoAppLoad(lab, workloadSettings) } : undefined;
     const service = await startService({
       configPath: options.configPath,
       env: { ...options.env, ...lab.env() },
       document: serviceDocument,
       log,
       ...listen,
+      ...(rehearsalLoads ? { rehearsalLoads } : {}),
     });
     stops.push(() => service.close());
 

@@ -16,7 +16,7 @@ import { preflightPairFromConfig } from '../preflight/targets.js';
 import { greenPreparation } from '../replication/prepare.js';
 import type { PreparationContext, PreparationProgress, PreparationStep, StepDetail } from '../shift/ports.js';
 import { TableCopyTimes } from './copy-timing.js';
-import { grantWriteLoad, insertLoad, LOAD_ROLE, prepareWriteLoad, waitForWrites, WriteLoadResultSchema, type RehearsalLoad, type WriteLoadHandle } from './load.js';
+import { grantWriteLoad, insertLoad, LOAD_ROLE, prepareWriteLoad, stagingEndpoints, waitForWrites, writeLoadFindings, WriteLoadResultSchema, type RehearsalLoad, type WriteLoadHandle } from './load.js';
 import { compareQueries, QueryComparisonSchema, queryFindings, type RehearsalQuery } from './queries.js';
 import type { Route53Account } from '../traffic/route53-account.js';
 import { StagingShift } from './staging-shift.js';
@@ -28,7 +28,7 @@ export type RehearsalStep = (typeof REHEARSAL_STEPS)[number];
 
 export const RehearsalFindingSchema = Type.Object({
   severity: Type.Union([Type.Literal('blocker'), Type.Literal('warning'), Type.Literal('info')]),
-  /** Where it comes from: `preflight`, `queries`, or the rehearsal's own steps. */
+  /** Where it comes from: `preflight`, `queries`, `load` (the demo application's write ledger), or the rehearsal's own steps. */
   source: Type.String(),
   message: Type.String(),
   remediation: Type.Optional(Type.String()),
@@ -95,7 +95,7 @@ const WriteWindowSchema = Type.Object({
 
 /** What a finished rehearsal found; stored, served by the API and printed by the CLI. */
 export const RehearsalReportSchema = Type.Object({
-  /** `passed`: no blocker; `blocked`: a blocker found (by preflight or the queries); `failed`: a step broke; `cancelled`. */
+  /** `passed`: no blocker; `blocked`: a blocker found (by preflight, the queries or the load's ledger); `failed`: a step broke; `cancelled`. */
   outcome: Type.Union([Type.Literal('passed'), Type.Literal('blocked'), Type.Literal('failed'), Type.Literal('cancelled')]),
   snapshot: Type.Union([Type.String(), Type.Null()]),
   staging: Type.Object({
@@ -171,7 +171,7 @@ export interface RehearsalDeps {
   clock?: Clock;
   signal: AbortSignal;
   onProgress(progress: RehearsalProgress): void;
-  /** Default insertLoad. */
+  /** Default insertLoad; the lab hands in its demo application (src/local/workload/rehearsal-load.ts). */
   load?: RehearsalLoad;
   pollMinMs?: number;
   pollMaxMs?: number;
@@ -424,11 +424,19 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
       signal,
     });
     const stagingShift = shift;
-    if (loadLogin) await grantWriteLoad(stagingTargets.target('green', staging.databases[0]!, 'admin'));
+    const loadKind = deps.load ?? insertLoad;
+    if (loadLogin) {
+      await grantWriteLoad(stagingTargets.target('green', staging.databases[0]!, 'admin'));
+      await loadKind.prepare?.((side) => stagingTargets.target(side, staging.databases[0]!, 'admin'), loadLogin);
+    }
     const load: WriteLoadHandle | null = loadLogin
-      ? (deps.load ?? insertLoad).start({
+      ? loadKind.start({
           target: (side) => ({ ...stagingTargets.target(side, staging.databases[0]!, 'admin'), login: loadLogin }),
           writer: () => stagingShift.writer(),
+          names: { reader: staging.dns.reader.name, writer: staging.dns.writer.name },
+          endpoint: stagingEndpoints(stagingTargets, staging.databases[0]!),
+          database: staging.databases[0]!,
+          login: loadLogin,
           ratePerSecond: writeRate,
           clock,
           log,
@@ -451,6 +459,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
       });
     } finally {
       report.writeLoad = (await load?.stop()) ?? null;
+      report.findings.push(...writeLoadFindings(report.writeLoad));
     }
     const ttl = Math.max(deps.pair.dns.writer.ttl, deps.pair.dns.reader.ttl);
     report.estimate.writeWindowSeconds = Math.round((report.writeWindows!.forward.windowMs / 1000 + ttl) * 10) / 10;

@@ -10,6 +10,7 @@ import type { NewAuditEvent } from '../shift/state.js';
 import type { Route53Account } from '../traffic/route53-account.js';
 import { Route53Router } from '../traffic/route53-router.js';
 import { rehearsalNotPossible, runRehearsal, stagingPair, type RehearsalProgress, type RehearsalRequest } from './runner.js';
+import type { RehearsalLoad } from './load.js';
 import { sweepStagingClusters } from './staging.js';
 import type { RehearsalRecord, RehearsalStore } from './store.js';
 
@@ -25,6 +26,8 @@ export interface RehearsalServiceOptions {
   clock: Clock;
   /** Who this process is (the owner of the rehearsals it runs). */
   instanceId: string;
+  /** A write load per pair id instead of insertLoad (the lab's demo application for its pair). */
+  loads?: Readonly<Record<string, RehearsalLoad>>;
 }
 
 interface Active {
@@ -165,6 +168,7 @@ export class RehearsalService {
         void this.event(record, `rehearsal ${record.id}: ${progress.step}${detail === null ? '' : ` (${detail})`}`, progress);
       }
     };
+    const load = this.options.loads?.[pair.id];
     try {
       const report = await runRehearsal(record.request, {
         id: record.id,
@@ -178,6 +182,7 @@ export class RehearsalService {
         clock,
         signal: active.abort.signal,
         onProgress,
+        ...(load ? { load } : {}),
       });
       await this.options.store.finish(record.id, report, clock.now());
       await this.event(record, `rehearsal ${record.id} ${report.outcome}: ${report.findings.filter((f) => f.severity === 'blocker').length} blocker(s)`, {

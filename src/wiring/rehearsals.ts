@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { createRdsClient } from '../clusters/rds-client.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import type { RehearsalLoad } from '../rehearsal/load.js';
 import { RehearsalService } from '../rehearsal/service.js';
 import type { RehearsalStore } from '../rehearsal/store.js';
 import type { ShiftStore } from '../shift/store.js';
@@ -15,7 +16,16 @@ import type { Route53Account } from '../traffic/route53-account.js';
  */
 export async function createRehearsals(
   config: Config,
-  deps: { store: RehearsalStore; events: Pick<ShiftStore, 'recordEvent'>; route53Account: Route53Account; log: Logger; instanceId: string; clock?: Clock },
+  deps: {
+    store: RehearsalStore;
+    events: Pick<ShiftStore, 'recordEvent'>;
+    route53Account: Route53Account;
+    log: Logger;
+    instanceId: string;
+    clock?: Clock;
+    /** A write load per pair id instead of pgshift's INSERTs (the lab's demo application). */
+    loads?: Readonly<Record<string, RehearsalLoad>>;
+  },
 ): Promise<{ service: RehearsalService; close(): Promise<void> } | null> {
   if (!config.pairs.some((p) => p.blue.rdsClusterId !== undefined)) return null;
   const rds = createRdsClient(config.aws);
@@ -28,6 +38,7 @@ export async function createRehearsals(
     log: deps.log.child({ component: 'rehearsals' }),
     clock: deps.clock ?? systemClock,
     instanceId: deps.instanceId,
+    ...(deps.loads ? { loads: deps.loads } : {}),
   });
   await service.open();
   return {

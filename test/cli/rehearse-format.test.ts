@@ -56,3 +56,17 @@ t.test('with several databases each table names its database; without tables, no
   t.match(text, /slowest tables: one\/public\.a .*, two\/public\.a /);
   t.notMatch(formatRehearsal(recordWith({ tables: 0, bytes: 0, seconds: 0, bytesPerSecond: null, databases: [], perTable: [] })), /slowest tables/);
 });
+
+t.test("the demo application's load prints its ledger: the runs by side and what the check on blue found, or why it did not run", async (t) => {
+  const record = recordWith(null);
+  const ledger = { acknowledged: 94, inDoubt: 0, failed: 2, runs: [{ side: 'blue', writes: 57 }, { side: 'green', writes: 28 }, { side: 'blue', writes: 9 }] };
+  const counts = { missing: 1, duplicated: 0, phantom: 0, sequenceReuse: 0, inDoubtPresent: 0, differences: ['invoice x: gone'] };
+  record.report!.writeLoad = { kind: 'demo-app', ratePerSecond: 5, writes: 94, errors: 2, longestGapMs: 416, ledger: { ...ledger, checkedOn: 'blue', ...counts } };
+  const text = formatRehearsal(record);
+  t.match(text, /write load \(the demo application\): 5\/s, 94 writes acknowledged, 2 refused, longest gap 416 ms/);
+  t.match(text, /write ledger: 94 acknowledged \(blue 57, then green 28, then blue 9\), 0 in doubt; checked on blue: 1 missing, 0 duplicated, 0 phantom, 0 sequence values reused/);
+  record.report!.writeLoad.ledger = { ...ledger, checkedOn: null, checkError: 'connection refused', ...counts, missing: 0, differences: [] };
+  t.match(formatRehearsal(record), /write ledger: 94 acknowledged .*; NOT CHECKED: connection refused/);
+  record.report!.writeLoad = { kind: 'inserts', ratePerSecond: 10, writes: 30, errors: 1, longestGapMs: 300 };
+  t.notMatch(formatRehearsal(record), /write ledger/, 'the INSERT load keeps no ledger');
+});

@@ -9,8 +9,11 @@ import { resolveConfig } from '../../src/config/load.js';
 import * as D from '../../src/defaults.js';
 import type { Lab } from '../../src/local/lab.js';
 import { withClient } from '../../src/postgres/connect.js';
+import type { RehearsalLoad } from '../../src/rehearsal/load.js';
 import { runRehearsal, stagingRecordNames, type RehearsalProgress } from '../../src/rehearsal/runner.js';
 import { stagingIds } from '../../src/rehearsal/staging.js';
+import { parseWorkloadSettings } from '../../src/local/workload/config.js';
+import { labDemoAppLoad } from '../../src/local/workload/rehearsal-load.js';
 import { createRoute53Client } from '../../src/traffic/route53-client.js';
 import { Route53Account } from '../../src/traffic/route53-account.js';
 import { systemClock } from '../../src/clock.js';
@@ -47,7 +50,7 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
   const zoneNames = () => lab.route53!.standIn.store.recordSets(lab.route53!.zoneId).map((r) => r.name);
   const before = await realPair(lab, rds);
 
-  const rehearse = async (id: string, request: Parameters<typeof runRehearsal>[0] & { expectRecords?: boolean }) => {
+  const rehearse = async (id: string, request: Parameters<typeof runRehearsal>[0] & { expectRecords?: boolean; load?: RehearsalLoad }) => {
     const seen: RehearsalProgress[] = [];
     const ids = stagingIds(id);
     const names = stagingRecordNames(pair, id);
@@ -65,7 +68,7 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
     const watchingRecords = request.expectRecords
       ? waitFor('the staging records to appear', async () => (zoneNames().some((n) => n.replace(/\.$/, '') === names.reader) ? (recordsSeen = true) : undefined), 180_000, 50).catch(() => undefined)
       : Promise.resolve();
-    const { expectRecords: _expect, ...asked } = request;
+    const { expectRecords: _expect, load, ...asked } = request;
     const report = await runRehearsal(asked, {
       id,
       pair,
@@ -77,6 +80,7 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
       log: testLogger(),
       signal: new AbortController().signal,
       onProgress: (p) => seen.push(p),
+      ...(load ? { load } : {}),
       ...FAST,
     });
     await Promise.all([watching, watchingRecords]);
@@ -152,6 +156,30 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
     t.equal(recent!.verdict, 'same', recent!.message);
     t.equal(age!.verdict, 'rows-differ');
     t.match(report.findings, [{ severity: 'blocker', source: 'queries', message: /"order age" returns different rows/ }]);
+  });
+
+  await t.test("the lab's demo application as the load, through the staging names: no acknowledged write lost across the cutover and the way back", async (t) => {
+    const { report } = await rehearse('r3', { bakeSeconds: 1, writeRate: 20, load: labDemoAppLoad(lab, parseWorkloadSettings({})) });
+    t.equal(report.outcome, 'passed', JSON.stringify(report.findings));
+    t.ok(report.writeWindows, 'both cutovers ran');
+    const load = report.writeLoad!;
+    t.comment(`demo application load ${JSON.stringify(load)}`);
+    t.equal(load.kind, 'demo-app');
+    t.equal(load.ratePerSecond, 20);
+    const ledger = load.ledger!;
+    t.ok(ledger, 'the ledger is reported');
+    t.equal(ledger.acknowledged, load.writes, 'writes are the acknowledged ones');
+    // It followed the staging writer name: acknowledged on blue before the cutover, on green between, on blue after the way back.
+    t.same(ledger.runs.map((r) => r.side), ['blue', 'green', 'blue'], JSON.stringify(ledger.runs));
+    t.ok(ledger.runs.every((r) => r.writes > 0), 'writes on each side');
+    t.ok(load.longestGapMs > 0);
+    // Checked on staging blue after the way back: every acknowledged order, payment, shipment and invoice is there, once.
+    t.equal(ledger.checkedOn, 'blue', ledger.checkError ?? '');
+    t.equal(ledger.missing, 0, ledger.differences.join('; '));
+    t.equal(ledger.duplicated, 0);
+    t.equal(ledger.phantom, 0);
+    t.equal(ledger.sequenceReuse, 0);
+    t.notOk(report.findings.some((f) => f.source === 'load'), 'no finding from the load');
   });
 
   await t.test('blue with some_extension 1.3, which green lacks, stops at preflight and still tears down', async (t) => {

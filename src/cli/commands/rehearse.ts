@@ -152,7 +152,17 @@ export function formatRehearsal(r: RehearsalRecord): string {
   }
   if (report.writeLoad) {
     const load = report.writeLoad;
-    lines.push(`write load: ${load.ratePerSecond}/s, ${load.writes} writes acknowledged, ${load.errors} refused, longest gap ${load.longestGapMs} ms`);
+    lines.push(`write load${load.kind === 'demo-app' ? ' (the demo application)' : ''}: ${load.ratePerSecond}/s, ${load.writes} writes acknowledged, ${load.errors} refused, longest gap ${load.longestGapMs} ms`);
+    const ledger = load.ledger;
+    if (ledger) {
+      const runs = ledger.runs.map((r) => `${r.side} ${r.writes}`).join(', then ');
+      lines.push(
+        `write ledger: ${ledger.acknowledged} acknowledged (${runs || 'none'}), ${ledger.inDoubt} in doubt; ` +
+          (ledger.checkedOn === null
+            ? `NOT CHECKED: ${ledger.checkError ?? 'no reason recorded'}`
+            : `checked on ${ledger.checkedOn}: ${ledger.missing} missing, ${ledger.duplicated} duplicated, ${ledger.phantom} phantom, ${ledger.sequenceReuse} sequence values reused`),
+      );
+    }
   }
   for (const q of report.queries) lines.push(`query ${q.verdict.toUpperCase()}: ${q.message}`);
   for (const f of report.findings) lines.push(`${f.severity.toUpperCase()} (${f.source}): ${f.message}${f.remediation ? `\n  fix: ${f.remediation.split('\n').join('\n       ')}` : ''}`);

@@ -42,6 +42,8 @@ export interface WorkloadOptions {
   pushTo?: PushTarget | null;
   clock?: Clock;
   random?: () => number;
+  /** Told of each write that failed after its retries, with the last error (a rehearsal reports the first). */
+  onWriteFailed?(kind: WriteKind, err: unknown): void;
 }
 
 export interface WorkloadSnapshot extends StatsSnapshot {
@@ -88,6 +90,7 @@ export class DemoWorkload {
   private readonly settings: WorkloadSettings;
   private readonly topology: WorkloadTopology;
   private readonly pushTo: PushTarget | null;
+  private readonly onWriteFailed: (kind: WriteKind, err: unknown) => void;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly queues: Record<'pay' | 'ship' | 'invoice', number[]> = { pay: [], ship: [], invoice: [] };
   private pending: Record<Where, { requests: number; errors: number }> = DemoWorkload.noCounts();
@@ -108,6 +111,7 @@ export class DemoWorkload {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.pushTo = options.pushTo ?? null;
+    this.onWriteFailed = options.onWriteFailed ?? (() => undefined);
     this.stats = new WorkloadStats(W.WORKLOAD_WINDOW_SECONDS, () => this.clock.now());
     this.router = new EndpointRouter(
       options.topology,
@@ -305,6 +309,7 @@ export class DemoWorkload {
           // fate is unknown stays in doubt, which the ledger check allows once at most.
           if (!inDoubt) this.ledger.fail(id);
           this.finish('write', kind, expected, classified.kind, started);
+          this.onWriteFailed(kind, err);
           return;
         }
         await this.backoff(attempt);

@@ -47,6 +47,23 @@ t.test('npm start runs the demo application by default; --no-workload turns it a
   t.match(banner, /demo app +5 writes\/s/);
   t.match(banner, workload.url!, 'the banner says where its numbers are');
   t.notMatch(banner, running.lab!.state.secrets.appPassword, 'no password on the screen');
+
+  // With the app on, the demo pair's rehearsals run a second instance of it as their write load, through the staging names.
+  const started = await api.post('/api/v1/pairs/demo/rehearsals', { bakeSeconds: 1, writeRate: 5 });
+  t.equal(started.status, 202, JSON.stringify(started.body));
+  const rehearsal = await waitFor(
+    'the rehearsal to finish',
+    async () => {
+      const { body } = await api.get(`/api/v1/pairs/demo/rehearsals/${started.body.id}`);
+      return body.status === 'running' ? undefined : body;
+    },
+    180_000,
+    250,
+  );
+  const load = rehearsal.report?.writeLoad;
+  t.comment(`rehearsal ${rehearsal.status}, ${rehearsal.report?.outcome}; load ${JSON.stringify(load)}`);
+  t.match(load, { kind: 'demo-app', ratePerSecond: 5, ledger: { checkedOn: 'blue', missing: 0 } }, JSON.stringify(rehearsal.report?.findings));
+  t.ok(load.ledger.acknowledged > 0, 'the demo application wrote through the staging names');
   await running.close();
 
   const off = await startLab({ configPath, env: process.env, labDir: dir, port: 0, workload: { enabled: false } });

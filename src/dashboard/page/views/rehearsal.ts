@@ -114,9 +114,18 @@ export function rehearsalReport(report: Report): HTMLElement[] {
         'p',
         {},
         load
-          ? `Write load: ${load.ratePerSecond}/s, ${load.writes} writes acknowledged, ${load.errors} refused, longest gap ${ms(load.longestGapMs)}${load.firstError ? `; first refusal: ${load.firstError}` : ''}.`
+          ? `Write load${load.kind === 'demo-app' ? ' (the demo application)' : ''}: ${load.ratePerSecond}/s, ${load.writes} writes acknowledged, ${load.errors} refused, longest gap ${ms(load.longestGapMs)}${load.firstError ? `; first refusal: ${load.firstError}` : ''}.`
           : 'No write load ran.',
       ),
+      load?.ledger &&
+        h(
+          'p',
+          { class: load.ledger.checkedOn !== null && load.ledger.missing + load.ledger.duplicated + load.ledger.phantom + load.ledger.sequenceReuse === 0 ? null : 'bad' },
+          `Write ledger: ${load.ledger.acknowledged} acknowledged (${load.ledger.runs.map((r) => `${r.side} ${r.writes}`).join(', then ') || 'none'}), ${load.ledger.inDoubt} in doubt; ` +
+            (load.ledger.checkedOn === null
+              ? `not checked: ${load.ledger.checkError ?? 'no reason recorded'}.`
+              : `checked on ${load.ledger.checkedOn}: ${load.ledger.missing} missing, ${load.ledger.duplicated} duplicated, ${load.ledger.phantom} phantom, ${load.ledger.sequenceReuse} sequence values reused.`),
+        ),
     ),
   );
   if (report.queries.length > 0) parts.push(part('Queries', h('ul', { class: 'checks', 'aria-label': 'Queries compared' }, ...report.queries.map(queryItem))));
