@@ -424,13 +424,13 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
       signal,
     });
     const stagingShift = shift;
-    const loadKind = deps.load ?? insertLoad;
+    const chosenLoad = deps.load ?? insertLoad;
     if (loadLogin) {
       await grantWriteLoad(stagingTargets.target('green', staging.databases[0]!, 'admin'));
-      await loadKind.prepare?.((side) => stagingTargets.target(side, staging.databases[0]!, 'admin'), loadLogin);
+      await chosenLoad.prepare?.((side) => stagingTargets.target(side, staging.databases[0]!, 'admin'), loadLogin);
     }
     const load: WriteLoadHandle | null = loadLogin
-      ? loadKind.start({
+      ? chosenLoad.start({
           target: (side) => ({ ...stagingTargets.target(side, staging.databases[0]!, 'admin'), login: loadLogin }),
           writer: () => stagingShift.writer(),
           names: { reader: staging.dns.reader.name, writer: staging.dns.writer.name },
@@ -473,6 +473,7 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
   } finally {
     enter('teardown');
     // The records first: a crash between the two leaves clusters, which the next start finds by their tags, and their records with them.
+    // (TypeScript cannot see that the try block may have opened it.)
     const records = await (shift as StagingShift | null)?.close();
     if (records) {
       report.staging.recordsRemoved = records.removed;
