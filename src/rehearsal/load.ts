@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { ident, literal, withClient, type ConnectTarget } from '../postgres/connect.js';
 import { SIDES, type Side } from '../shift/model.js';
 import type { RecordTargets } from '../traffic/router.js';
-import type { RehearsalFinding } from './runner.js';
+import type { RehearsalFinding } from './finding.js';
 
 /**
  * The demo application's ledger of its writes, checked after the way back against the

@@ -19,21 +19,13 @@ import { TableCopyTimes } from './copy-timing.js';
 import { grantWriteLoad, insertLoad, LOAD_ROLE, prepareWriteLoad, stagingEndpoints, waitForWrites, writeLoadFindings, WriteLoadResultSchema, type RehearsalLoad, type WriteLoadHandle } from './load.js';
 import { compareQueries, QueryComparisonSchema, queryFindings, type RehearsalQuery } from './queries.js';
 import type { Route53Account } from '../traffic/route53-account.js';
+import { RehearsalFindingSchema } from './finding.js';
 import { StagingShift } from './staging-shift.js';
 import { createStagingBlue, createStagingGreen, removeStagingClusters, stagingIds } from './staging.js';
 
 /** The steps of a rehearsal, in order; `teardown` runs whatever happened before it. */
 export const REHEARSAL_STEPS = ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'stages', 'cutover', 'teardown'] as const;
 export type RehearsalStep = (typeof REHEARSAL_STEPS)[number];
-
-export const RehearsalFindingSchema = Type.Object({
-  severity: Type.Union([Type.Literal('blocker'), Type.Literal('warning'), Type.Literal('info')]),
-  /** Where it comes from: `preflight`, `queries`, `load` (the demo application's write ledger), or the rehearsal's own steps. */
-  source: Type.String(),
-  message: Type.String(),
-  remediation: Type.Optional(Type.String()),
-});
-export type RehearsalFinding = Type.Static<typeof RehearsalFindingSchema>;
 
 const StepTimingSchema = Type.Object({
   step: Type.String(),
