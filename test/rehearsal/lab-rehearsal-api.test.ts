@@ -104,7 +104,7 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
 
   await t.test('SIGKILL mid-rehearsal, at a read stage: the next start marks it interrupted and removes its staging records and clusters', async (t) => {
     // The bake holds the staging pair at baseline, then at its first read stage, where it is killed.
-    const started = await service.api.post('/api/v1/pairs/demo/rehearsals', { bakeSeconds: 20 });
+    const started = await service.api.post('/api/v1/pairs/demo/rehearsals', { bakeSeconds: 8 });
     const id = started.body.id as string;
     const ids = stagingIds(id);
     const stagingRecords = () => lab.route53!.standIn.store.recordSets(lab.route53!.zoneId).filter((r) => r.name.includes(`${D.REHEARSAL_CLUSTER_PREFIX}${id}.`));
