@@ -115,7 +115,10 @@ export class StagingShift {
       await controller.start();
       return new StagingShift(options, parts, controller, store, plan);
     } catch (err) {
+      // The records exist by now, and no StagingShift will be there to close them.
+      await controller?.stop().catch(() => undefined);
       await closeParts(parts, log);
+      await removeRecords(parts, pair, log);
       throw err;
     }
   }
@@ -163,13 +166,7 @@ export class StagingShift {
     const { log } = this.options;
     await this.controller.stop().catch((err: unknown) => log.warn({ err: describeError(err) }, 'rehearsal: staging controller did not stop cleanly'));
     await closeParts(this.parts, log);
-    try {
-      return await this.parts.router.removeRecords();
-    } catch (err) {
-      return { removed: [], left: [`${this.options.pair.dns.reader.name}, ${this.options.pair.dns.writer.name}: ${describeError(err)}`] };
-    } finally {
-      this.parts.router.close();
-    }
+    return removeRecords(this.parts, this.options.pair, log);
   }
 
   /**
@@ -241,6 +238,18 @@ function moveOf(transition: Transition, from: Side): WriteMove {
     tablesValidated: number(detail('validate').tables),
     steps: (transition.steps ?? []).map((s) => ({ name: s.name, ms: (s.endedAt ?? s.startedAt) - s.startedAt })),
   };
+}
+
+/** Deletes the staging records and lets go of their router. Never throws: what is left is answered. */
+async function removeRecords(parts: PairParts, pair: PairConfig, log: Logger): Promise<{ removed: string[]; left: string[] }> {
+  try {
+    return await parts.router.removeRecords();
+  } catch (err) {
+    log.warn({ err: describeError(err) }, 'rehearsal: staging records not removed');
+    return { removed: [], left: [`${pair.dns.reader.name}, ${pair.dns.writer.name}: ${describeError(err)}`] };
+  } finally {
+    parts.router.close();
+  }
 }
 
 async function closeParts(parts: PairParts, log: Logger): Promise<void> {
