@@ -1,4 +1,5 @@
 import t from 'tap';
+import { join } from 'node:path';
 import { launchBrowser, openPage, seriousViolations, signIn, waitForText } from '../helpers/browser.js';
 import { labServiceConfig } from '../helpers/lab-service.js';
 import { startTestLab } from '../helpers/lab.js';
@@ -14,6 +15,7 @@ import { startServiceProcess } from '../helpers/prepare.js';
 /** A rehearsal restores a snapshot, copies, cuts over and back and tears down: generous on a busy machine. */
 const REHEARSAL_TIMEOUT_MS = 150_000;
 const LINE = '#rehearsal .rehearsal-line';
+const IMAGE = join(import.meta.dirname, '..', '..', 'docs', 'images', 'dashboard-rehearsal.png');
 
 t.test('the dashboard rehearses a pair and shows the report', async (t) => {
   const lab = await startTestLab(t);
@@ -70,10 +72,12 @@ t.test('the dashboard rehearses a pair and shows the report', async (t) => {
     t.match(await section.locator('.outcome').textContent(), /^Outcome: passed \(snapshot .+\)$/, 'the outcome, first');
     // innerText: a row's cells apart by a tab.
     const steps = await section.getByRole('table', { name: /Each step of the rehearsal/ }).locator('tbody tr').allInnerTexts();
-    for (const step of ['snapshot', 'staging', 'preflight', 'prepare', 'cutover', 'teardown']) {
+    for (const step of ['snapshot', 'staging', 'preflight', 'prepare', 'stages', 'cutover', 'teardown']) {
       t.ok(steps.some((row) => new RegExp(`^${step}\\s+\\d+(\\.\\d)? s\\s+ok$`).test(row)), `${step}: how long it took`);
     }
     t.match(await section.getByRole('heading', { name: 'Initial copy' }).locator('xpath=..').textContent(), /\d+ tables, [\d.]+ [KMG]?B in [\d.]+ s/);
+    const stages = await section.getByRole('table', { name: 'The read stages walked' }).locator('tbody tr').allInnerTexts();
+    t.ok(stages.length > 0 && stages.every((row) => /^reads-\d+\s+\d+ ms\s+\d+(\.\d)? s$/.test(row)), `each read stage, its move and its hold: ${stages.join(' | ')}`);
     const windows = section.getByRole('table', { name: /write cutover and the way back/ });
     const directions = await windows.locator('tbody tr').allInnerTexts();
     t.match(directions[0], /^blue -> green\s+\d+ ms\s+(\d+ ms|not measured)/, 'the write window to green');
@@ -84,6 +88,7 @@ t.test('the dashboard rehearses a pair and shows the report', async (t) => {
     t.ok(await rehearse.isEnabled(), 'Rehearse is offered again');
     t.ok(await cancel.isDisabled(), 'nothing to cancel');
     t.same(await seriousViolations(page), [], 'axe-core: no serious violation with the report on the page');
+    await section.screenshot({ path: IMAGE });
     t.same(trouble.cspViolations, [], 'the CSP blocked nothing the page does');
     t.same(trouble.errors, [], 'no script error');
   });
