@@ -36,10 +36,20 @@ t.test('the dashboard rehearses a pair and shows the report', async (t) => {
     t.equal(await page.locator('#why-rehearsal-cancel').textContent(), 'no rehearsal is running');
     await page.evaluate('window.__sameDocument = true');
 
+    // The bake and the load's rate, as the API's ranges allow them.
+    const bake = section.getByLabel('Bake per read stage (s)');
+    t.equal(await bake.inputValue(), '5', 'the default bake');
+    t.equal(await section.getByLabel('Writes per second (0: none)').inputValue(), '10', 'the default rate');
+    await bake.fill('-1');
+    await rehearse.click();
+    t.match(await waitForText(page, '#rehearsal .result', /Bake/), /^Bake per read stage \(s\): .+/, 'a bake below 0 is refused before anything is sent');
+    t.equal(await page.getByRole('dialog', { name: 'Rehearse?' }).isVisible(), false, 'and no dialog opens');
+    await bake.fill('1');
+
     await rehearse.click();
     const dialog = page.getByRole('dialog', { name: 'Rehearse?' });
     await dialog.waitFor();
-    t.match(await dialog.textContent(), /snapshot is restored into new staging clusters.*The real pair is never touched\. It takes minutes\./, 'the dialog says what it does');
+    t.match(await dialog.textContent(), /snapshot is restored into new staging clusters.*each read stage \(baked 1 s\).*under 10 writes a second.*The real pair is never touched\. It takes minutes\./, 'the dialog says what it does');
     await dialog.getByRole('button', { name: 'Rehearse', exact: true }).click();
     t.match(await waitForText(page, '#rehearsal .result', /started|refused/), /^Rehearsal r[0-9a-f]+ started\.$/);
 
@@ -61,6 +71,7 @@ t.test('the dashboard rehearses a pair and shows the report', async (t) => {
     await viewer.page.locator('#why-rehearse', { hasText: 'viewer: read-only' }).waitFor();
     const region = viewer.page.getByRole('region', { name: 'Rehearsal', exact: true });
     for (const label of ['Rehearse', 'Cancel rehearsal']) t.ok(await region.getByRole('button', { name: label, exact: true }).isDisabled(), `${label} is disabled for a viewer`);
+    t.ok(await region.getByLabel('Bake per read stage (s)').isDisabled(), 'and so are its settings');
     t.same(viewer.trouble.cspViolations, [], 'the CSP blocked nothing');
     await viewer.page.context().close();
   });

@@ -89,8 +89,8 @@ export class Api {
   }
 
   /** Starts a rehearsal with the defaults (blue's newest snapshot, the built-in write load); 409 when one runs or the pair cannot be rehearsed. */
-  startRehearsal(pair: string): Promise<RehearsalRecord> {
-    return this.request('POST', pairPath(pair, '/rehearsals'), {});
+  startRehearsal(pair: string, request: { bakeSeconds: number; writeRate: number }): Promise<RehearsalRecord> {
+    return this.request('POST', pairPath(pair, '/rehearsals'), request);
   }
 
   /** Asks a running rehearsal to stop; its staging clusters are still removed. */

@@ -1,3 +1,4 @@
+import { REHEARSAL_BAKE_SECONDS, REHEARSAL_WRITE_RATE } from '../../../defaults.js';
 import { rehearsalPermissions, type Permission } from '../actions.js';
 import type { Api, RehearsalRecord, Session } from '../api.js';
 import { fill, h, setText } from '../dom.js';
@@ -32,7 +33,16 @@ export function rehearsalPart(api: Api, session: Session, pairId: string): Rehea
   const cancel = explainedButton('rehearsal-cancel');
   setText(rehearse.button, 'Rehearse');
   setText(cancel.button, 'Cancel rehearsal');
-  fill(body, h('ul', { class: 'actions' }, rehearse.item, cancel.item), result, line, details, dialog.element);
+  // The API's ranges (src/rehearsal/store.ts): the browser refuses what the API would.
+  const bake = h('input', { id: 'rehearsal-bake', type: 'number', min: 0, max: 3600, step: 'any', required: true, value: String(REHEARSAL_BAKE_SECONDS) });
+  const rate = h('input', { id: 'rehearsal-rate', type: 'number', min: 0, max: 10000, step: 'any', required: true, value: String(REHEARSAL_WRITE_RATE) });
+  const settings = h(
+    'div',
+    { class: 'settings' },
+    h('label', { for: 'rehearsal-bake' }, 'Bake per read stage (s)', bake),
+    h('label', { for: 'rehearsal-rate' }, 'Writes per second (0: none)', rate),
+  );
+  fill(body, settings, h('ul', { class: 'actions' }, rehearse.item, cancel.item), result, line, details, dialog.element);
 
   let latest: RehearsalRecord | null = null;
   let shown = '';
@@ -54,6 +64,7 @@ export function rehearsalPart(api: Api, session: Session, pairId: string): Rehea
     const permissions = rehearsalPermissions(r, session.role);
     allow(rehearse, permissions.rehearse);
     allow(cancel, permissions.cancel);
+    bake.disabled = rate.disabled = rehearse.button.disabled;
     setText(line, r ? rehearsalLine(r, Date.now()) : 'No rehearsal yet.');
     // The report is drawn once per state, so an opened plan or a copied remediation stays as it is while the page refreshes.
     const key = r ? `${r.id} ${r.status}` : '';
@@ -86,13 +97,20 @@ export function rehearsalPart(api: Api, session: Session, pairId: string): Rehea
   };
 
   rehearse.button.addEventListener('click', () => {
+    const invalid = [bake, rate].find((input) => !input.checkValidity());
+    if (invalid) {
+      report(`${invalid.labels?.[0]?.firstChild?.textContent ?? invalid.id}: ${invalid.validationMessage}`, false);
+      invalid.focus();
+      return;
+    }
+    const request = { bakeSeconds: bake.valueAsNumber, writeRate: rate.valueAsNumber };
     void confirmThen(
       {
         title: 'Rehearse?',
-        effect: `Rehearse the upgrade of ${pairId}: blue's newest snapshot is restored into new staging clusters, where preflight, the preparation with its initial copy and the write cutover and back run under a small write load; the staging clusters are removed at the end. The real pair is never touched. It takes minutes.`,
+        effect: `Rehearse the upgrade of ${pairId}: blue's newest snapshot is restored into new staging clusters with DNS names of their own. There preflight, the preparation with its initial copy, each read stage (baked ${request.bakeSeconds} s), the write cutover and the way back run under ${request.writeRate} writes a second; the staging clusters and names are removed at the end. The real pair is never touched. It takes minutes.`,
         label: 'Rehearse',
       },
-      async () => `Rehearsal ${(await api.startRehearsal(pairId)).id} started.`,
+      async () => `Rehearsal ${(await api.startRehearsal(pairId, request)).id} started.`,
     );
   });
   cancel.button.addEventListener('click', () => {
