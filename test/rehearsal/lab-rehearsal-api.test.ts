@@ -55,6 +55,9 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
     const done = await rehearsalDone(service, id);
     t.match(done, { status: 'done', step: 'teardown', report: { outcome: 'passed', queries: [{ name: 'customers', verdict: 'same' }] } });
     t.ok(done.report.copy.bytes > 0, 'the copy was measured');
+    // pgshift's own INSERT load (the process has no demo application to offer): it wrote, and the freezes refused it.
+    t.match(done.report.writeLoad, { kind: 'inserts', ratePerSecond: 10, firstError: /not permitted to log in/ });
+    t.ok(done.report.writeLoad.writes > 0 && done.report.writeLoad.errors > 0, JSON.stringify(done.report.writeLoad));
     t.same(await clusterIds(rds), ['demo-blue', 'demo-green'], 'staging clusters gone');
     t.match((await service.api.get('/api/v1/pairs/demo/rehearsals/latest')).body, { id });
     const events = (await service.api.get('/api/v1/pairs/demo/events')).body.events.filter((e: any) => e.action === 'rehearsal');

@@ -95,10 +95,13 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
     return { report, seen };
   };
 
-  await t.test('a rehearsal from a new snapshot: preflight, the timed copy, the queries, torn down', async (t) => {
+  await t.test('a rehearsal from a new snapshot: preflight, the timed copy, the queries, the read stages and both cutovers under the demo application, torn down', async (t) => {
     const { report, seen } = await rehearse('r1', {
       expectRecords: true,
       bakeSeconds: 1,
+      writeRate: 20,
+      // The lab's demo application as the load, through the staging names (pgshift's own INSERT load runs in test/rehearsal/lab-rehearsal-api.test.ts).
+      load: labDemoAppLoad(lab, parseWorkloadSettings({})),
       queries: [
         { name: 'recent orders', sql: 'SELECT id, customer_id FROM orders ORDER BY id DESC LIMIT 20' },
         // PostgreSQL 14's EXTRACT returns numeric, 13's double precision: the printed rows differ.
@@ -146,24 +149,8 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
     t.match(report.writeWindows!.forward.steps.map((s) => s.name), ['checks', 'snapshot', 'freeze', 'catch-up', 'sequences', 'validate', 'switch-replication', 'flip-writer']);
     t.match(report.writeWindows!.back.steps.map((s) => s.name), ['checks', 'reads-back', 'snapshot', 'freeze', 'catch-up', 'sequences', 'validate', 'switch-replication', 'flip-writer', 'reopen-reads']);
     t.ok(report.estimate.writeWindowSeconds! >= pair.dns.writer.ttl, 'the estimate adds the writer record\'s TTL');
-    // The load wrote before, between and after the two cutovers, and was refused while frozen.
-    t.ok(report.writeLoad && report.writeLoad.writes >= 3, JSON.stringify(report.writeLoad));
-    t.ok(report.writeLoad!.errors >= 1, 'writes refused during a window');
-    t.match(report.writeLoad!.firstError, /not permitted to log in/, 'by the freeze');
-    t.ok(report.writeLoad!.longestGapMs > 0);
-    t.comment(`write windows ${JSON.stringify(report.writeWindows)}; load ${JSON.stringify(report.writeLoad)}`);
-    const [recent, age] = report.queries;
-    t.equal(recent!.verdict, 'same', recent!.message);
-    t.equal(age!.verdict, 'rows-differ');
-    t.match(report.findings, [{ severity: 'blocker', source: 'queries', message: /"order age" returns different rows/ }]);
-  });
-
-  await t.test("the lab's demo application as the load, through the staging names: no acknowledged write lost across the cutover and the way back", async (t) => {
-    const { report } = await rehearse('r3', { bakeSeconds: 1, writeRate: 20, load: labDemoAppLoad(lab, parseWorkloadSettings({})) });
-    t.equal(report.outcome, 'passed', JSON.stringify(report.findings));
-    t.ok(report.writeWindows, 'both cutovers ran');
+    // The demo application wrote before, between and after the two cutovers, and lost nothing.
     const load = report.writeLoad!;
-    t.comment(`demo application load ${JSON.stringify(load)}`);
     t.equal(load.kind, 'demo-app');
     t.equal(load.ratePerSecond, 20);
     const ledger = load.ledger!;
@@ -180,6 +167,11 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
     t.equal(ledger.phantom, 0);
     t.equal(ledger.sequenceReuse, 0);
     t.notOk(report.findings.some((f) => f.source === 'load'), 'no finding from the load');
+    t.comment(`write windows ${JSON.stringify(report.writeWindows)}; load ${JSON.stringify(report.writeLoad)}`);
+    const [recent, age] = report.queries;
+    t.equal(recent!.verdict, 'same', recent!.message);
+    t.equal(age!.verdict, 'rows-differ');
+    t.match(report.findings, [{ severity: 'blocker', source: 'queries', message: /"order age" returns different rows/ }]);
   });
 
   await t.test('blue with some_extension 1.3, which green lacks, stops at preflight and still tears down', async (t) => {
