@@ -79,7 +79,8 @@ ${PAIR_USAGE}
         await new Promise((resolve) => setTimeout(resolve, D.CLI_PROGRESS_POLL_MS));
         record = await ctx.api.rehearsal(pair, record.id);
         const line = describeRehearsal(record);
-        if (!ctx.json && line !== shown) ctx.out(`${line}\n`);
+        // The end's line heads the report printed next.
+        if (!ctx.json && line !== shown && record.status === 'running') ctx.out(`${line}\n`);
         shown = line;
       }
     }
