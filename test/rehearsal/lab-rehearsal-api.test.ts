@@ -33,6 +33,7 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
   t.teardown(() => rds.destroy());
   const config = await labServiceConfig(t, {}, 'info');
   let service = await startServiceProcess(t, lab, config, 'rehearsing');
+  const stagingRecordsOf = (id: string) => lab.route53!.standIn.store.recordSets(lab.route53!.zoneId).filter((r) => r.name.includes(`${D.REHEARSAL_CLUSTER_PREFIX}${id}.`));
   const stageBefore = (await service.api.get('/api/v1/pairs/demo')).body.stage;
 
   await t.test('bad input is a 400 with the reason', async (t) => {
@@ -105,12 +106,28 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
     t.same(await clusterIds(rds), ['demo-blue', 'demo-green']);
   });
 
+  await t.test('a rehearsal cancelled in the middle of its write cutover still tears down, its records too', async (t) => {
+    const started = await service.api.post('/api/v1/pairs/demo/rehearsals', { bakeSeconds: 1 });
+    const id = started.body.id as string;
+    // The staging writer record moving to green: the cutover's flip is under way (or just landed).
+    await waitFor('the staging cutover to flip the writer', () => {
+      const writer = stagingRecordsOf(id).find((r) => r.name.startsWith(`${D.REHEARSAL_CLUSTER_PREFIX}${id}.writer`) && r.setIdentifier === 'green');
+      return (writer?.weight ?? 0) > 0 || undefined;
+    }, 150_000, 50);
+    t.equal((await service.api.post(`/api/v1/pairs/demo/rehearsals/${id}/cancel`, {})).status, 202);
+    const done = await rehearsalDone(service, id);
+    t.equal(done.report.outcome, 'cancelled', JSON.stringify(done.report.findings));
+    t.same(await clusterIds(rds), ['demo-blue', 'demo-green'], 'the staging clusters are gone');
+    t.same(stagingRecordsOf(id), [], 'and the staging records');
+    t.equal((await service.api.get('/api/v1/pairs/demo')).body.stage, stageBefore, "the real pair's stage is untouched");
+  });
+
   await t.test('SIGKILL mid-rehearsal, at a read stage: the next start marks it interrupted and removes its staging records and clusters', async (t) => {
     // The bake holds the staging pair at baseline, then at its first read stage, where it is killed.
     const started = await service.api.post('/api/v1/pairs/demo/rehearsals', { bakeSeconds: 8 });
     const id = started.body.id as string;
     const ids = stagingIds(id);
-    const stagingRecords = () => lab.route53!.standIn.store.recordSets(lab.route53!.zoneId).filter((r) => r.name.includes(`${D.REHEARSAL_CLUSTER_PREFIX}${id}.`));
+    const stagingRecords = () => stagingRecordsOf(id);
     await waitFor('the staging pair at its first read stage', async () => {
       const reader = stagingRecords().find((r) => r.name.startsWith(`${D.REHEARSAL_CLUSTER_PREFIX}${id}.reader`) && r.setIdentifier === 'green');
       return (reader?.weight ?? 0) > 0 || undefined;
