@@ -43,49 +43,40 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
     t.equal((await service.api.post('/api/v1/pairs/nope/rehearsals', {})).status, 404);
   });
 
-  await t.test('a rehearsal runs in the background, one at a time, and reports', async (t) => {
-    const started = await service.api.post('/api/v1/pairs/demo/rehearsals', {
-      bakeSeconds: 1,
-      queries: [{ name: 'customers', sql: 'SELECT count(*) FROM customers' }],
-    });
-    t.equal(started.status, 202, JSON.stringify(started.body));
-    const id = started.body.id as string;
-    const second = await service.api.post('/api/v1/pairs/demo/rehearsals', {});
-    t.equal(second.status, 409);
-    t.match(second.body, { error: { code: 'PGSHIFT_ERR_REHEARSAL_RUNNING', message: new RegExp(id) } });
-    const done = await rehearsalDone(service, id);
-    t.match(done, { status: 'done', step: 'teardown', report: { outcome: 'passed', queries: [{ name: 'customers', verdict: 'same' }] } });
-    t.ok(done.report.copy.bytes > 0, 'the copy was measured');
-    // pgshift's own INSERT load (the process has no demo application to offer): it wrote, and the freezes refused it.
-    t.match(done.report.writeLoad, { kind: 'inserts', ratePerSecond: 10, firstError: /not permitted to log in/ });
-    t.ok(done.report.writeLoad.writes > 0 && done.report.writeLoad.errors > 0, JSON.stringify(done.report.writeLoad));
-    t.same(await clusterIds(rds), ['demo-blue', 'demo-green'], 'staging clusters gone');
-    t.match((await service.api.get('/api/v1/pairs/demo/rehearsals/latest')).body, { id });
-    const events = (await service.api.get('/api/v1/pairs/demo/events')).body.events.filter((e: any) => e.action === 'rehearsal');
-    t.ok(events.some((e: any) => /initial copy 100 %/.test(e.reason)), 'the copy progress is in the audit log (and so on the event stream)');
-    t.ok(events.some((e: any) => /stages \(the staging pair is at reads-\d+\)/.test(e.reason)), 'and each read stage the staging pair reached');
-    t.equal((await service.api.get('/api/v1/pairs/demo')).body.stage, stageBefore, "the real pair's stage is untouched");
-  });
-
-  await t.test('pgshift rehearse --follow: the steps, then the report; exit 1 on a blocker', async (t) => {
+  await t.test('pgshift rehearse --follow runs one in the background, one at a time: the steps, then the report; exit 1 on a blocker', async (t) => {
     const env = { PGSHIFT_URL: service.url, PGSHIFT_TOKEN: lab.state.secrets.operatorToken };
     const bad = await writeConfigFile(t, '- name: no sql here\n', 'bad-queries.yaml');
     const refused = await runCli(['rehearse', '--queries', bad], env);
     t.equal(refused.code, 2, refused.stderr);
     t.match(refused.stderr, /--queries .*bad-queries\.yaml: not a list/);
-    // PostgreSQL 14's EXTRACT returns numeric, 13's double precision.
-    const queries = await writeConfigFile(t, `- name: order age\n  sql: SELECT extract(epoch FROM timestamp '2021-06-01 12:00:00.25')\n`, 'queries.yaml');
     const badBake = await runCli(['rehearse', '--bake', 'soon'], env);
     t.equal(badBake.code, 2, badBake.stderr);
     t.match(badBake.stderr, /--bake soon: not a number/);
     const negative = await runCli(['rehearse', '--write-rate=-1'], env);
     t.equal(negative.code, 2, 'the API refuses it as bad input');
     t.match(negative.stderr, /writeRate/);
-    const run = await runCli(['rehearse', '--queries', queries, '--bake', '1', '--follow'], env);
+
+    // PostgreSQL 14's EXTRACT returns numeric, 13's double precision.
+    const queries = await writeConfigFile(
+      t,
+      `- name: customers\n  sql: SELECT count(*) FROM customers\n- name: order age\n  sql: SELECT extract(epoch FROM timestamp '2021-06-01 12:00:00.25')\n`,
+      'queries.yaml',
+    );
+    const following = runCli(['rehearse', '--queries', queries, '--bake', '1', '--follow'], env);
+    const running = await waitFor('the rehearsal to run', async () => {
+      const { status, body } = await service.api.get('/api/v1/pairs/demo/rehearsals/latest');
+      return status === 200 && body.status === 'running' ? body : undefined;
+    }, 60_000, 100);
+    const second = await service.api.post('/api/v1/pairs/demo/rehearsals', {});
+    t.equal(second.status, 409, 'a second one is refused while it runs');
+    t.match(second.body, { error: { code: 'PGSHIFT_ERR_REHEARSAL_RUNNING', message: new RegExp(running.id) } });
+
+    const run = await following;
     t.equal(run.code, 1, run.stderr);
-    t.match(run.stdout, /rehearsal r[0-9a-f]+ of demo started/);
+    t.match(run.stdout, new RegExp(`rehearsal ${running.id} of demo started`));
     t.match(run.stdout, /· prepare · initial copy \d+ %/);
     t.match(run.stdout, /outcome: BLOCKED/);
+    t.match(run.stdout, /query SAME: query "customers"/);
     t.match(run.stdout, /BLOCKER \(queries\): query "order age" returns different rows on green/);
     t.match(run.stdout, /staging clusters removed: pgshift-rehearsal-/);
     t.match(run.stdout, /read stages: reads-\d+ \(moved in \d+ ms, held \d+\.\d s\)/);
@@ -94,6 +85,18 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
     const last = await runCli(['rehearse', '--last'], env);
     t.equal(last.code, 1);
     t.match(last.stdout, /outcome: BLOCKED/);
+
+    const done = (await service.api.get(`/api/v1/pairs/demo/rehearsals/${running.id}`)).body;
+    t.match(done, { status: 'done', step: 'teardown', report: { outcome: 'blocked', queries: [{ name: 'customers', verdict: 'same' }, { name: 'order age', verdict: 'rows-differ' }] } });
+    t.ok(done.report.copy.bytes > 0, 'the copy was measured');
+    // pgshift's own INSERT load (the process has no demo application to offer): it wrote, and the freezes refused it.
+    t.match(done.report.writeLoad, { kind: 'inserts', ratePerSecond: 10, firstError: /not permitted to log in/ });
+    t.ok(done.report.writeLoad.writes > 0 && done.report.writeLoad.errors > 0, JSON.stringify(done.report.writeLoad));
+    t.same(await clusterIds(rds), ['demo-blue', 'demo-green'], 'staging clusters gone');
+    const events = (await service.api.get('/api/v1/pairs/demo/events')).body.events.filter((e: any) => e.action === 'rehearsal');
+    t.ok(events.some((e: any) => /initial copy 100 %/.test(e.reason)), 'the copy progress is in the audit log (and so on the event stream)');
+    t.ok(events.some((e: any) => /stages \(the staging pair is at reads-\d+\)/.test(e.reason)), 'and each read stage the staging pair reached');
+    t.equal((await service.api.get('/api/v1/pairs/demo')).body.stage, stageBefore, "the real pair's stage is untouched");
   });
 
   await t.test('a cancelled rehearsal still tears down', async (t) => {
