@@ -217,11 +217,12 @@ export function stagingRecordNames(pair: Pick<PairConfig, 'dns'>, rehearsalId: s
 /**
  * One rehearsal of `pair`: staging blue restored from a snapshot of blue, staging green
  * created at green's version with green's settings, then on that staging pair preflight,
- * the preparation (roles, schema, publication, subscription, the initial copy, timed),
- * the query comparison, and the write cutover and the way back with their windows; the
- * read stages are not rehearsed (the staging pair has no DNS names). The staging clusters are always removed at the end (unless
- * `keep`), on failure and cancellation too. Never throws: a broken step is the report's
- * `failed` outcome with the error as a finding.
+ * the preparation (roles, schema, publication, subscription, the initial copy, timed per
+ * table), the query comparison, and under pgshift's own controller on the staging DNS
+ * names the read stages, the write cutover and the way back (staging-shift.ts), with a
+ * write load throughout. The staging records are always removed at the end, and the
+ * clusters too unless `keep`, on failure and cancellation as well. Never throws: a broken
+ * step is the report's `failed` outcome with the error as a finding.
  */
 export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDeps): Promise<RehearsalReport> {
   const clock = deps.clock ?? systemClock;
