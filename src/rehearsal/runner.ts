@@ -170,9 +170,10 @@ export interface RehearsalDeps {
 }
 
 /**
- * The pair as the rehearsal sees it: the same settings on the staging clusters. Its DNS
- * section is the real pair's, but nothing here builds a router: no Route 53 record of the
- * real pair (or any other) is read or written by a rehearsal. pgshift's login on staging
+ * The pair as the rehearsal sees it: the same settings on the staging clusters, with DNS
+ * names of its own in the pair's hosted zone (stagingRecordNames), so no record of the
+ * real pair is ever written by a rehearsal; the rehearsal's bake time; no application
+ * signal, as no application reports for the staging names. pgshift's login on staging
  * blue is blue's admin login: a restore carries the roles without their passwords
  * (the lab's snapshot is a pg_dump with --no-role-passwords), so the admin login is the
  * one that surely logs in.
