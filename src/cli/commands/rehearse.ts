@@ -20,7 +20,7 @@ const QueryFileSchema = Type.Array(RehearsalQuerySchema);
  */
 export const rehearseCommand: CliCommand = {
   name: 'rehearse',
-  summary: 'rehearse the upgrade on staging copies from a snapshot: preflight, the initial copy, your queries compared',
+  summary: 'rehearse the upgrade on staging copies from a snapshot: preflight, the initial copy, your queries compared, the read stages, the cutover and the way back',
   usage: `[--pair P] [--queries FILE] [--snapshot ID] [--bake SECONDS] [--write-rate N] [--keep] [--follow] [--json]
        [--pair P] --last [--json]
        [--pair P] --cancel ID
