@@ -72,9 +72,9 @@ export interface ServiceProcess {
   api: LabApi;
 }
 
-/** pgshift as a child process (src/server.ts) on `lab`; stopped when the test ends if still running. */
-export async function startServiceProcess(t: Test, lab: Lab, config: string, id: string): Promise<ServiceProcess> {
-  const child = runTs('src/server.ts', ['--config', config, '--port', '0'], labServiceEnv(lab, id));
+/** pgshift as a child process (src/server.ts) on `lab`, with `env` on top; stopped when the test ends if still running. */
+export async function startServiceProcess(t: Test, lab: Lab, config: string, id: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  const child = runTs('src/server.ts', ['--config', config, '--port', '0'], { ...labServiceEnv(lab, id), ...env });
   t.teardown(async () => {
     if (child.child.exitCode === null && child.child.signalCode === null) {
       child.child.kill('SIGTERM');

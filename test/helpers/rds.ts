@@ -15,3 +15,14 @@ export function standInRds(endpoint: string, maxAttempts = 1): RDSClient {
     maxAttempts,
   });
 }
+
+/** The SDK's error for a call that must fail: its AWS name, message, HTTP status and request id. */
+export async function rdsError(call: Promise<unknown>): Promise<{ name: string; message: string; status?: number; requestId?: string }> {
+  try {
+    await call;
+  } catch (err) {
+    const e = err as { name: string; message: string; $metadata?: { httpStatusCode?: number; requestId?: string } };
+    return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode, requestId: e.$metadata?.requestId };
+  }
+  throw new Error('the call succeeded but was expected to fail');
+}

@@ -14,7 +14,7 @@ import type { PreparationContext, StepDetail } from '../../src/shift/ports.js';
 import { awsCli, findAwsCli } from '../helpers/aws-cli.js';
 import { testLabDir } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
-import { standInRds } from '../helpers/rds.js';
+import { rdsError, standInRds } from '../helpers/rds.js';
 
 const PAIR = 'orders';
 const CLUSTER = 'orders-green-new';
@@ -50,14 +50,6 @@ function stepContext(detail: StepDetail = {}): PreparationContext & { notes: Ste
   };
 }
 
-async function awsErrorName(call: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await call;
-  } catch (err) {
-    return { name: (err as Error).name, message: (err as Error).message };
-  }
-  throw new Error('the call succeeded but was expected to fail');
-}
 
 t.test('pgshift creates green through the RDS stand-in', async (t) => {
   const cli = findAwsCli();
@@ -84,25 +76,25 @@ t.test('pgshift creates green through the RDS stand-in', async (t) => {
 
   t.test('the stand-in refuses bad CreateDBCluster and CreateDBInstance input as RDS does', async (t) => {
     const base = { DBClusterIdentifier: 'bad-input', Engine: 'aurora-postgresql', EngineVersion: spec.engineVersion, MasterUsername: 'admin_user', MasterUserPassword: 'long-enough-pw' };
-    const noVersion = await awsErrorName(rds.send(new CreateDBClusterCommand({ ...base, EngineVersion: undefined })));
+    const noVersion = await rdsError(rds.send(new CreateDBClusterCommand({ ...base, EngineVersion: undefined })));
     t.match(noVersion, { name: 'MissingParameter', message: /EngineVersion/ });
-    const duplicate = await awsErrorName(rds.send(new CreateDBClusterCommand({ ...base, DBClusterIdentifier: 'demo-blue' })));
+    const duplicate = await rdsError(rds.send(new CreateDBClusterCommand({ ...base, DBClusterIdentifier: 'demo-blue' })));
     t.match(duplicate, { name: 'DBClusterAlreadyExistsFault' });
-    const unknownMajor = await awsErrorName(rds.send(new CreateDBClusterCommand({ ...base, EngineVersion: '9.6' })));
+    const unknownMajor = await rdsError(rds.send(new CreateDBClusterCommand({ ...base, EngineVersion: '9.6' })));
     t.match(unknownMajor, { name: 'InvalidParameterCombination', message: /Cannot find version 9\.6/ });
     const badPassword = 'has@sign-in-it';
-    const password = await awsErrorName(rds.send(new CreateDBClusterCommand({ ...base, MasterUserPassword: badPassword })));
+    const password = await rdsError(rds.send(new CreateDBClusterCommand({ ...base, MasterUserPassword: badPassword })));
     t.match(password, { name: 'InvalidParameterValue', message: /MasterUserPassword is not a valid password/ });
     t.notMatch(password.message, badPassword, 'the password is not echoed');
-    const engine = await awsErrorName(rds.send(new CreateDBClusterCommand({ ...base, Engine: 'mysql' })));
+    const engine = await rdsError(rds.send(new CreateDBClusterCommand({ ...base, Engine: 'mysql' })));
     t.match(engine, { name: 'InvalidParameterValue', message: /Invalid DB engine: mysql/ });
-    const acu = await awsErrorName(
+    const acu = await rdsError(
       rds.send(new CreateDBClusterCommand({ ...base, ServerlessV2ScalingConfiguration: { MinCapacity: 8, MaxCapacity: 4 } })),
     );
     t.match(acu, { name: 'InvalidParameterCombination', message: /MinCapacity 8 must not exceed MaxCapacity 4/ });
-    const badId = await awsErrorName(rds.send(new CreateDBClusterCommand({ ...base, DBClusterIdentifier: 'ends-with-' })));
+    const badId = await rdsError(rds.send(new CreateDBClusterCommand({ ...base, DBClusterIdentifier: 'ends-with-' })));
     t.match(badId, { name: 'InvalidParameterValue', message: /not a valid identifier/ });
-    const orphan = await awsErrorName(
+    const orphan = await rdsError(
       rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'orphan-1', DBClusterIdentifier: 'no-such-cluster', DBInstanceClass: 'db.r6g.large', Engine: 'aurora-postgresql' })),
     );
     t.match(orphan, { name: 'DBClusterNotFoundFault' });

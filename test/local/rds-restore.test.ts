@@ -14,7 +14,7 @@ import { Lab } from '../../src/local/lab.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { testLabDir } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
-import { standInRds } from '../helpers/rds.js';
+import { rdsError, standInRds } from '../helpers/rds.js';
 
 const STAGING = 'pgshift-rehearsal-r1-blue';
 const TAGS = [
@@ -23,14 +23,6 @@ const TAGS = [
 ];
 
 
-async function awsErrorName(call: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await call;
-  } catch (err) {
-    return { name: (err as Error).name, message: (err as Error).message };
-  }
-  throw new Error('the call succeeded but was expected to fail');
-}
 
 t.test('RestoreDBClusterFromSnapshot starts a new server of the snapshot\'s major holding the snapshot\'s data', async (t) => {
   const dir = await testLabDir(t);
@@ -53,14 +45,14 @@ t.test('RestoreDBClusterFromSnapshot starts a new server of the snapshot\'s majo
 
   t.test('bad input is refused and makes nothing', async (t) => {
     const base = { DBClusterIdentifier: 'bad-restore', Engine: 'aurora-postgresql', SnapshotIdentifier: 'blue-for-staging' };
-    t.match(await awsErrorName(rds.send(new RestoreDBClusterFromSnapshotCommand({ ...base, SnapshotIdentifier: 'no-such-snapshot' }))), {
+    t.match(await rdsError(rds.send(new RestoreDBClusterFromSnapshotCommand({ ...base, SnapshotIdentifier: 'no-such-snapshot' }))), {
       name: 'DBClusterSnapshotNotFoundFault',
     });
-    t.match(await awsErrorName(rds.send(new RestoreDBClusterFromSnapshotCommand({ ...base, EngineVersion: String(blueMajor + 1) }))), {
+    t.match(await rdsError(rds.send(new RestoreDBClusterFromSnapshotCommand({ ...base, EngineVersion: String(blueMajor + 1) }))), {
       name: 'InvalidParameterCombination',
       message: /at its own major/,
     });
-    t.match(await awsErrorName(rds.send(new RestoreDBClusterFromSnapshotCommand({ ...base, DBClusterIdentifier: 'demo-green' }))), {
+    t.match(await rdsError(rds.send(new RestoreDBClusterFromSnapshotCommand({ ...base, DBClusterIdentifier: 'demo-green' }))), {
       name: 'DBClusterAlreadyExistsFault',
     });
     const listed = await rds.send(new DescribeDBClustersCommand({}));

@@ -12,18 +12,9 @@ import { XMLParser } from 'fast-xml-parser';
 import { clientConfig } from '../../src/postgres/connect.js';
 import { startTestLab } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
-import { standInRds } from '../helpers/rds.js';
+import { rdsError, standInRds } from '../helpers/rds.js';
 
 
-async function awsError(call: Promise<unknown>): Promise<{ name: string; status?: number; message: string }> {
-  try {
-    await call;
-  } catch (err) {
-    const e = err as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode };
-  }
-  throw new Error('the call succeeded but was expected to fail');
-}
 
 async function statusOf(rds: RDSClient, id: string): Promise<string | undefined> {
   return (await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: id }))).DBClusterSnapshots?.[0]?.Status;
@@ -51,7 +42,7 @@ t.test('DeleteDBClusterSnapshot on the RDS stand-in', async (t) => {
       DBClusterSnapshotArn: 'arn:aws:rds:us-east-1:000000000000:cluster-snapshot:to-delete',
     });
     t.notOk(existsSync(folder('to-delete')), 'the dump folder is removed');
-    t.match(await awsError(rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'to-delete' }))), {
+    t.match(await rdsError(rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'to-delete' }))), {
       name: 'DBClusterSnapshotNotFoundFault',
       status: 404,
     });
@@ -66,7 +57,7 @@ t.test('DeleteDBClusterSnapshot on the RDS stand-in', async (t) => {
   });
 
   t.test('an unknown snapshot is DBClusterSnapshotNotFoundFault (404) in RDS\'s error shape', async (t) => {
-    t.match(await awsError(rds.send(new DeleteDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: 'never-made' }))), {
+    t.match(await rdsError(rds.send(new DeleteDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: 'never-made' }))), {
       name: 'DBClusterSnapshotNotFoundFault',
       status: 404,
       message: 'DBClusterSnapshot never-made not found.',
@@ -80,7 +71,7 @@ t.test('DeleteDBClusterSnapshot on the RDS stand-in', async (t) => {
     const xml = new XMLParser().parse(await res.text());
     t.match(xml, { ErrorResponse: { Error: { Type: 'Sender', Code: 'DBClusterSnapshotNotFoundFault' } } });
     t.equal(xml.ErrorResponse.RequestId, res.headers.get('x-amzn-requestid'));
-    t.match(await awsError(rds.send(new DeleteDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: 'bad_identifier' }))), { name: 'InvalidParameterValue', status: 400 });
+    t.match(await rdsError(rds.send(new DeleteDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: 'bad_identifier' }))), { name: 'InvalidParameterValue', status: 400 });
   });
 
   t.test('a snapshot still creating is InvalidDBClusterSnapshotStateFault and stays; once available it can go', async (t) => {
@@ -98,7 +89,7 @@ t.test('DeleteDBClusterSnapshot on the RDS stand-in', async (t) => {
       return Number(rows[0]!.n) > 0;
     });
     t.equal(await statusOf(rds, 'held'), 'creating');
-    t.match(await awsError(rds.send(new DeleteDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: 'held' }))), {
+    t.match(await rdsError(rds.send(new DeleteDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: 'held' }))), {
       name: 'InvalidDBClusterSnapshotStateFault',
       status: 400,
       message: /held cannot be deleted: it is creating/,

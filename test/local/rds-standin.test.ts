@@ -18,19 +18,9 @@ import { readFilters, readQueryParams, readTags } from '../../src/local/rds/quer
 import { startTestLab, testLogger } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 import { readManifest } from '../clusters/helpers.js';
-import { standInRds } from '../helpers/rds.js';
+import { rdsError, standInRds } from '../helpers/rds.js';
 
 
-/** The SDK's error for a rejected call, with its AWS name, HTTP status and request id. */
-async function awsError(call: Promise<unknown>): Promise<{ name: string; status?: number; requestId?: string; message: string }> {
-  try {
-    await call;
-  } catch (err) {
-    const e = err as { name: string; message: string; $metadata?: { httpStatusCode?: number; requestId?: string } };
-    return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode, requestId: e.$metadata?.requestId };
-  }
-  throw new Error('the call succeeded but was expected to fail');
-}
 
 async function post(url: string, body: string, search = ''): Promise<{ status: number; requestId: string | null; xml: Record<string, any> }> {
   const res = await fetch(`${url}/${search}`, {
@@ -147,18 +137,18 @@ t.test('the RDS stand-in over the lab', async (t) => {
   });
 
   t.test('rejects what RDS rejects, in its error shape', async (t) => {
-    const missing = await awsError(rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'demo-missing' })));
+    const missing = await rdsError(rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'demo-missing' })));
     t.equal(missing.name, 'DBClusterNotFoundFault');
     t.equal(missing.status, 404);
     t.match(missing.message, 'DBCluster demo-missing not found.');
     t.ok(missing.requestId, 'the request id reaches the SDK');
 
-    const bad = await awsError(rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'bad_identifier' })));
+    const bad = await rdsError(rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'bad_identifier' })));
     t.equal(bad.name, 'InvalidParameterValue');
     t.equal(bad.status, 400);
-    const filter = await awsError(rds.send(new DescribeDBClustersCommand({ Filters: [{ Name: 'colour', Values: ['blue'] }] })));
+    const filter = await rdsError(rds.send(new DescribeDBClustersCommand({ Filters: [{ Name: 'colour', Values: ['blue'] }] })));
     t.match(filter, { name: 'InvalidParameterValue', message: /Unrecognized filter name: colour/ });
-    const records = await awsError(rds.send(new DescribeDBClustersCommand({ MaxRecords: 5 })));
+    const records = await rdsError(rds.send(new DescribeDBClustersCommand({ MaxRecords: 5 })));
     t.match(records, { name: 'InvalidParameterValue', message: /MaxRecords/ });
 
     const raw = await post(url, 'Action=DescribeDBClusters&Version=2014-10-31&DBClusterIdentifier=demo-nope');
@@ -218,21 +208,21 @@ t.test('the RDS stand-in over the lab', async (t) => {
     for (const db of manifest.databases) t.ok(existsSync(join(folder, db.file)), `${db.file} written`);
     t.ok(existsSync(join(folder, 'globals.sql')), 'roles dumped');
 
-    const again = await awsError(
+    const again = await rdsError(
       rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'demo-green', DBClusterSnapshotIdentifier: 'before-cutover' })),
     );
     t.match(again, { name: 'DBClusterSnapshotAlreadyExistsFault', status: 400 });
-    const badId = await awsError(
+    const badId = await rdsError(
       rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'demo-blue', DBClusterSnapshotIdentifier: 'ends-with-' })),
     );
     t.match(badId, { name: 'InvalidParameterValue', message: /not a valid identifier/ });
-    const noCluster = await awsError(
+    const noCluster = await rdsError(
       rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'demo-missing', DBClusterSnapshotIdentifier: 'orphan' })),
     );
     t.match(noCluster, { name: 'DBClusterNotFoundFault', status: 404 });
-    const unknown = await awsError(rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'never-made' })));
+    const unknown = await rdsError(rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'never-made' })));
     t.match(unknown, { name: 'DBClusterSnapshotNotFoundFault', status: 404 });
-    const both = await awsError(
+    const both = await rdsError(
       rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'before-cutover', DBClusterIdentifier: 'demo-blue' })),
     );
     t.match(both, { name: 'InvalidParameterCombination', status: 400 });
@@ -266,7 +256,7 @@ t.test('the RDS stand-in over the lab', async (t) => {
     const out = await client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'demo-green' }));
     t.equal(out.DBClusters?.[0]?.Status, 'stopped');
     t.equal(out.DBClusters?.[0]?.EngineVersion, versions.green, 'the version seen before stays');
-    const snap = await awsError(
+    const snap = await rdsError(
       client.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'demo-green', DBClusterSnapshotIdentifier: 'while-stopped' })),
     );
     t.match(snap, { name: 'InvalidDBClusterStateFault', status: 400 });
@@ -286,10 +276,10 @@ t.test('the RDS stand-in over the lab', async (t) => {
     stand.faults.inject({ action: 'DescribeDBClusters', times: 1 });
     const once = standInRds(stand.url, 1);
     t.teardown(() => once.destroy());
-    t.match(await awsError(once.send(new DescribeDBClustersCommand({}))), { name: 'Throttling', status: 400 });
+    t.match(await rdsError(once.send(new DescribeDBClustersCommand({}))), { name: 'Throttling', status: 400 });
     stand.faults.inject({ action: 'CreateDBClusterSnapshot', code: 'InternalFailure', status: 500 });
     t.match(
-      await awsError(once.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'demo-blue', DBClusterSnapshotIdentifier: 'x-fault' }))),
+      await rdsError(once.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'demo-blue', DBClusterSnapshotIdentifier: 'x-fault' }))),
       { status: 500 },
     );
     const after = await once.send(new DescribeDBClustersCommand({}));

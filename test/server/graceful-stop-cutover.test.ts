@@ -5,8 +5,8 @@ import type { Lab } from '../../src/local/lab.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { cutoverConfig, guardsHold, settle, settledAt, STAGE_WEIGHTS } from '../helpers/cutover.js';
 import { startTestLab } from '../helpers/lab.js';
-import { labApi, labServiceEnv, prepareThroughService, standInWeights, type LabApi } from '../helpers/lab-service.js';
-import { runTs, type RunningProcess } from '../helpers/process.js';
+import { prepareThroughService, standInWeights } from '../helpers/lab-service.js';
+import { startServiceProcess, type ServiceProcess } from '../helpers/prepare.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -22,31 +22,16 @@ import { waitFor } from '../helpers/wait.js';
 const TAKEOVER_MS = 2_000;
 const STOP_TIMEOUT_MS = 30_000;
 
-interface Running {
-  id: string;
-  url: string;
-  api: LabApi;
-  process: RunningProcess;
-}
-
-async function start(t: Test, lab: Lab, config: string, crashFile: string, id: string): Promise<Running> {
-  const child = runTs('src/server.ts', ['--config', config, '--port', '0'], { ...labServiceEnv(lab, id), PGSHIFT_TEST_CRASH_FILE: crashFile });
-  t.teardown(async () => {
-    if (child.child.exitCode === null && child.child.signalCode === null) {
-      child.child.kill('SIGTERM');
-      await child.exited;
-    }
-  });
-  const line = await child.waitForLog((l) => l.msg === 'pgshift listening', 90_000);
-  const url = String(line.url);
-  return { id, url, api: labApi(url, lab), process: child };
+/** A pgshift process whose crash hook reads `crashFile`. */
+function start(t: Test, lab: Lab, config: string, crashFile: string, id: string): Promise<ServiceProcess> {
+  return startServiceProcess(t, lab, config, id, { PGSHIFT_TEST_CRASH_FILE: crashFile });
 }
 
 async function canLogIn(lab: Lab, side: 'blue' | 'green'): Promise<boolean> {
   return withClient(lab.target(side, 'app'), async () => true).catch(() => false);
 }
 
-async function leads(service: Running): Promise<boolean> {
+async function leads(service: ServiceProcess): Promise<boolean> {
   return (await service.api.get('/api/v1/pairs')).body.leader.self === true;
 }
 

@@ -5,8 +5,8 @@ import type { Lab } from '../../src/local/lab.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { BACK_CRASHES, checkLedger, cutoverConfig, FORWARD_CRASHES, guardsHold, replicationSettled, settle, settledAt, STAGE_WEIGHTS, startCutoverWorkload } from '../helpers/cutover.js';
 import { startTestLab } from '../helpers/lab.js';
-import { labApi, labServiceEnv, prepareThroughService, standInWeights, type LabApi } from '../helpers/lab-service.js';
-import { runTs } from '../helpers/process.js';
+import { labApi, prepareThroughService, standInWeights, type LabApi } from '../helpers/lab-service.js';
+import { startServiceProcess, type ServiceProcess } from '../helpers/prepare.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -17,21 +17,10 @@ import { waitFor } from '../helpers/wait.js';
  * taking writes lets the application log in, and the ledger finds nothing lost.
  */
 
-interface Running {
-  url: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function startProcess(t: Test, lab: Lab, config: string, crashFile: string, id: string): Promise<Running> {
-  const child = runTs('src/server.ts', ['--config', config, '--port', '0'], { ...labServiceEnv(lab, id), PGSHIFT_TEST_CRASH_FILE: crashFile });
-  t.teardown(async () => {
-    if (child.child.exitCode === null && child.child.signalCode === null) {
-      child.child.kill('SIGTERM');
-      await child.exited;
-    }
-  });
-  const line = await child.waitForLog((l) => l.msg === 'pgshift listening', 90_000);
-  return { url: String(line.url), exited: child.exited };
+/** A pgshift process whose crash hook reads `crashFile`. */
+async function startProcess(t: Test, lab: Lab, config: string, crashFile: string, id: string): Promise<{ url: string; exited: ServiceProcess['process']['exited'] }> {
+  const service = await startServiceProcess(t, lab, config, id, { PGSHIFT_TEST_CRASH_FILE: crashFile });
+  return { url: service.url, exited: service.process.exited };
 }
 
 async function canLogIn(lab: Lab, side: 'blue' | 'green'): Promise<boolean> {
