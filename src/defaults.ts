@@ -356,6 +356,10 @@ export const REHEARSAL_STALE_MS = 30_000;
 export const REHEARSAL_GUARDS_WAIT_MS = 90_000;
 /** The bake time of each read stage on the staging pair, unless the request names one. */
 export const REHEARSAL_BAKE_SECONDS = 5;
+/** The largest bake, write rate and query file a rehearsal request takes (the API's schema, the CLI's and the page's checks). */
+export const REHEARSAL_MAX_BAKE_SECONDS = 3_600;
+export const REHEARSAL_MAX_WRITE_RATE = 10_000;
+export const REHEARSAL_MAX_QUERIES = 500;
 /** Write transactions per second of a rehearsal's load during its cutover (the API's `writeRate`; 0: no load). */
 export const REHEARSAL_WRITE_RATE = 10;
 export const REHEARSAL_MIN_WRITE_RATE = 0.1;

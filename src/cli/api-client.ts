@@ -3,7 +3,7 @@ import type { EventsPage, IntentAnswer, PairDetail, PairList } from '../api/sche
 import * as D from '../defaults.js';
 import type { PreflightPhase, PreflightReport } from '../preflight/report.js';
 import type { RehearsalRecord } from '../rehearsal/store.js';
-import type { RehearsalQuery } from '../rehearsal/queries.js';
+import type { RehearsalRequest } from '../rehearsal/runner.js';
 import type { IntentAction } from '../shift/state.js';
 import { ApiError, pairPath, readAnswer } from '../api/wire.js';
 import { CliError, EXIT } from './errors.js';
@@ -73,7 +73,7 @@ export class ApiClient {
   }
 
   /** `POST /api/v1/pairs/:pair/rehearsals`: starts a rehearsal in the background. */
-  startRehearsal(pair: string, body: { snapshot?: string; keep?: boolean; queries?: RehearsalQuery[] }): Promise<RehearsalRecord> {
+  startRehearsal(pair: string, body: RehearsalRequest): Promise<RehearsalRecord> {
     return this.request('POST', pairPath(pair, '/rehearsals'), body);
   }
 

@@ -86,6 +86,15 @@ export class RehearsalService {
     if (!pair) throw new PgshiftError('PGSHIFT_ERR_PAIR_NOT_FOUND', `no pair "${pairId}"`, { status: 404 });
     const refused = rehearsalNotPossible(pair);
     if (refused) throw refused;
+    // Found before anything is restored, not as a query error at the end of a rehearsal.
+    const strangers = (request.queries ?? []).filter((q) => q.database !== undefined && !pair.databases.includes(q.database));
+    if (strangers.length > 0) {
+      throw new PgshiftError(
+        'PGSHIFT_ERR_BAD_REQUEST',
+        `${strangers.map((q) => `query "${q.name}": database ${q.database}`).join('; ')}: not a database of pair ${pairId} (${pair.databases.join(', ')})`,
+        { status: 400 },
+      );
+    }
     if (this.closed) throw new PgshiftError('PGSHIFT_ERR_STOPPING', 'pgshift is stopping', { status: 503 });
     const now = this.options.clock.now();
     const record: RehearsalRecord = {

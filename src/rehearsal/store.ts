@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import * as D from '../defaults.js';
 import { RehearsalQuerySchema } from './queries.js';
 import { REHEARSAL_STEPS, RehearsalReportSchema } from './runner.js';
 
@@ -9,9 +10,9 @@ export const RehearsalRequestSchema = Type.Object(
   {
     snapshot: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: "blue's cluster snapshot to restore; default blue's newest pgshift snapshot, taken now when there is none" })),
     keep: Type.Optional(Type.Boolean({ description: 'leave the staging clusters in place afterwards' })),
-    writeRate: Type.Optional(Type.Number({ minimum: 0, maximum: 10_000, description: 'write transactions per second of the built-in load, from the first read stage to the way back (default 10; 0: no load)' })),
-    bakeSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3_600, description: "each read stage's bake time on the staging pair (default 5)" })),
-    queries: Type.Optional(Type.Array(RehearsalQuerySchema, { maxItems: 500 })),
+    writeRate: Type.Optional(Type.Number({ minimum: 0, maximum: D.REHEARSAL_MAX_WRITE_RATE, description: 'write transactions per second of the built-in load, from the first read stage to the way back (default 10; 0: no load)' })),
+    bakeSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: D.REHEARSAL_MAX_BAKE_SECONDS, description: "each read stage's bake time on the staging pair (default 5)" })),
+    queries: Type.Optional(Type.Array(RehearsalQuerySchema, { maxItems: D.REHEARSAL_MAX_QUERIES })),
   },
   { additionalProperties: false },
 );

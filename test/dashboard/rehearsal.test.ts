@@ -49,7 +49,7 @@ t.test('the dashboard rehearses a pair and shows the report', async (t) => {
     await rehearse.click();
     const dialog = page.getByRole('dialog', { name: 'Rehearse?' });
     await dialog.waitFor();
-    t.match(await dialog.textContent(), /snapshot is restored into new staging clusters.*each read stage \(baked 1 s\).*under 10 writes a second.*The real pair is never touched\. It takes minutes\./, 'the dialog says what it does');
+    t.match(await dialog.textContent(), /snapshot \(taken first when blue has none\) is restored into new staging clusters.*each read stage \(baked 1 s\).*under 10 writes a second.*The real pair is never touched\. It takes minutes\./, 'the dialog says what it does');
     await dialog.getByRole('button', { name: 'Rehearse', exact: true }).click();
     t.match(await waitForText(page, '#rehearsal .result', /started|refused/), /^Rehearsal r[0-9a-f]+ started\.$/);
 

@@ -41,6 +41,10 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
     t.equal(answer.status, 400);
     t.match(JSON.stringify(answer.body), /sql/);
     t.equal((await service.api.post('/api/v1/pairs/nope/rehearsals', {})).status, 404);
+    const stranger = await service.api.post('/api/v1/pairs/demo/rehearsals', { queries: [{ name: 'elsewhere', sql: 'SELECT 1', database: 'billing' }] });
+    t.equal(stranger.status, 400, 'a query in a database the pair does not have is refused before anything is restored');
+    t.match(stranger.body, { error: { code: 'PGSHIFT_ERR_BAD_REQUEST', message: /query "elsewhere": database billing: not a database of pair demo/ } });
+    t.equal((await service.api.get('/api/v1/pairs/demo/rehearsals/latest')).status, 404, 'and no rehearsal started');
   });
 
   await t.test('pgshift rehearse --follow runs one in the background, one at a time: the steps, then the report; exit 1 on a blocker', async (t) => {
@@ -53,8 +57,11 @@ t.test('rehearsals through the API of a real pgshift process', async (t) => {
     t.equal(badBake.code, 2, badBake.stderr);
     t.match(badBake.stderr, /--bake soon: not a number/);
     const negative = await runCli(['rehearse', '--write-rate=-1'], env);
-    t.equal(negative.code, 2, 'the API refuses it as bad input');
-    t.match(negative.stderr, /writeRate/);
+    t.equal(negative.code, 2, 'out of range');
+    t.match(negative.stderr, /--write-rate -1: from 0 to 10000/);
+    const long = await runCli(['rehearse', '--bake', '5000'], env);
+    t.equal(long.code, 2);
+    t.match(long.stderr, /--bake 5000: from 0 to 3600/);
 
     // PostgreSQL 14's EXTRACT returns numeric, 13's double precision.
     const queries = await writeConfigFile(

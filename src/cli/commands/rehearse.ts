@@ -11,7 +11,7 @@ import { CliError, EXIT, type ExitCode } from '../errors.js';
 import { choosePair, PAIR_OPTION, PAIR_USAGE } from '../pair.js';
 import { refused } from './intents.js';
 
-const QueryFileSchema = Type.Array(RehearsalQuerySchema);
+const QueryFileSchema = Type.Array(RehearsalQuerySchema, { maxItems: D.REHEARSAL_MAX_QUERIES });
 
 /**
  * `pgshift rehearse`: starts a rehearsal of the pair on staging copies (or shows the
@@ -90,11 +90,13 @@ ${PAIR_USAGE}
   },
 };
 
-/** A number flag as the request's field; the API checks its range and says why it refuses one. */
+/** A number flag as the request's field, in the API's range (refused here, naming the flag). */
 function numberOption(value: unknown, flag: string, field: 'bakeSeconds' | 'writeRate'): Partial<Record<typeof field, number>> {
   if (typeof value !== 'string') return {};
   const parsed = Number(value);
+  const max = field === 'bakeSeconds' ? D.REHEARSAL_MAX_BAKE_SECONDS : D.REHEARSAL_MAX_WRITE_RATE;
   if (value.trim() === '' || !Number.isFinite(parsed)) throw new CliError(`${flag} ${value}: not a number`, EXIT.usage);
+  if (parsed < 0 || parsed > max) throw new CliError(`${flag} ${value}: from 0 to ${max}`, EXIT.usage);
   return { [field]: parsed };
 }
 

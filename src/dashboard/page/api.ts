@@ -3,6 +3,7 @@ import type { SessionViewSchema } from '../../api/schemas.js';
 import type { EventsPage, IntentAnswer, PairDetail, PairList } from '../../api/schemas.js';
 import { ApiError, CSRF_HEADER, pairPath, readAnswer } from '../../api/wire.js';
 import type { PreflightReport } from '../../preflight/report.js';
+import type { RehearsalRequest } from '../../rehearsal/runner.js';
 import type { RehearsalRecord } from '../../rehearsal/store.js';
 import type { IntentAction } from '../../shift/state.js';
 import type { Measurement } from '../../signals/port.js';
@@ -89,7 +90,7 @@ export class Api {
   }
 
   /** Starts a rehearsal with the defaults (blue's newest snapshot, the built-in write load); 409 when one runs or the pair cannot be rehearsed. */
-  startRehearsal(pair: string, request: { bakeSeconds: number; writeRate: number }): Promise<RehearsalRecord> {
+  startRehearsal(pair: string, request: RehearsalRequest): Promise<RehearsalRecord> {
     return this.request('POST', pairPath(pair, '/rehearsals'), request);
   }
 

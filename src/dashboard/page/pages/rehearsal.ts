@@ -1,4 +1,4 @@
-import { REHEARSAL_BAKE_SECONDS, REHEARSAL_WRITE_RATE } from '../../../defaults.js';
+import { REHEARSAL_BAKE_SECONDS, REHEARSAL_MAX_BAKE_SECONDS, REHEARSAL_MAX_WRITE_RATE, REHEARSAL_WRITE_RATE } from '../../../defaults.js';
 import { rehearsalPermissions, type Permission } from '../actions.js';
 import type { Api, RehearsalRecord, Session } from '../api.js';
 import { fill, h, setText } from '../dom.js';
@@ -34,8 +34,8 @@ export function rehearsalPart(api: Api, session: Session, pairId: string): Rehea
   setText(rehearse.button, 'Rehearse');
   setText(cancel.button, 'Cancel rehearsal');
   // The API's ranges (src/rehearsal/store.ts): the browser refuses what the API would.
-  const bake = h('input', { id: 'rehearsal-bake', type: 'number', min: 0, max: 3600, step: 'any', required: true, value: String(REHEARSAL_BAKE_SECONDS) });
-  const rate = h('input', { id: 'rehearsal-rate', type: 'number', min: 0, max: 10000, step: 'any', required: true, value: String(REHEARSAL_WRITE_RATE) });
+  const bake = h('input', { id: 'rehearsal-bake', type: 'number', min: 0, max: REHEARSAL_MAX_BAKE_SECONDS, step: 'any', required: true, value: String(REHEARSAL_BAKE_SECONDS) });
+  const rate = h('input', { id: 'rehearsal-rate', type: 'number', min: 0, max: REHEARSAL_MAX_WRITE_RATE, step: 'any', required: true, value: String(REHEARSAL_WRITE_RATE) });
   const settings = h(
     'div',
     { class: 'settings' },
@@ -107,7 +107,7 @@ export function rehearsalPart(api: Api, session: Session, pairId: string): Rehea
     void confirmThen(
       {
         title: 'Rehearse?',
-        effect: `Rehearse the upgrade of ${pairId}: blue's newest snapshot is restored into new staging clusters with DNS names of their own. There preflight, the preparation with its initial copy, each read stage (baked ${request.bakeSeconds} s), the write cutover and the way back run under ${request.writeRate} writes a second; the staging clusters and names are removed at the end. The real pair is never touched. It takes minutes.`,
+        effect: `Rehearse the upgrade of ${pairId}: blue's newest pgshift snapshot (taken first when blue has none) is restored into new staging clusters with DNS names of their own. There preflight, the preparation with its initial copy, each read stage (baked ${request.bakeSeconds} s), the write cutover and the way back run under ${request.writeRate} writes a second; the staging clusters and names are removed at the end. The real pair is never touched. It takes minutes.`,
         label: 'Rehearse',
       },
       async () => `Rehearsal ${(await api.startRehearsal(pairId, request)).id} started.`,

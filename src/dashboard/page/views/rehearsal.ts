@@ -1,6 +1,7 @@
 import type { RehearsalRecord } from '../api.js';
 import { h, type Child } from '../dom.js';
 import { bytes, clock, duration, seconds } from '../format.js';
+import { REHEARSAL_SLOWEST_TABLES_SHOWN } from '../../../defaults.js';
 import { notRemovedHint } from '../../../rehearsal/leftovers.js';
 import { findingView } from './preflight.js';
 
@@ -9,7 +10,6 @@ type Outcome = Report['outcome'] | 'interrupted';
 type Query = Report['queries'][number];
 
 /** The slowest tables of the initial copy shown; the report keeps them all. */
-const SLOWEST_TABLES = 5;
 
 const OUTCOME_CLASS: Record<Outcome, string> = { passed: 'ok', blocked: 'bad', failed: 'bad', cancelled: 'warn', interrupted: 'warn' };
 const VERDICT_CLASS: Record<Query['verdict'], string> = { same: 'ok', slower: 'unknown', 'rows-differ': 'fail', error: 'fail' };
@@ -82,9 +82,9 @@ export function rehearsalReport(report: Report): HTMLElement[] {
         h('p', {}, `${copy.tables} tables, ${bytes(copy.bytes)} in ${seconds(copy.seconds)}${copy.bytesPerSecond === null ? '' : ` (${bytes(copy.bytesPerSecond)}/s)`}.`),
         copy.perTable.length > 0 &&
           table(
-            `The slowest tables (${Math.min(SLOWEST_TABLES, copy.perTable.length)} of ${copy.perTable.length})`,
+            `The slowest tables (${Math.min(REHEARSAL_SLOWEST_TABLES_SHOWN, copy.perTable.length)} of ${copy.perTable.length})`,
             ['Table', 'Database', 'Size', 'Copy took', 'Done after'],
-            copy.perTable.slice(0, SLOWEST_TABLES).map((t) => [t.table, t.database, bytes(t.bytes), seconds(t.seconds), seconds(t.doneAfterSeconds)]),
+            copy.perTable.slice(0, REHEARSAL_SLOWEST_TABLES_SHOWN).map((t) => [t.table, t.database, bytes(t.bytes), seconds(t.seconds), seconds(t.doneAfterSeconds)]),
           ),
       ),
     );
@@ -143,7 +143,7 @@ export function rehearsalReport(report: Report): HTMLElement[] {
       h('p', {}, staging.kept ? `Kept, as asked: ${staging.blue}, ${staging.green} (delete them when done).` : `Removed: ${staging.removed.join(', ') || 'none'}.`),
       ...staging.notRemoved.map((n) => h('p', { class: 'bad' }, `Not removed: ${n.snapshotId ?? n.clusterId}: ${n.error} (${notRemovedHint(n)}).`)),
       staging.snapshotsRemoved.length > 0 && h('p', {}, `Their cutover snapshots removed: ${staging.snapshotsRemoved.join(', ')}.`),
-      h('p', {}, `DNS names ${staging.records.reader}, ${staging.records.writer}: ${staging.recordsRemoved.length > 0 ? 'records removed' : 'no records left'}.`),
+      h('p', {}, `DNS names ${staging.records.reader}, ${staging.records.writer}: ${staging.recordsLeft.length > 0 ? 'records left (below)' : staging.recordsRemoved.length > 0 ? 'records removed' : 'no records left'}.`),
       ...staging.recordsLeft.map((left) => h('p', { class: 'bad' }, `Record left: ${left}.`)),
     ),
   );
