@@ -129,11 +129,14 @@ export async function startService(options: StartOptions): Promise<RunningServic
         (closing ??= (async () => {
           stopping = true;
           log.info({ phase: 'not-ready' }, 'stopping: /readyz answers 503');
+          // A rehearsal's teardown deletes staging records and clusters: cancelled now, beside the hand-over, not after it.
+          const rehearsalsStopped = rehearsals?.close().catch((err: unknown) => log.error({ err }, 'stopping the rehearsals failed'));
           await composed
             .stopController(Math.max(0, deadline - D.STOP_RESERVE_MS - Date.now()))
             .catch((err: unknown) => log.error({ err }, 'stopping the controller failed'));
           log.info({ phase: 'http' }, 'stopping: closing the HTTP server and its connections');
           await closeApp().catch((err: unknown) => log.error({ err }, 'closing the HTTP server failed'));
+          await rehearsalsStopped;
           log.info({ phase: 'resources' }, 'stopping: samplers and connections');
           await closeAll();
         })()),

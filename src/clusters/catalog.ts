@@ -146,7 +146,6 @@ export const RdsInstanceFactsSchema = Type.Object({
   /** The member's DBClusterParameterGroupStatus: `in-sync`, `pending-reboot`, `applying`. */
   parameterGroupStatus: Type.String(),
 });
-export type RdsInstanceFacts = Type.Static<typeof RdsInstanceFactsSchema>;
 
 export const RdsClusterFactsSchema = Type.Object({
   clusterId: Type.String(),

@@ -392,7 +392,8 @@ async function clusterTags(client: RDSClient, cluster: DBCluster): Promise<Tag[]
   return out.TagList ?? [];
 }
 
-function tagValue(tags: Tag[] | undefined, key: string): string | undefined {
+/** The value of tag `key`, if the resource carries it. */
+export function tagValue(tags: Tag[] | undefined, key: string): string | undefined {
   return tags?.find((t) => t.Key === key)?.Value;
 }
 

@@ -101,7 +101,7 @@ export const RehearsalReportSchema = Type.Object({
     snapshotsRemoved: Type.Array(Type.String()),
     /** The staging pair's DNS names in the pair's hosted zone. */
     records: Type.Object({ reader: Type.String(), writer: Type.String() }),
-    /** Records deleted at the end, and what could not be (the next start's sweep tries again). */
+    /** Records deleted at the end, and what could not be: left ones are the operator's to delete, as no sweep finds records once their clusters are gone. */
     recordsRemoved: Type.Array(Type.String()),
     recordsLeft: Type.Array(Type.String()),
   }),
@@ -472,6 +472,8 @@ export async function runRehearsal(request: RehearsalRequest, deps: RehearsalDep
     if (records) {
       report.staging.recordsRemoved = records.removed;
       report.staging.recordsLeft = records.left;
+      // Only kept clusters are left in that state for someone to use.
+      if (records.unfinished && request.keep) report.findings.push({ severity: 'warning', source: 'rehearsal', message: records.unfinished });
     }
     if (request.keep) {
       log.warn({ clusters: [ids.blue, ids.green] }, 'rehearsal: staging clusters kept as asked');

@@ -11,6 +11,7 @@ import type { Route53Account } from '../traffic/route53-account.js';
 import { Route53Router } from '../traffic/route53-router.js';
 import { rehearsalNotPossible, runRehearsal, stagingPair, type RehearsalProgress, type RehearsalRequest } from './runner.js';
 import type { RehearsalLoad } from './load.js';
+import { removeStagingRecords } from './staging-shift.js';
 import { sweepStagingClusters } from './staging.js';
 import type { RehearsalRecord, RehearsalStore } from './store.js';
 
@@ -215,13 +216,9 @@ export class RehearsalService {
         log.warn({ rehearsal: rehearsalId, pair: record?.pair ?? null }, 'rehearsal: its pair is not configured any more; staging DNS records, if any, are left');
         return;
       }
-      const router = Route53Router.forPair(stagingPair(pair, rehearsalId), { account: route53Account, log });
-      try {
-        const { removed, left } = await router.removeRecords();
-        if (removed.length > 0 || left.length > 0) log.warn({ rehearsal: rehearsalId, removed, left }, 'rehearsal: staging DNS records a crash left removed');
-      } finally {
-        router.close();
-      }
+      const staging = stagingPair(pair, rehearsalId);
+      const { removed, left } = await removeStagingRecords(Route53Router.forPair(staging, { account: route53Account, log }), staging, log);
+      if (removed.length > 0 || left.length > 0) log.warn({ rehearsal: rehearsalId, removed, left }, 'rehearsal: staging DNS records a crash left removed');
     } catch (err) {
       log.warn({ rehearsal: rehearsalId, err: describeError(err) }, 'rehearsal: staging DNS records not removed');
     }

@@ -17,7 +17,8 @@ import { advanceTarget, BASELINE, baselineOf, findStage, planStages, stageFacts,
 import type { PairState, Transition } from '../shift/state.js';
 import type { LeaderLease } from '../shift/store.js';
 import type { Route53Account } from '../traffic/route53-account.js';
-import { buildPairParts, controlledPair, type PairParts } from '../wiring/pair.js';
+import type { Route53Router } from '../traffic/route53-router.js';
+import { buildPairParts, closePairParts, controlledPair, type PairParts } from '../wiring/pair.js';
 
 export interface StageTiming {
   stage: string;
@@ -118,7 +119,7 @@ export class StagingShift {
       // The records exist by now, and no StagingShift will be there to close them.
       await controller?.stop().catch(() => undefined);
       await closeParts(parts, log);
-      await removeRecords(parts, pair, log);
+      await removeStagingRecords(parts.router, pair, log);
       throw err;
     }
   }
@@ -160,13 +161,16 @@ export class StagingShift {
 
   /**
    * Stops the controller and the signals, deletes the staging records. Never throws:
-   * answers what it could not delete, for the report and the next start's sweep.
+   * answers what it could not delete, for the report.
    */
-  async close(): Promise<{ removed: string[]; left: string[] }> {
-    const { log } = this.options;
+  async close(): Promise<{ removed: string[]; left: string[]; unfinished: string | null }> {
+    const { log, pair } = this.options;
     await this.controller.stop().catch((err: unknown) => log.warn({ err: describeError(err) }, 'rehearsal: staging controller did not stop cleanly'));
+    // Its journal is in memory: nothing resumes or undoes a transition stopped half-way (a cancel mid-cutover), so it is said.
+    const transition = this.controller.known(pair.id).state?.transition ?? null;
+    const unfinished = transition ? `the staging pair was stopped in the middle of its ${transition.kind} from ${transition.from} to ${transition.to}: writes may stay frozen on a staging cluster` : null;
     await closeParts(this.parts, log);
-    return removeRecords(this.parts, this.options.pair, log);
+    return { ...(await removeStagingRecords(this.parts.router, pair, log)), unfinished };
   }
 
   /**
@@ -184,7 +188,7 @@ export class StagingShift {
       signal.throwIfAborted();
       const view = await this.controller.view(pair.id);
       if (view.halted) throw reverted(view.stage, view.haltReason);
-      if (action === 'revert' || view.actions.advance.allowed) {
+      if (view.actions[action].allowed) {
         try {
           const asked = clock.now();
           intentId = (await this.controller.request(pair.id, action, { actor: 'rehearsal', expectedStage: state.stage, reason: `rehearsal: ${action} from ${state.stage}` })).id;
@@ -196,8 +200,9 @@ export class StagingShift {
         }
       }
       if (clock.now() >= deadline) {
-        const failing = view.guards.filter((g) => !g.ok).map((g) => `${g.name}: ${g.detail}`);
-        throw new PgshiftError('PGSHIFT_ERR_REHEARSAL_GUARDS', `the staging pair could not ${action} from ${state.stage}: ${failing.join('; ') || view.actions.advance.reason}`, { status: 409 });
+        // The guards are those of advancing; a refused revert has its own reason.
+        const failing = action === 'advance' ? view.guards.filter((g) => !g.ok).map((g) => `${g.name}: ${g.detail}`) : [];
+        throw new PgshiftError('PGSHIFT_ERR_REHEARSAL_GUARDS', `the staging pair could not ${action} from ${state.stage}: ${failing.join('; ') || view.actions[action].reason}`, { status: 409 });
       }
       await clock.sleep(pollMs);
     }
@@ -240,18 +245,18 @@ function moveOf(transition: Transition, from: Side): WriteMove {
   };
 }
 
-/** Deletes the staging records and lets go of their router. Never throws: what is left is answered. */
-async function removeRecords(parts: PairParts, pair: PairConfig, log: Logger): Promise<{ removed: string[]; left: string[] }> {
+/** Deletes a staging pair's records (`router` is its) and lets go of the router. Never throws: what is left is answered. */
+export async function removeStagingRecords(router: Route53Router, pair: PairConfig, log: Logger): Promise<{ removed: string[]; left: string[] }> {
   try {
-    return await parts.router.removeRecords();
+    return await router.removeRecords();
   } catch (err) {
     log.warn({ err: describeError(err) }, 'rehearsal: staging records not removed');
     return { removed: [], left: [`${pair.dns.reader.name}, ${pair.dns.writer.name}: ${describeError(err)}`] };
   } finally {
-    parts.router.close();
+    router.close();
   }
 }
 
 async function closeParts(parts: PairParts, log: Logger): Promise<void> {
-  await Promise.all([parts.signals.stop(), parts.replication.close()]).catch((err: unknown) => log.warn({ err: describeError(err) }, 'rehearsal: staging pair not closed cleanly'));
+  await closePairParts(parts).catch((err: unknown) => log.warn({ err: describeError(err) }, 'rehearsal: staging pair not closed cleanly'));
 }

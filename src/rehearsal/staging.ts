@@ -7,19 +7,18 @@ import {
   RestoreDBClusterFromSnapshotCommand,
   type DBClusterSnapshot,
   type RDSClient,
-  type Tag,
 } from '@aws-sdk/client-rds';
 import { systemClock, type Clock } from '../clock.js';
 import * as D from '../defaults.js';
 import type { CreateGreenConfig, Login } from '../config/schema.js';
 import { describeError, isPgshiftError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { AURORA_POSTGRESQL, ensureGreenCluster, greenTags, PAIR_TAG, removeGreenCluster, type GreenClusterResult } from '../clusters/green-creator.js';
+import { AURORA_POSTGRESQL, ensureGreenCluster, greenTags, PAIR_TAG, removeGreenCluster, tagValue, type GreenClusterResult } from '../clusters/green-creator.js';
 import { wrapRdsError } from '../clusters/rds-errors.js';
 
 /** Every staging cluster carries it, valued with its rehearsal's id: how a later start finds what a crash left. */
-export const REHEARSAL_TAG = 'pgshift-rehearsal';
-export const CREATED_BY_TAG = 'created-by';
+const REHEARSAL_TAG = 'pgshift-rehearsal';
+const CREATED_BY_TAG = 'created-by';
 
 export interface StagingIds {
   blue: string;
@@ -263,7 +262,7 @@ async function stagingClusterOwner(client: RDSClient, clusterId: string): Promis
  * The rehearsals whose staging clusters exist: every cluster carrying REHEARSAL_TAG,
  * by rehearsal id. A listing, as RDS offers no tag filter on DescribeDBClusters.
  */
-export async function findStagingClusters(client: RDSClient): Promise<Map<string, string[]>> {
+async function findStagingClusters(client: RDSClient): Promise<Map<string, string[]>> {
   const found = new Map<string, string[]>();
   try {
     for await (const page of paginateDescribeDBClusters({ client }, {})) {
@@ -315,6 +314,3 @@ export async function sweepStagingClusters(options: {
   return removed;
 }
 
-function tagValue(tags: Tag[] | undefined, key: string): string | undefined {
-  return tags?.find((t) => t.Key === key)?.Value;
-}

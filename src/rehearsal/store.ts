@@ -3,8 +3,6 @@ import * as D from '../defaults.js';
 import { RehearsalQuerySchema } from './queries.js';
 import { REHEARSAL_STEPS, RehearsalReportSchema } from './runner.js';
 
-export const REHEARSAL_STATUSES = { running: 'running', done: 'done', interrupted: 'interrupted' } as const;
-
 /** What an operator asks for (the API's POST body). */
 export const RehearsalRequestSchema = Type.Object(
   {

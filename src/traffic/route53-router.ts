@@ -238,8 +238,8 @@ export class Route53Router implements TrafficRouter {
    * CNAMEs named `blue` and `green`. Anything else at the names is left, and named in the
    * answer. Safe to repeat: names without records are skipped.
    */
-  async removeRecords(options: { signal?: AbortSignal } = {}): Promise<{ removed: string[]; left: string[] }> {
-    const observed = await this.observe({ ...(options.signal ? { signal: options.signal } : {}) });
+  async removeRecords(): Promise<{ removed: string[]; left: string[] }> {
+    const observed = await this.observe();
     const changes: Change[] = [];
     const removed: string[] = [];
     const left: string[] = [];
@@ -267,8 +267,8 @@ export class Route53Router implements TrafficRouter {
     }
     if (changes.length > 0) {
       // Names stay out of the comment: Route 53 takes 256 characters at most.
-      const submitted = await this.submitChanges(changes, `pgshift: delete ${changes.length} weighted records`, {}, options.signal ? { signal: options.signal } : {});
-      await this.waitInsync(submitted, options.signal ? { signal: options.signal } : {});
+      const submitted = await this.submitChanges(changes, `pgshift: delete ${changes.length} weighted records`, {}, {});
+      await this.waitInsync(submitted);
       this.log.info({ removed, changeId: submitted.changeId }, 'records deleted');
     }
     return { removed, left };

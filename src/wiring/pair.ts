@@ -107,6 +107,11 @@ export async function buildPairParts(pair: PairConfig, deps: PairPartsDeps): Pro
   return { pair, catalog, targets, router, replication, signals, preparation, cutover };
 }
 
+/** Stops the pair's samplers and closes its replication connections. */
+export async function closePairParts(part: PairParts): Promise<void> {
+  await Promise.all([part.signals.stop(), part.replication.close()]);
+}
+
 /** Creating green ends with reading its endpoints and pointing the DNS records at both sides. */
 function createGreenThenRecords(pair: PairConfig, deps: PairPartsDeps, targets: CatalogTargets, ensureRecords: () => Promise<void>): PreparationStep {
   const create = createGreenStep({

@@ -22,7 +22,7 @@ import type { Transition } from '../shift/state.js';
 import { createRoute53Client } from '../traffic/route53-client.js';
 import { Route53Account } from '../traffic/route53-account.js';
 import { controllerMetrics } from './controller-metrics.js';
-import { buildPairParts, controlledPair, type PairParts } from './pair.js';
+import { buildPairParts, closePairParts, controlledPair, type PairParts } from './pair.js';
 import { recordSchemaDriftEvents } from './schema-drift-events.js';
 import { PgshiftError } from '../errors.js';
 import type { SchemaSyncService } from '../services.js';
@@ -95,7 +95,7 @@ export async function composePairs(config: Config, log: Logger, store: ShiftStor
   };
   const parts: PairParts[] = [];
   const closeParts = async () => {
-    await Promise.all(parts.map((p) => Promise.all([p.signals.stop(), p.replication.close()])));
+    await Promise.all(parts.map(closePairParts));
     route53Account.close();
     rds.destroy();
     route53.destroy();

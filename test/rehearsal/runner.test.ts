@@ -115,7 +115,8 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
     t.same(report.steps.map((s) => s.step), ['snapshot', 'staging', 'preflight', 'prepare', 'queries', 'stages', 'cutover', 'teardown']);
     // Every read stage of the pair's plan, walked by the controller on the staging records, each baked.
     t.same(report.stages.map((s) => s.stage), pair.steps.map((p) => `reads-${p}`), JSON.stringify(report.stages));
-    t.ok(report.stages.every((s) => s.transitionMs >= 0), 'each move timed');
+    // Each move waits for the stand-in's INSYNC (1 s).
+    t.ok(report.stages.every((s) => s.transitionMs >= 1000), 'each move timed to INSYNC');
     // The bake counts from the stage's start, a moment before the move's landing was journaled.
     t.ok(report.stages.every((s) => s.heldSeconds >= 0.9), 'each stage held about its bake time before the next move, the last before the cutover');
     t.same(report.staging.records, stagingRecordNames(pair, 'r1'));
@@ -131,7 +132,7 @@ t.test('rehearsals of the demo pair on the lab', async (t) => {
     const named = perTable.map((x) => x.table);
     for (const table of ['customers', 'products', 'orders', 'order_lines', 'invoices']) t.ok(named.includes(`public.${table}`), `${table} is timed`);
     t.ok(perTable.every((x) => x.database === D.LAB_DATABASE), 'in the demo database');
-    t.ok(perTable.every((x) => Number.isInteger(x.bytes) && x.bytes >= 0), 'bytes are counted');
+    t.ok(perTable.every((x) => Number.isInteger(x.bytes) && x.bytes >= 0) && perTable.filter((x) => x.bytes > 0).length >= 4, 'bytes are counted, the seeded tables\' above 0');
     t.ok(perTable.some((x) => x.table === 'public.orders' && x.bytes > 0), 'the seeded orders have bytes');
     t.equal(perTable.reduce((n, x) => n + x.bytes, 0), report.copy!.bytes, 'the tables add up to the copy');
     // Read after the step started and before it ended; a table's copy cannot have begun before the step.

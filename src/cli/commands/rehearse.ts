@@ -173,6 +173,6 @@ export function formatRehearsal(r: RehearsalRecord): string {
   if (report.staging.snapshotsRemoved.length > 0) lines.push(`their cutover snapshots removed: ${report.staging.snapshotsRemoved.join(', ')}`);
   for (const n of report.staging.notRemoved) lines.push(`NOT REMOVED: ${n.snapshotId ?? n.clusterId}: ${n.error} (${notRemovedHint(n)})`);
   if (report.staging.recordsRemoved.length > 0) lines.push(`staging records removed: ${report.staging.records.reader}, ${report.staging.records.writer}`);
-  for (const left of report.staging.recordsLeft) lines.push(`RECORD LEFT: ${left}`);
+  for (const left of report.staging.recordsLeft) lines.push(`RECORD LEFT: ${left} (delete it in the pair's hosted zone)`);
   return `${lines.join('\n')}\n`;
 }

@@ -144,7 +144,7 @@ export function rehearsalReport(report: Report): HTMLElement[] {
       ...staging.notRemoved.map((n) => h('p', { class: 'bad' }, `Not removed: ${n.snapshotId ?? n.clusterId}: ${n.error} (${notRemovedHint(n)}).`)),
       staging.snapshotsRemoved.length > 0 && h('p', {}, `Their cutover snapshots removed: ${staging.snapshotsRemoved.join(', ')}.`),
       h('p', {}, `DNS names ${staging.records.reader}, ${staging.records.writer}: ${staging.recordsLeft.length > 0 ? 'records left (below)' : staging.recordsRemoved.length > 0 ? 'records removed' : 'no records left'}.`),
-      ...staging.recordsLeft.map((left) => h('p', { class: 'bad' }, `Record left: ${left}.`)),
+      ...staging.recordsLeft.map((left) => h('p', { class: 'bad' }, `Record left: ${left} (delete it in the pair’s hosted zone).`)),
     ),
   );
   return parts;
